@@ -1,0 +1,70 @@
+// backend.h - the op table every piece of arithmetic goes through.
+// A backend owns its memory (host for CPU, device for CUDA): buffers passed to
+// ops are the backend's own, made with backend_alloc and filled with
+// backend_upload. All tensors are float32, row-major, shapes in comments.
+//
+// Letters: N rows (tokens), K input features, M output features, C channels,
+// NH query heads, NKV kv heads, HD head dim, T cache length, V vocab.
+#ifndef PT_BACKEND_H
+#define PT_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "pt_error.h"
+
+typedef enum {
+    PT_OP_MATMUL, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
+    PT_OP_SWIGLU, PT_OP_ADD, PT_OP_SOFTMAX, PT_OP_COUNT
+} pt_op;
+
+typedef struct pt_backend pt_backend;
+
+typedef struct pt_backend_ops {
+    const char *name;                         // "cpu", "cpu-naive", "cuda"
+    void (*destroy)(pt_backend *be);
+    void *(*alloc)(pt_backend *be, size_t bytes);     // zeroed; NULL on failure
+    void (*free)(pt_backend *be, void *p);
+    void (*upload)(pt_backend *be, void *dst, const void *src, size_t bytes);
+    void (*download)(pt_backend *be, void *dst, const void *src, size_t bytes);
+    void (*synchronize)(pt_backend *be);
+    int (*supports)(pt_backend *be, pt_op op);
+
+    // out (N, M) = inp (N, K) @ w^T + bias;  w (M, K); bias (M) or NULL.
+    // beta 0 overwrites out, 1 accumulates into it (for LoRA: y += B(Ax)).
+    void (*matmul)(pt_backend *be, float *out, const float *inp, const float *w,
+                   const float *bias, int N, int K, int M, float alpha, float beta);
+    // out (N, C) = table[tokens[n]];  table (V, C); tokens (N) backend ints
+    void (*embedding)(pt_backend *be, float *out, const int32_t *tokens, const float *table, int N, int C);
+    // out (N, C) = inp / rms(inp) * weight;  weight (C)
+    void (*rmsnorm)(pt_backend *be, float *out, const float *inp, const float *weight, int N, int C, float eps);
+    // in place on x (N, H*HD), HF rotate_half convention: pairs (i, i+HD/2);
+    // pos (N) backend ints; theta the RoPE base.
+    void (*rope)(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta);
+    // Causal attention of N new queries at positions pos0..pos0+N-1 over the
+    // cache rows 0..pos0+N-1 (the new keys are already in the cache).
+    // q (N, NH*HD); kc, vc (T, NKV*HD); out (N, NH*HD). window > 0 limits
+    // each query to the last `window` keys (sliding-window attention).
+    void (*attention)(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
+                      int N, int pos0, int NH, int NKV, int HD, int window);
+    // out (n) = silu(gate) * up
+    void (*swiglu)(pt_backend *be, float *out, const float *gate, const float *up, size_t n);
+    // out (n) = a + b   (out may alias a)
+    void (*add)(pt_backend *be, float *out, const float *a, const float *b, size_t n);
+    // out (N, V) = softmax over each row of inp (N, V)
+    void (*softmax)(pt_backend *be, float *out, const float *inp, int N, int V);
+} pt_backend_ops;
+
+struct pt_backend {
+    const pt_backend_ops *ops;
+    int n_threads;
+    void *ctx;                                // backend's private state
+};
+
+// CPU backends: "cpu" (OpenBLAS, threads) and "cpu-naive" (plain loops, the oracle).
+int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err);
+int backend_naive_create(pt_backend **out, pt_err *err);
+// CUDA backend; PT_ERR_UNSUPPORTED when built without CUDA or no GPU is present.
+int backend_cuda_create(pt_backend **out, pt_err *err);
+void backend_destroy(pt_backend *be);
+
+#endif

@@ -1,0 +1,43 @@
+// forward.h - the decoder forward pass over a backend, with its KV cache.
+// A pt_runtime holds one copy of the weights on the backend plus the
+// activation buffers and the cache; nothing is allocated per call.
+#ifndef PT_FORWARD_H
+#define PT_FORWARD_H
+
+#include "backend.h"
+#include "model.h"
+
+typedef struct {
+    pt_backend *be;          // not owned
+    const pt_model *model;   // not owned
+    pt_weights w;            // weights on the backend (aliases model->w on the CPU)
+    float *w_mem;            // backend copy of the weights, or NULL when aliased
+    int max_batch;           // N: tokens per forward chunk
+    int n_ctx;               // T: KV-cache capacity in tokens
+    int n_past;              // tokens already in the cache
+    // activations on the backend
+    float *x;      // (N, C) residual stream
+    float *xb;     // (N, C) normed input / attention output
+    float *q;      // (N, Q)
+    float *k;      // (N, KV)  scratch before copy into the cache
+    float *v;      // (N, KV)
+    float *att;    // (N, Q)
+    float *hg;     // (N, F) gate
+    float *hu;     // (N, F) up
+    float *logits; // (N, V)
+    float *kcache; // (L, T, KV)
+    float *vcache; // (L, T, KV)
+    int32_t *tok_dev; // (N)
+    int32_t *pos_dev; // (N)
+} pt_runtime;
+
+int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, int max_batch, pt_err *err);
+void runtime_free(pt_runtime *rt);
+void runtime_reset(pt_runtime *rt);              // empties the cache
+void runtime_truncate(pt_runtime *rt, int n_past); // keeps the first n_past cached tokens
+
+// Runs tokens (n) at positions n_past.. and appends them to the cache.
+// logits_out (host): if all_logits, (n, V); else (V) for the last token only. May be NULL.
+int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_out, int all_logits, pt_err *err);
+
+#endif
