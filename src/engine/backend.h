@@ -21,6 +21,7 @@ typedef struct pt_backend pt_backend;
 
 typedef struct pt_backend_ops {
     const char *name;                         // "cpu", "cpu-naive", "cuda"
+    int host_memory;                          // 1: buffers are plain host memory (weights can be aliased)
     void (*destroy)(pt_backend *be);
     void *(*alloc)(pt_backend *be, size_t bytes);     // zeroed; NULL on failure
     void (*free)(pt_backend *be, void *p);

@@ -1,0 +1,147 @@
+// forward.c - the LLaMA-family decoder forward pass, through the backend op
+// table, with its KV cache. Reads like the architecture: per layer
+//   x += o_proj(attn(rope(q_proj(norm(x))), rope(k_proj(..)), v_proj(..)))
+//   x += down_proj(silu(gate_proj(norm(x))) * up_proj(norm(x)))
+#include "forward.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+// Per-layer slice of a stacked weight: base + l * rows * cols.
+#define LAYER(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)
+
+static int alloc_f(pt_runtime *rt, float **p, size_t n) {
+    *p = rt->be->ops->alloc(rt->be, n * sizeof(float));
+    return *p != NULL;
+}
+
+int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, int max_batch, pt_err *err) {
+    memset(rt, 0, sizeof *rt);
+    const pt_config *c = &m->cfg;
+    if (c->head_dim > 512 || c->head_dim % 2)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "head dimension %d is not supported (even, at most 512)", c->head_dim);
+    if (n_ctx < 1 || max_batch < 1)
+        return pt_fail(err, PT_ERR_ARG, "context size and batch must be positive (got %d, %d)", n_ctx, max_batch);
+    rt->be = be;
+    rt->model = m;
+    rt->n_ctx = n_ctx;
+    rt->max_batch = max_batch > 512 ? 512 : max_batch;  // positions are staged 512 at a time
+    size_t N = (size_t)rt->max_batch, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
+    size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
+    size_t L = c->n_layer, T = n_ctx;
+
+    if (be->ops->host_memory) {
+        rt->w = m->w;  // one copy of the weights: the CPU backends read the model's own
+    } else {
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "backend %s: device weights are not implemented yet", be->ops->name);
+    }
+    int ok = alloc_f(rt, &rt->x, N * C) && alloc_f(rt, &rt->xb, N * C) && alloc_f(rt, &rt->q, N * Q) &&
+             alloc_f(rt, &rt->k, N * KV) && alloc_f(rt, &rt->v, N * KV) && alloc_f(rt, &rt->att, N * Q) &&
+             alloc_f(rt, &rt->hg, N * F) && alloc_f(rt, &rt->hu, N * F) && alloc_f(rt, &rt->logits, N * V) &&
+             alloc_f(rt, &rt->kcache, L * T * KV) && alloc_f(rt, &rt->vcache, L * T * KV);
+    if (ok) {
+        rt->tok_dev = be->ops->alloc(be, N * sizeof(int32_t));
+        rt->pos_dev = be->ops->alloc(be, N * sizeof(int32_t));
+        ok = rt->tok_dev && rt->pos_dev;
+    }
+    if (!ok) {
+        runtime_free(rt);
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory for a %d-token context (KV cache %.0f MiB); try a smaller --ctx",
+                       n_ctx, 2.0 * L * T * KV * 4 / 1048576.0);
+    }
+    return PT_OK;
+}
+
+void runtime_free(pt_runtime *rt) {
+    if (!rt->be) return;
+    const pt_backend_ops *o = rt->be->ops;
+    float *bufs[] = {rt->x, rt->xb, rt->q, rt->k, rt->v, rt->att, rt->hg, rt->hu, rt->logits, rt->kcache, rt->vcache, rt->w_mem};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        if (bufs[i]) o->free(rt->be, bufs[i]);
+    if (rt->tok_dev) o->free(rt->be, rt->tok_dev);
+    if (rt->pos_dev) o->free(rt->be, rt->pos_dev);
+    memset(rt, 0, sizeof *rt);
+}
+
+void runtime_reset(pt_runtime *rt) { rt->n_past = 0; }
+
+void runtime_truncate(pt_runtime *rt, int n_past) {
+    if (n_past >= 0 && n_past < rt->n_past) rt->n_past = n_past;
+}
+
+// out (N, M) = inp (N, K) @ W^T (+ b). The one place every linear layer goes
+// through, so that adapters can hook in beside the base weight.
+static void linear(pt_runtime *rt, float *out, const float *inp, const float *w, const float *b, int N, int K, int M) {
+    rt->be->ops->matmul(rt->be, out, inp, w, b, N, K, M, 1.0f, 0.0f);
+}
+
+// One chunk of n <= max_batch tokens at positions n_past...
+static void forward_chunk(pt_runtime *rt, int n) {
+    pt_backend *be = rt->be;
+    const pt_backend_ops *o = be->ops;
+    const pt_config *c = &rt->model->cfg;
+    const pt_weights *w = &rt->w;
+    int C = c->n_embd, F = c->n_ff, HD = c->head_dim, NH = c->n_head, NKV = c->n_head_kv;
+    int Q = NH * HD, KV = NKV * HD, T = rt->n_ctx, pos0 = rt->n_past;
+
+    o->embedding(be, rt->x, rt->tok_dev, w->tok_embd, n, C);
+    for (int l = 0; l < c->n_layer; l++) {
+        float *kc = rt->kcache + (size_t)l * T * KV;   // (T, KV) this layer's cache
+        float *vc = rt->vcache + (size_t)l * T * KV;
+        float *knew = kc + (size_t)pos0 * KV;           // (n, KV) rows for the new tokens
+        float *vnew = vc + (size_t)pos0 * KV;
+
+        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->attn_norm, l, C), n, C, c->rms_eps);
+        linear(rt, rt->q, rt->xb, LAYER(w->wq, l, (size_t)Q * C), LAYER(w->bq, l, Q), n, C, Q);
+        linear(rt, knew, rt->xb, LAYER(w->wk, l, (size_t)KV * C), LAYER(w->bk, l, KV), n, C, KV);
+        linear(rt, vnew, rt->xb, LAYER(w->wv, l, (size_t)KV * C), LAYER(w->bv, l, KV), n, C, KV);
+        o->rope(be, rt->q, rt->pos_dev, n, NH, HD, c->rope_theta);
+        o->rope(be, knew, rt->pos_dev, n, NKV, HD, c->rope_theta);
+        o->attention(be, rt->att, rt->q, kc, vc, n, pos0, NH, NKV, HD, c->sliding_window);
+        linear(rt, rt->xb, rt->att, LAYER(w->wo, l, (size_t)C * Q), NULL, n, Q, C);
+        o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
+
+        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), n, C, c->rms_eps);
+        linear(rt, rt->hg, rt->xb, LAYER(w->w_gate, l, (size_t)F * C), NULL, n, C, F);
+        linear(rt, rt->hu, rt->xb, LAYER(w->w_up, l, (size_t)F * C), NULL, n, C, F);
+        o->swiglu(be, rt->hg, rt->hg, rt->hu, (size_t)n * F);
+        linear(rt, rt->xb, rt->hg, LAYER(w->w_down, l, (size_t)C * F), NULL, n, F, C);
+        o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
+    }
+}
+
+int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_out, int all_logits, pt_err *err) {
+    const pt_config *c = &rt->model->cfg;
+    const pt_backend_ops *o = rt->be->ops;
+    int C = c->n_embd, V = c->vocab_size;
+    if (n < 1) return pt_fail(err, PT_ERR_ARG, "nothing to run: empty token list");
+    if (rt->n_past + n > rt->n_ctx)
+        return pt_fail(err, PT_ERR_RANGE, "context full: %d cached + %d new tokens > %d; start a new conversation or raise --ctx",
+                       rt->n_past, n, rt->n_ctx);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= V)
+            return pt_fail(err, PT_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[i], V - 1);
+
+    int32_t pos[512];
+    for (int done = 0; done < n;) {
+        int chunk = n - done < rt->max_batch ? n - done : rt->max_batch;
+        if (chunk > 512) chunk = 512;
+        for (int i = 0; i < chunk; i++) pos[i] = rt->n_past + i;
+        o->upload(rt->be, rt->tok_dev, tokens + done, sizeof(int32_t) * chunk);
+        o->upload(rt->be, rt->pos_dev, pos, sizeof(int32_t) * chunk);
+        forward_chunk(rt, chunk);
+
+        int last_chunk = done + chunk == n;
+        if (logits_out && (all_logits || last_chunk)) {
+            // final norm and head over every row, or only the last one
+            int first = all_logits ? 0 : chunk - 1, rows = chunk - first;
+            o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w.out_norm, rows, C, c->rms_eps);
+            linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, rows, C, V);
+            float *dst = all_logits ? logits_out + (size_t)done * V : logits_out;
+            o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
+        }
+        rt->n_past += chunk;
+        done += chunk;
+    }
+    return PT_OK;
+}

@@ -1,0 +1,187 @@
+// test_backend_ops.c - every op of the fast CPU backend (and CUDA, when a GPU
+// is present) against the naive oracle, on random inputs of awkward shapes,
+// compared by normalised error with a per-op bound; NaN/Inf fail.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "check.h"
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float frand(void) {  // uniform in [-1, 1)
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
+}
+static void fill(float *p, size_t n, float scale) { for (size_t i = 0; i < n; i++) p[i] = frand() * scale; }
+
+// normalised error: ||a - b|| / ||b||, and any non-finite value is a failure
+static double nerr(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+// Buffers on a backend, made from host data.
+static void *up(pt_backend *be, const void *host, size_t bytes) {
+    void *d = be->ops->alloc(be, bytes);
+    be->ops->upload(be, d, host, bytes);
+    return d;
+}
+static void down(pt_backend *be, void *host, const void *dev, size_t bytes) {
+    be->ops->synchronize(be);
+    be->ops->download(be, host, dev, bytes);
+}
+
+static void test_matmul(pt_backend *be, pt_backend *ref, int N, int K, int M, int with_bias, float beta) {
+    size_t ni = (size_t)N * K, nw = (size_t)M * K, no = (size_t)N * M;
+    float *x = malloc(ni * 4), *w = malloc(nw * 4), *b = malloc(M * 4), *o0 = malloc(no * 4), *o1 = malloc(no * 4), *init = malloc(no * 4);
+    fill(x, ni, 1); fill(w, nw, 0.5f); fill(b, M, 1); fill(init, no, 1);
+    memcpy(o0, init, no * 4);
+    ref->ops->matmul(ref, o0, x, w, with_bias ? b : NULL, N, K, M, 0.5f, beta);
+    float *dx = up(be, x, ni * 4), *dw = up(be, w, nw * 4), *db = up(be, b, M * 4), *dout = up(be, init, no * 4);
+    be->ops->matmul(be, dout, dx, dw, with_bias ? db : NULL, N, K, M, 0.5f, beta);
+    down(be, o1, dout, no * 4);
+    double e = nerr(o1, o0, no);
+    CHECKF(e < 1e-5, "%s matmul N=%d K=%d M=%d bias=%d beta=%g: err %g", be->ops->name, N, K, M, with_bias, beta, e);
+    be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, db); be->ops->free(be, dout);
+    free(x); free(w); free(b); free(o0); free(o1); free(init);
+}
+
+static void test_rmsnorm(pt_backend *be, pt_backend *ref, int N, int C) {
+    size_t n = (size_t)N * C;
+    float *x = malloc(n * 4), *w = malloc(C * 4), *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+    fill(x, n, 3); fill(w, C, 1);
+    ref->ops->rmsnorm(ref, o0, x, w, N, C, 1e-5f);
+    float *dx = up(be, x, n * 4), *dw = up(be, w, C * 4), *dout = be->ops->alloc(be, n * 4);
+    be->ops->rmsnorm(be, dout, dx, dw, N, C, 1e-5f);
+    down(be, o1, dout, n * 4);
+    double e = nerr(o1, o0, n);
+    CHECKF(e < 1e-6, "%s rmsnorm N=%d C=%d: err %g", be->ops->name, N, C, e);
+    be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, dout);
+    free(x); free(w); free(o0); free(o1);
+}
+
+static void test_rope(pt_backend *be, pt_backend *ref, int N, int H, int HD, int pos0) {
+    size_t n = (size_t)N * H * HD;
+    float *x = malloc(n * 4), *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+    int32_t *pos = malloc(N * 4);
+    for (int i = 0; i < N; i++) pos[i] = pos0 + i;
+    fill(x, n, 1);
+    memcpy(o0, x, n * 4);
+    ref->ops->rope(ref, o0, pos, N, H, HD, 10000.0f);
+    float *dx = up(be, x, n * 4);
+    int32_t *dpos = up(be, pos, N * 4);
+    be->ops->rope(be, dx, dpos, N, H, HD, 10000.0f);
+    down(be, o1, dx, n * 4);
+    double e = nerr(o1, o0, n);
+    CHECKF(e < 1e-6, "%s rope N=%d H=%d HD=%d pos0=%d: err %g", be->ops->name, N, H, HD, pos0, e);
+    // rotation keeps each pair's norm
+    double n0 = 0, n1 = 0;
+    for (size_t i = 0; i < n; i++) { n0 += (double)x[i] * x[i]; n1 += (double)o1[i] * o1[i]; }
+    CHECKF(fabs(n0 - n1) < 1e-3 * n0, "%s rope preserves norm: %g vs %g", be->ops->name, n0, n1);
+    be->ops->free(be, dx); be->ops->free(be, dpos);
+    free(x); free(o0); free(o1); free(pos);
+}
+
+static void test_attention(pt_backend *be, pt_backend *ref, int N, int pos0, int NH, int NKV, int HD, int window) {
+    int T = pos0 + N;
+    size_t nq = (size_t)N * NH * HD, nkv = (size_t)T * NKV * HD;
+    float *q = malloc(nq * 4), *k = malloc(nkv * 4), *v = malloc(nkv * 4), *o0 = malloc(nq * 4), *o1 = malloc(nq * 4);
+    fill(q, nq, 2); fill(k, nkv, 2); fill(v, nkv, 1);
+    ref->ops->attention(ref, o0, q, k, v, N, pos0, NH, NKV, HD, window);
+    float *dq = up(be, q, nq * 4), *dk = up(be, k, nkv * 4), *dv = up(be, v, nkv * 4), *dout = be->ops->alloc(be, nq * 4);
+    be->ops->attention(be, dout, dq, dk, dv, N, pos0, NH, NKV, HD, window);
+    down(be, o1, dout, nq * 4);
+    double e = nerr(o1, o0, nq);
+    CHECKF(e < 1e-5, "%s attention N=%d pos0=%d NH=%d NKV=%d HD=%d win=%d: err %g", be->ops->name, N, pos0, NH, NKV, HD, window, e);
+    be->ops->free(be, dq); be->ops->free(be, dk); be->ops->free(be, dv); be->ops->free(be, dout);
+    free(q); free(k); free(v); free(o0); free(o1);
+}
+
+static void test_elementwise(pt_backend *be, pt_backend *ref, size_t n) {
+    float *a = malloc(n * 4), *b = malloc(n * 4), *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+    fill(a, n, 8); fill(b, n, 2);
+    float *da = up(be, a, n * 4), *db = up(be, b, n * 4), *dout = be->ops->alloc(be, n * 4);
+    ref->ops->swiglu(ref, o0, a, b, n);
+    be->ops->swiglu(be, dout, da, db, n);
+    down(be, o1, dout, n * 4);
+    double e = nerr(o1, o0, n);
+    CHECKF(e < 1e-6, "%s swiglu n=%zu: err %g", be->ops->name, n, e);
+    ref->ops->add(ref, o0, a, b, n);
+    be->ops->add(be, dout, da, db, n);
+    down(be, o1, dout, n * 4);
+    e = nerr(o1, o0, n);
+    CHECKF(e == 0, "%s add n=%zu: err %g", be->ops->name, n, e);
+    be->ops->free(be, da); be->ops->free(be, db); be->ops->free(be, dout);
+    free(a); free(b); free(o0); free(o1);
+}
+
+static void test_softmax_embedding(pt_backend *be, pt_backend *ref, int N, int V, int C) {
+    size_t n = (size_t)N * V;
+    float *x = malloc(n * 4), *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+    fill(x, n, 30);  // large logits: the max must be subtracted
+    ref->ops->softmax(ref, o0, x, N, V);
+    float *dx = up(be, x, n * 4), *dout = be->ops->alloc(be, n * 4);
+    be->ops->softmax(be, dout, dx, N, V);
+    down(be, o1, dout, n * 4);
+    double e = nerr(o1, o0, n);
+    CHECKF(e < 1e-5, "%s softmax N=%d V=%d: err %g", be->ops->name, N, V, e);
+    double s = 0;
+    for (int v = 0; v < V; v++) s += o1[v];
+    CHECKF(fabs(s - 1) < 1e-4, "%s softmax row sums to %g", be->ops->name, s);
+    // embedding: a gather, must be exact
+    float *tab = malloc((size_t)V * C * 4), *e0 = malloc((size_t)N * C * 4), *e1 = malloc((size_t)N * C * 4);
+    int32_t *tok = malloc(N * 4);
+    fill(tab, (size_t)V * C, 1);
+    for (int i = 0; i < N; i++) tok[i] = (int32_t)((i * 7919) % V);
+    ref->ops->embedding(ref, e0, tok, tab, N, C);
+    float *dtab = up(be, tab, (size_t)V * C * 4), *demb = be->ops->alloc(be, (size_t)N * C * 4);
+    int32_t *dtok = up(be, tok, N * 4);
+    be->ops->embedding(be, demb, dtok, dtab, N, C);
+    down(be, e1, demb, (size_t)N * C * 4);
+    CHECKF(memcmp(e0, e1, (size_t)N * C * 4) == 0, "%s embedding N=%d C=%d exact", be->ops->name, N, C);
+    be->ops->free(be, dx); be->ops->free(be, dout); be->ops->free(be, dtab); be->ops->free(be, demb); be->ops->free(be, dtok);
+    free(x); free(o0); free(o1); free(tab); free(e0); free(e1); free(tok);
+}
+
+static void run_all(pt_backend *be, pt_backend *ref) {
+    int mm[][3] = {{1, 1, 1}, {1, 576, 192}, {3, 17, 5}, {7, 64, 129}, {33, 100, 31}, {64, 576, 1536}, {5, 1536, 576}};
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+        test_matmul(be, ref, mm[i][0], mm[i][1], mm[i][2], 0, 0.0f);
+        test_matmul(be, ref, mm[i][0], mm[i][1], mm[i][2], 1, 0.0f);
+        test_matmul(be, ref, mm[i][0], mm[i][1], mm[i][2], 0, 1.0f);
+    }
+    test_rmsnorm(be, ref, 1, 576); test_rmsnorm(be, ref, 13, 7); test_rmsnorm(be, ref, 40, 130);
+    test_rope(be, ref, 1, 9, 64, 0); test_rope(be, ref, 5, 3, 64, 4090); test_rope(be, ref, 17, 2, 6, 1); test_rope(be, ref, 3, 4, 128, 70000);
+    test_attention(be, ref, 1, 0, 9, 3, 64, 0);     // first token
+    test_attention(be, ref, 1, 37, 9, 3, 64, 0);    // decode step
+    test_attention(be, ref, 19, 0, 4, 4, 16, 0);    // prefill, MHA
+    test_attention(be, ref, 11, 23, 6, 2, 8, 0);    // chunked prefill after a cache, GQA
+    test_attention(be, ref, 9, 30, 4, 1, 32, 7);    // MQA with a sliding window
+    test_elementwise(be, ref, 1); test_elementwise(be, ref, 1537); test_elementwise(be, ref, 200003);
+    test_softmax_embedding(be, ref, 1, 49152, 8); test_softmax_embedding(be, ref, 5, 33, 576);
+}
+
+int main(void) {
+    pt_err err = {0};
+    pt_backend *ref = NULL, *cpu = NULL, *cuda = NULL;
+    CHECK(backend_naive_create(&ref, &err) == PT_OK);
+    CHECK(backend_cpu_create(&cpu, 2, &err) == PT_OK);
+    if (!ref || !cpu) return check_report("test_backend_ops");
+    run_all(cpu, ref);
+    if (backend_cuda_create(&cuda, &err) == PT_OK) {
+        run_all(cuda, ref);
+        backend_destroy(cuda);
+    } else {
+        printf("SKIP cuda ops: %s\n", err.msg);
+    }
+    backend_destroy(cpu);
+    backend_destroy(ref);
+    return check_report("test_backend_ops");
+}
