@@ -4,6 +4,7 @@
 #ifndef PT_CHAT_TEMPLATE_H
 #define PT_CHAT_TEMPLATE_H
 
+#include <stddef.h>
 #include "../engine/pt_error.h"
 
 typedef struct {
@@ -29,5 +30,31 @@ char *template_render(const pt_chat_template *t, const pt_msg *msgs, int n, int 
                       const char *default_system, pt_err *err);
 // Strings that end an assistant turn (e.g. "<|im_end|>"); n returned.
 int template_stops(const pt_chat_template *t, const char *const **stops);
+
+// --- for the LoRA trainer and the CLI ---------------------------------------
+
+// The literal text the template puts around one message of role ("system",
+// "user", "assistant"). PT_OK, or PT_ERR_ARG for an unknown role.
+int template_role_parts(const pt_chat_template *t, const char *role,
+                        const char **prefix, const char **suffix);
+
+// Where message i landed in a render, as byte offsets into the text:
+// [content, content_end) its content (trimmed if the template trims) and
+// [start, end) the whole turn with prefix and suffix. A system message that
+// the template folds into the first user turn (Llama-2) reports its block
+// inside that turn. For loss masking, an assistant answer is [content, end).
+typedef struct {
+    size_t start, content, content_end, end;
+} pt_msg_span;
+
+// template_render, plus spans (n entries, may be NULL). An empty
+// default_system ("") means no system message at all.
+char *template_render_spans(const pt_chat_template *t, const pt_msg *msgs, int n, int add_generation,
+                            const char *default_system, pt_msg_span *spans, pt_err *err);
+
+// The default system message written as a literal inside a model's Jinja
+// template (SmolLM2: "You are a helpful AI assistant named SmolLM, trained by
+// Hugging Face"), malloc'd; NULL when it has none.
+char *template_jinja_default_system(const char *jinja);
 
 #endif
