@@ -23,6 +23,10 @@ static inline int check_close(float a, float b, float atol, float rtol) {
 // A test that needs something absent (model file, GPU) says so and skips.
 #define SKIP_ALL(...) do { printf("SKIP: "); printf(__VA_ARGS__); printf("\n"); return 77; } while (0)
 
+// Tests that run matrix products call this first, so they exercise the same
+// OpenBLAS kernels peftui itself uses (see src/engine/cpu_blas.h).
+#define CHECK_USE_FAST_BLAS(argv) blas_reexec_fast(argv)
+
 static inline int check_report(const char *name) {
     printf("%s: %d passed, %d failed\n", name, check_pass_, check_fail_);
     return check_fail_ ? 1 : 0;

@@ -1,0 +1,115 @@
+// cmd_bench.c - `peftui bench`: load time, prefill and decode speed (median
+// of --reps runs) and peak memory, straight through runtime_forward so that
+// sampling and end-of-generation tokens do not change what is measured.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "cli.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int32_t argmax(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
+    return best;
+}
+
+int cmd_bench(int argc, char **argv) {
+    cli_common c;
+    cli_common_defaults(&c);
+    int n_prompt = 128, n_gen = 64, reps = 3;
+    cli_opt opts[] = {
+        CLI_OPTS_MODEL(&c),
+        {"prompt-tokens", 0, OPT_INT, &n_prompt, "N", "tokens in the prefill (default 128)", 1, 1 << 20},
+        {"gen-tokens", 0, OPT_INT, &n_gen, "N", "tokens decoded one at a time (default 64)", 1, 1 << 20},
+        {"reps", 0, OPT_INT, &reps, "N", "repetitions; the median is reported (default 3)", 1, 1000},
+    };
+    cli_command_spec spec = {"bench", "[-m PATH] [-t N] [--prompt-tokens N] [--gen-tokens N] [--reps N]",
+                             "Measures load time, prefill and decode tokens/s (median over reps) and peak memory.",
+                             opts, (int)(sizeof opts / sizeof opts[0])};
+    char *pos[1];
+    int n_pos, help, rc;
+    if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
+    if (help) { cli_print_help(&spec); return CLI_OK; }
+
+    cli_engine e;
+    c.ctx = n_prompt + n_gen + 1;
+    double *pre = calloc((size_t)reps, sizeof *pre), *dec = calloc((size_t)reps, sizeof *dec);
+    int32_t *toks = malloc(sizeof *toks * (size_t)n_prompt);
+    float *logits = NULL;
+    if (!pre || !dec || !toks) {
+        free(pre); free(dec); free(toks);
+        return cli_error(CLI_ERR, "out of memory");
+    }
+    double t0 = now_s();
+    if ((rc = cli_engine_open(&e, &c, 0)) != CLI_OK) goto done;
+    double setup_s = now_s() - t0;
+    int V = e.model.cfg.vocab_size;
+    if (!(logits = malloc(sizeof *logits * (size_t)V))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
+    // ordinary tokens spread over the vocabulary, the same every run
+    int lo = V > 2000 ? 1000 : V / 4; // past the special tokens, which sit at the start
+    for (int i = 0; i < n_prompt; i++) toks[i] = (int32_t)(lo + (int)((uint32_t)i * 7919u % (uint32_t)(V - lo)));
+
+    pt_err err = {0};
+    for (int r = 0; r < reps; r++) {
+        runtime_reset(&e.rt);
+        double a = now_s();
+        if (runtime_forward(&e.rt, toks, n_prompt, logits, 0, &err) != PT_OK) {
+            rc = cli_error(CLI_ERR, "%s", err.msg);
+            goto done;
+        }
+        double b = now_s();
+        for (int g = 0; g < n_gen; g++) {
+            int32_t next = argmax(logits, V);
+            if (runtime_forward(&e.rt, &next, 1, logits, 0, &err) != PT_OK) {
+                rc = cli_error(CLI_ERR, "%s", err.msg);
+                goto done;
+            }
+        }
+        double d = now_s();
+        pre[r] = n_prompt / (b - a);
+        dec[r] = n_gen / (d - b);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double pre_lo = pre[0], pre_hi = pre[0], dec_lo = dec[0], dec_hi = dec[0];
+    for (int r = 1; r < reps; r++) {
+        if (pre[r] < pre_lo) pre_lo = pre[r];
+        if (pre[r] > pre_hi) pre_hi = pre[r];
+        if (dec[r] < dec_lo) dec_lo = dec[r];
+        if (dec[r] > dec_hi) dec_hi = dec[r];
+    }
+    printf("model      %s (%s, %.1fM parameters)\n", e.model.path, e.model.cfg.arch, e.model.n_params / 1e6);
+    printf("backend    %s, %d threads\n", e.be->ops->name, e.be->n_threads > 0 ? e.be->n_threads : c.threads);
+    printf("load       %.2f s (model), %.2f s (with runtime)\n", e.load_s, setup_s);
+    printf("\n%-22s %10s %10s %10s\n", "tokens/s", "median", "min", "max");
+    printf("%-22s %10.1f %10.1f %10.1f\n", "prefill", median(pre, reps), pre_lo, pre_hi);
+    printf("%-22s %10.1f %10.1f %10.1f\n", "decode", median(dec, reps), dec_lo, dec_hi);
+    printf("\n(prefill %d tokens, decode %d tokens, %d reps)\n", n_prompt, n_gen, reps);
+    printf("peak RSS   %.1f MiB\n", ru.ru_maxrss / 1024.0);
+    rc = CLI_OK;
+done:
+    cli_engine_close(&e);
+    free(logits);
+    free(pre);
+    free(dec);
+    free(toks);
+    return rc;
+}

@@ -1,0 +1,430 @@
+// cmd_chat.c - `peftui chat`: a line-editing REPL (GNU readline, history in
+// $XDG_CONFIG_HOME/peftui/history) that renders the whole conversation with
+// the chat template each turn; the session reuses the cached prefix, so only
+// the new turn is prefilled. Ctrl-C stops an answer or clears the line,
+// Ctrl-D leaves. With stdin not a terminal, lines are read plainly (for
+// scripts and tests) and each answer is printed followed by a newline.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "cli.h"
+
+#define HISTORY_MAX 1000
+
+typedef struct {
+    cli_common c;              // model, threads, sampling, max_tokens
+    cli_engine e;
+    pt_chat_template *tmpl;
+    char *model_system;        // the model's default system message, or NULL
+    char *system;              // set by --system or /system (malloc'd), or NULL
+    pt_msg *conv;              // (n_conv) user/assistant turns; contents malloc'd
+    int n_conv, cap_conv;
+    int tty;
+    cli_opt settings[8];       // what /set can change
+    int n_settings;
+} chat;
+
+// ---------------------------------------------------------------------------
+// conversation
+
+static int conv_push(chat *s, const char *role, const char *text, size_t len) {
+    if (s->n_conv == s->cap_conv) {
+        int cap = s->cap_conv ? s->cap_conv * 2 : 16;
+        pt_msg *p = realloc(s->conv, sizeof *p * (size_t)cap);
+        if (!p) return -1;
+        s->conv = p;
+        s->cap_conv = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) return -1;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    s->conv[s->n_conv++] = (pt_msg){role, copy};
+    return 0;
+}
+
+static void conv_drop_front(chat *s, int k) {
+    for (int i = 0; i < k; i++) free((char *)s->conv[i].content);
+    memmove(s->conv, s->conv + k, sizeof *s->conv * (size_t)(s->n_conv - k));
+    s->n_conv -= k;
+}
+
+static void conv_pop(chat *s) {
+    if (s->n_conv > 0) free((char *)s->conv[--s->n_conv].content);
+}
+
+static void conv_clear(chat *s) {
+    while (s->n_conv) conv_pop(s);
+}
+
+// Renders and tokenizes the conversation, with the answer prompt at the end.
+static int conv_tokens(chat *s, int32_t **ids, int *n) {
+    pt_msg *msgs = malloc(sizeof *msgs * (size_t)(s->n_conv + 1));
+    if (!msgs) return cli_error(CLI_ERR, "out of memory");
+    int k = 0;
+    if (s->system) msgs[k++] = (pt_msg){"system", s->system};
+    memcpy(msgs + k, s->conv, sizeof *msgs * (size_t)s->n_conv);
+    k += s->n_conv;
+    pt_err err = {0};
+    char *text = template_render(s->tmpl, msgs, k, 1, s->model_system, &err);
+    free(msgs);
+    if (!text) return cli_error(CLI_ERR, "%s", err.msg);
+    int rc = cli_tokenize(&s->e.model, text, 0, 1, ids, n);
+    free(text);
+    return rc;
+}
+
+// ---------------------------------------------------------------------------
+// one answer
+
+static int on_text(void *ud, const char *text, size_t len) {
+    (void)ud;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+static void answer(chat *s, const char *line) {
+    int32_t *ids = NULL;
+    int n = 0;
+    char *out = NULL;
+    size_t bad = cli_utf8_invalid_at(line, strlen(line));
+    if (bad) {
+        cli_error(CLI_ERR, "that line is not valid UTF-8 (bad byte at offset %zu); nothing was sent", bad - 1);
+        return;
+    }
+    if (conv_push(s, "user", line, strlen(line))) { cli_error(CLI_ERR, "out of memory"); return; }
+    // Leave room for the answer; drop the oldest exchanges when the context is short.
+    int reserve = s->c.max_tokens < s->e.n_ctx / 2 ? s->c.max_tokens : s->e.n_ctx / 2;
+    int dropped = 0;
+    for (;;) {
+        free(ids);
+        ids = NULL;
+        if (conv_tokens(s, &ids, &n) != CLI_OK) { conv_pop(s); goto done; }
+        if (n + reserve <= s->e.n_ctx) break;
+        if (s->n_conv <= 1) {
+            if (n < s->e.n_ctx) break; // room for a short answer at least
+            cli_error(CLI_ERR, "that message is %d tokens but the context holds %d (shorten it, or restart with a larger --ctx)",
+                      n, s->e.n_ctx);
+            conv_pop(s);
+            goto done;
+        }
+        conv_drop_front(s, s->n_conv >= 3 ? 2 : 1);
+        dropped++;
+    }
+    if (dropped) {
+        fflush(stdout);
+        fprintf(stderr, "(the oldest %s dropped to fit the %d-token context)\n", dropped > 1 ? "turns were" : "turn was",
+                s->e.n_ctx);
+    }
+
+    pt_gen_params gp;
+    memset(&gp, 0, sizeof gp);
+    gp.max_new_tokens = s->c.max_tokens;
+    gp.sampling = s->c.sampling;
+    gp.n_stops = template_stops(s->tmpl, &gp.stops);
+    gp.on_text = on_text;
+    gp.abort_flag = cli_abort_flag();
+    *cli_abort_flag() = 0;
+    *cli_sigint_seen() = 0;
+    pt_gen_result res;
+    memset(&res, 0, sizeof res);
+    pt_err err = {0};
+    int rc = generate(&s->e.sess, ids, n, &gp, &res, &out, &err);
+    fputc('\n', stdout);
+    fflush(stdout);
+    if (rc != PT_OK) {
+        cli_error(CLI_ERR, "%s", err.msg[0] ? err.msg : pt_status_str((pt_status)rc));
+        conv_pop(s);
+        session_reset(&s->e.sess);
+        goto done;
+    }
+    // keep what was said, even when cut short, without trailing blank lines
+    size_t len = out ? strlen(out) : 0;
+    while (len && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r')) len--;
+    if (conv_push(s, "assistant", out ? out : "", len)) cli_error(CLI_ERR, "out of memory");
+    if (s->c.verbose)
+        fprintf(stderr, "(prompt %d tokens, %d of them run, %.1f tok/s; answer %d tokens, %.1f tok/s)\n", res.n_prompt,
+                res.n_prefilled, res.t_prefill_s > 0 ? res.n_prefilled / res.t_prefill_s : 0.0, res.n_gen,
+                res.t_decode_s > 0 ? res.n_gen / res.t_decode_s : 0.0);
+    if (res.stop == PT_STOP_ABORT) fprintf(stderr, "(stopped)\n");
+    else if (res.stop == PT_STOP_CONTEXT) fprintf(stderr, "(the context is full: /reset to start over)\n");
+    else if (res.stop == PT_STOP_MAX_TOKENS)
+        fprintf(stderr, "(stopped at %d tokens: /set max_tokens N for longer answers)\n", s->c.max_tokens);
+done:
+    *cli_abort_flag() = 0;
+    free(ids);
+    free(out);
+}
+
+// ---------------------------------------------------------------------------
+// slash commands
+
+static const struct {
+    const char *name, *args, *help;
+} SLASH[] = {
+    {"/help", "", "this list"},
+    {"/reset", "", "forget the conversation"},
+    {"/system", "[TEXT]", "set the system message (no TEXT: back to the default)"},
+    {"/set", "NAME VALUE", "change a setting: temp top_k top_p min_p repeat_penalty repeat_last_n seed max_tokens"},
+    {"/show", "", "show the current settings"},
+    {"/quit", "", "leave (or Ctrl-D)"},
+};
+
+static void show_settings(chat *s) {
+    const pt_sampling *p = &s->c.sampling;
+    printf("model          %s\n", s->e.model.path);
+    printf("template       %s\n", template_name(s->tmpl));
+    printf("system         %s\n", s->system ? s->system : s->model_system ? s->model_system : "(none)");
+    printf("context        %d of %d tokens in use\n", s->e.sess.n_history, s->e.n_ctx);
+    printf("temp           %g\ntop_k          %d\ntop_p          %g\nmin_p          %g\n", p->temp, p->top_k, p->top_p,
+           p->min_p);
+    printf("repeat_penalty %g\nrepeat_last_n  %d\nseed           %llu\nmax_tokens     %d\n", p->repeat_penalty,
+           p->repeat_last_n, (unsigned long long)p->seed, s->c.max_tokens);
+}
+
+static void init_settings(chat *s) {
+    pt_sampling *p = &s->c.sampling;
+    const cli_opt set[] = {
+        {"temp", 0, OPT_FLOAT, &p->temp, "T", "", 0, 100},
+        {"top_k", 0, OPT_INT, &p->top_k, "K", "", 0, 1 << 30},
+        {"top_p", 0, OPT_FLOAT, &p->top_p, "P", "", 0, 1},
+        {"min_p", 0, OPT_FLOAT, &p->min_p, "P", "", 0, 1},
+        {"repeat_penalty", 0, OPT_FLOAT, &p->repeat_penalty, "R", "", 0.01, 100},
+        {"repeat_last_n", 0, OPT_INT, &p->repeat_last_n, "N", "", -1, 1 << 30},
+        {"seed", 0, OPT_U64, &p->seed, "S", "", 0, 0},
+        {"max_tokens", 0, OPT_INT, &s->c.max_tokens, "N", "", 1, 1 << 24},
+    };
+    memcpy(s->settings, set, sizeof set);
+    s->n_settings = (int)(sizeof set / sizeof set[0]);
+}
+
+// Returns 1 to leave the chat.
+static int slash(chat *s, char *line) {
+    char *cmd = line, *arg = line + strcspn(line, " \t");
+    if (*arg) *arg++ = '\0';
+    arg += strspn(arg, " \t");
+    if (!strcmp(cmd, "/quit") || !strcmp(cmd, "/exit")) return 1;
+    if (!strcmp(cmd, "/help")) {
+        for (size_t i = 0; i < sizeof SLASH / sizeof SLASH[0]; i++) {
+            char left[32];
+            snprintf(left, sizeof left, "%s %s", SLASH[i].name, SLASH[i].args);
+            printf("  %-22s %s\n", left, SLASH[i].help);
+        }
+        printf("  Ctrl-C stops an answer or clears the line; Ctrl-D leaves.\n");
+    } else if (!strcmp(cmd, "/reset")) {
+        conv_clear(s);
+        session_reset(&s->e.sess);
+        printf("(conversation cleared)\n");
+    } else if (!strcmp(cmd, "/system")) {
+        if (cli_utf8_invalid_at(arg, strlen(arg))) {
+            cli_error(CLI_ERR, "the system message is not valid UTF-8; it was not changed");
+            return 0;
+        }
+        free(s->system);
+        s->system = *arg ? strdup(arg) : NULL;
+        if (*arg && !s->system) cli_error(CLI_ERR, "out of memory");
+        printf("(system message %s)\n", *arg ? "set" : "back to the default");
+    } else if (!strcmp(cmd, "/show")) {
+        show_settings(s);
+    } else if (!strcmp(cmd, "/set")) {
+        char *name = arg, *val = arg + strcspn(arg, " \t");
+        if (*val) *val++ = '\0';
+        val += strspn(val, " \t");
+        size_t vl = strlen(val);
+        while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t')) val[--vl] = '\0';
+        const cli_opt *o = NULL;
+        for (int i = 0; i < s->n_settings; i++) {
+            // accept top-k as well as top_k
+            char canon[32];
+            snprintf(canon, sizeof canon, "%s", name);
+            for (char *q = canon; *q; q++) if (*q == '-') *q = '_';
+            if (!strcmp(canon, s->settings[i].name)) o = &s->settings[i];
+        }
+        char why[256];
+        if (!*name || !*val) {
+            cli_error(CLI_ERR, "usage: /set NAME VALUE (names: temp top_k top_p min_p repeat_penalty repeat_last_n seed max_tokens)");
+        } else if (!o) {
+            cli_error(CLI_ERR, "unknown setting '%s' (names: temp top_k top_p min_p repeat_penalty repeat_last_n seed max_tokens)", name);
+        } else if (cli_parse_value(o, val, why, sizeof why)) {
+            cli_error(CLI_ERR, "/set %s: %s", o->name, why);
+        } else {
+            printf("(%s = %s)\n", o->name, val);
+        }
+    } else {
+        cli_error(CLI_ERR, "unknown command %s (type /help for the list)", cmd);
+    }
+    fflush(stdout);
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// reading lines
+
+static char *g_line;
+static int g_have_line;
+
+static void on_line(char *line) {
+    g_line = line;
+    g_have_line = 1;
+    rl_callback_handler_remove(); // back to cooked mode while the answer streams
+}
+
+// readline's callback interface, so that Ctrl-C (our handler: a flag and
+// EINTR) can clear the line here instead of inside a signal handler.
+// Returns a malloc'd line, or NULL at end of input.
+static char *read_tty(void) {
+    g_have_line = 0;
+    g_line = NULL;
+    rl_callback_handler_install("> ", on_line);
+    while (!g_have_line) {
+        fd_set fds;
+        int fd = fileno(rl_instream ? rl_instream : stdin);
+        FD_ZERO(&fds);
+        FD_SET(fd, &fds);
+        if (select(fd + 1, &fds, NULL, NULL, NULL) < 0) {
+            if (errno != EINTR) { rl_callback_handler_remove(); return NULL; }
+            if (*cli_sigint_seen()) {
+                *cli_sigint_seen() = 0;
+                *cli_abort_flag() = 0;
+                rl_free_line_state();
+                rl_callback_sigcleanup();
+                rl_replace_line("", 0);
+                rl_point = rl_end = 0;
+                fputs("^C\n", rl_outstream ? rl_outstream : stdout);
+                rl_on_new_line();
+                rl_redisplay();
+            }
+            continue;
+        }
+        rl_callback_read_char();
+    }
+    return g_line;
+}
+
+static char *read_plain(void) {
+    char *line = NULL;
+    size_t cap = 0;
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n >= 0) {
+            while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+            return line;
+        }
+        if (errno == EINTR && !feof(stdin)) { // Ctrl-C while waiting: keep reading
+            clearerr(stdin);
+            *cli_sigint_seen() = 0;
+            continue;
+        }
+        free(line);
+        return NULL;
+    }
+}
+
+// ~/.config/peftui/history (or under $XDG_CONFIG_HOME), folders made as needed.
+static int history_path(char *buf, size_t cap) {
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    char dir[4096];
+    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s", xdg);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.config", home);
+    else return -1;
+    mkdir(dir, 0700);
+    size_t dl = strlen(dir);
+    if (dl + sizeof "/peftui" > sizeof dir) return -1;
+    strcat(dir, "/peftui");
+    if (mkdir(dir, 0700) && errno != EEXIST) return -1;
+    int n = snprintf(buf, cap, "%s/history", dir);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+// Written whole to a temporary file, then renamed over the old one.
+static void history_save(const char *path) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    if (write_history(tmp) == 0 && rename(tmp, path) == 0) return;
+    remove(tmp);
+}
+
+// ---------------------------------------------------------------------------
+
+static void chat_free(chat *s) {
+    conv_clear(s);
+    free(s->conv);
+    free(s->system);
+    free(s->model_system);
+    template_free(s->tmpl);
+    cli_engine_close(&s->e);
+}
+
+int cmd_chat(int argc, char **argv) {
+    chat s;
+    memset(&s, 0, sizeof s);
+    cli_common *c = &s.c;
+    cli_common_defaults(c);
+    c->max_tokens = 512;
+    cli_opt opts[] = {
+        CLI_OPTS_MODEL(c),
+        CLI_OPTS_CTX(c),
+        CLI_OPTS_CHAT(c),
+        {"max-tokens", 'n', OPT_INT, &c->max_tokens, "N", "most tokens per answer (default 512)", 1, 1 << 24},
+        CLI_OPTS_SAMPLING(c),
+        {"verbose", 'v', OPT_FLAG, &c->verbose, NULL, "after each answer, print token counts and speed on stderr", 0, 0},
+    };
+    cli_command_spec spec = {"chat", "[-m PATH] [--template NAME] [--system TEXT] [sampling options]",
+                             "Talk with the model. Type /help in the chat for its commands.",
+                             opts, (int)(sizeof opts / sizeof opts[0])};
+    char *pos[1];
+    int n_pos, help, rc;
+    if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
+    if (help) { cli_print_help(&spec); return CLI_OK; }
+    if (c->system && cli_utf8_invalid_at(c->system, strlen(c->system)))
+        return cli_error(CLI_ERR, "the --system text is not valid UTF-8; convert it to UTF-8");
+
+    init_settings(&s);
+    if ((rc = cli_engine_open(&s.e, c, 0)) != CLI_OK) goto done;
+    if ((rc = cli_template_open(&s.tmpl, &s.model_system, &s.e.model, c->template_name)) != CLI_OK) goto done;
+    if (c->system && !(s.system = strdup(c->system))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
+    s.tty = isatty(STDIN_FILENO);
+    cli_sigint_install();
+
+    char hist[4096];
+    int have_hist = 0;
+    if (s.tty) {
+        rl_catch_signals = 0;        // Ctrl-C is ours (see read_tty)
+        rl_readline_name = "peftui";
+        using_history();
+        stifle_history(HISTORY_MAX);
+        if (history_path(hist, sizeof hist) == 0) {
+            have_hist = 1;
+            read_history(hist);
+        }
+        printf("peftui chat: %s (%s template, %d-token context). /help for commands, Ctrl-D to leave.\n",
+               s.e.model.cfg.name[0] ? s.e.model.cfg.name : s.e.model.path, template_name(s.tmpl), s.e.n_ctx);
+    }
+    for (;;) {
+        char *line = s.tty ? read_tty() : read_plain();
+        if (!line) break;
+        char *t = line + strspn(line, " \t");
+        if (!*t) { free(line); continue; }
+        if (s.tty) add_history(line);
+        int quit = 0;
+        if (t[0] == '/') quit = slash(&s, t);
+        else answer(&s, line);
+        free(line);
+        if (quit) break;
+    }
+    if (have_hist) history_save(hist);
+    rc = CLI_OK;
+done:
+    chat_free(&s);
+    return rc;
+}

@@ -1,0 +1,171 @@
+// cmd_generate.c - `peftui generate -p PROMPT`: one answer on stdout, the
+// chat template applied unless --raw, streamed as it is made.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int on_text(void *ud, const char *text, size_t len) {
+    size_t *last = ud;
+    if (len) {
+        fwrite(text, 1, len, stdout);
+        fflush(stdout);
+        *last = (unsigned char)text[len - 1];
+    }
+    return 0;
+}
+
+// Reads a whole file ("-": stdin) into a malloc'd string.
+static char *read_file(const char *path, char *why, size_t why_cap) {
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        snprintf(why, why_cap, "%s", strerror(errno));
+        return NULL;
+    }
+    size_t n = 0, cap = 4096;
+    char *buf = malloc(cap);
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *p = realloc(buf, cap * 2);
+            if (!p) { free(buf); buf = NULL; break; }
+            buf = p;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    if (f != stdin) fclose(f);
+    if (!buf) { snprintf(why, why_cap, "out of memory"); return NULL; }
+    if (bad) { free(buf); snprintf(why, why_cap, "read error"); return NULL; }
+    buf[n] = '\0';
+    if (strlen(buf) != n) { free(buf); snprintf(why, why_cap, "the file contains NUL bytes"); return NULL; }
+    return buf;
+}
+
+static const char *stop_name(pt_stop_reason r) {
+    switch (r) {
+    case PT_STOP_EOG: return "end of generation";
+    case PT_STOP_STRING: return "stop string";
+    case PT_STOP_MAX_TOKENS: return "max tokens";
+    case PT_STOP_CONTEXT: return "context full";
+    case PT_STOP_ABORT: return "interrupted";
+    }
+    return "?";
+}
+
+int cmd_generate(int argc, char **argv) {
+    cli_common c;
+    cli_common_defaults(&c);
+    const char *prompt_opt = NULL, *file = NULL;
+    int raw = 0;
+    cli_opt opts[] = {
+        {"prompt", 'p', OPT_STR, &prompt_opt, "TEXT", "the prompt", 0, 0},
+        {"file", 'f', OPT_STR, &file, "FILE", "read the prompt from FILE (- for stdin)", 0, 0},
+        {"max-tokens", 'n', OPT_INT, &c.max_tokens, "N", "most tokens to generate (default 256)", 1, 1 << 24},
+        CLI_OPTS_SAMPLING(&c),
+        CLI_OPTS_CHAT(&c),
+        {"raw", 0, OPT_FLAG, &raw, NULL, "no chat template: tokenize the prompt as-is", 0, 0},
+        CLI_OPTS_MODEL(&c),
+        CLI_OPTS_CTX(&c),
+        {"verbose", 'v', OPT_FLAG, &c.verbose, NULL, "print token counts and speed on stderr", 0, 0},
+    };
+    cli_command_spec spec = {"generate", "-p PROMPT [options]",
+                             "Answers one prompt on stdout. --temp 0 is greedy and deterministic.",
+                             opts, (int)(sizeof opts / sizeof opts[0])};
+    char *pos[1];
+    int n_pos, help, rc;
+    if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
+    if (help) { cli_print_help(&spec); return CLI_OK; }
+    if (!prompt_opt && !file)
+        return cli_error(CLI_USAGE, "generate needs a prompt: -p TEXT or -f FILE (see peftui generate --help)");
+    if (prompt_opt && file)
+        return cli_error(CLI_USAGE, "give the prompt once: -p TEXT or -f FILE, not both");
+    if (raw && (c.template_name || c.system))
+        return cli_error(CLI_USAGE, "--raw uses no chat template, so --template and --system do not apply");
+
+    char *prompt_buf = NULL, *default_system = NULL, *text = NULL, *answer = NULL;
+    int32_t *ids = NULL;
+    int n_ids = 0;
+    pt_chat_template *tmpl = NULL;
+    cli_engine e;
+    memset(&e, 0, sizeof e);
+    const char *prompt = prompt_opt;
+    if (file) {
+        char why[256];
+        if (!(prompt_buf = read_file(file, why, sizeof why)))
+            return cli_error(CLI_ERR, "%s: cannot read the prompt: %s", file, why);
+        prompt = prompt_buf;
+    }
+    size_t bad = cli_utf8_invalid_at(prompt, strlen(prompt));
+    if (bad) {
+        rc = cli_error(CLI_ERR, "the prompt is not valid UTF-8 (bad byte at offset %zu); convert it to UTF-8", bad - 1);
+        goto done;
+    }
+    if (!*prompt) { rc = cli_error(CLI_USAGE, "the prompt is empty"); goto done; }
+
+    if ((rc = cli_engine_open(&e, &c, 0)) != CLI_OK) goto done;
+    if (raw) {
+        if ((rc = cli_tokenize(&e.model, prompt, 1, 1, &ids, &n_ids)) != CLI_OK) goto done;
+    } else {
+        if ((rc = cli_template_open(&tmpl, &default_system, &e.model, c.template_name)) != CLI_OK) goto done;
+        pt_msg msgs[2];
+        int n = 0;
+        if (c.system) msgs[n++] = (pt_msg){"system", c.system};
+        msgs[n++] = (pt_msg){"user", prompt};
+        pt_err err = {0};
+        if (!(text = template_render(tmpl, msgs, n, 1, default_system, &err))) {
+            rc = cli_error(CLI_ERR, "%s", err.msg);
+            goto done;
+        }
+        if ((rc = cli_tokenize(&e.model, text, 0, 1, &ids, &n_ids)) != CLI_OK) goto done;
+    }
+    if (n_ids < 1) { rc = cli_error(CLI_ERR, "the prompt has no tokens"); goto done; }
+    if (n_ids >= e.n_ctx) {
+        rc = cli_error(CLI_ERR, "the prompt is %d tokens but the context holds %d (shorten the prompt or raise --ctx, up to %d)",
+                       n_ids, e.n_ctx, e.model.cfg.max_ctx);
+        goto done;
+    }
+
+    pt_gen_params gp;
+    memset(&gp, 0, sizeof gp);
+    gp.max_new_tokens = c.max_tokens;
+    gp.sampling = c.sampling;
+    if (tmpl) gp.n_stops = template_stops(tmpl, &gp.stops);
+    size_t last = '\n';
+    gp.on_text = on_text;
+    gp.ud = &last;
+    cli_sigint_install();
+    gp.abort_flag = cli_abort_flag();
+    pt_gen_result res;
+    memset(&res, 0, sizeof res);
+    pt_err err = {0};
+    int grc = generate(&e.sess, ids, n_ids, &gp, &res, &answer, &err);
+    if (last != '\n' || res.n_gen == 0) fputc('\n', stdout);
+    fflush(stdout);
+    if (grc != PT_OK) {
+        rc = cli_error(CLI_ERR, "%s", err.msg[0] ? err.msg : pt_status_str((pt_status)grc));
+        goto done;
+    }
+    if (c.verbose) {
+        fprintf(stderr, "prompt: %d tokens (%d run) in %.2f s, %.1f tok/s\n", res.n_prompt, res.n_prefilled,
+                res.t_prefill_s, res.t_prefill_s > 0 ? res.n_prefilled / res.t_prefill_s : 0.0);
+        fprintf(stderr, "answer: %d tokens in %.2f s, %.1f tok/s; stopped: %s\n", res.n_gen, res.t_decode_s,
+                res.t_decode_s > 0 ? res.n_gen / res.t_decode_s : 0.0, stop_name(res.stop));
+        fprintf(stderr, "model: %s, template: %s, load %.2f s\n", e.model.path, tmpl ? template_name(tmpl) : "raw", e.load_s);
+    }
+    rc = CLI_OK;
+    if (res.stop == PT_STOP_ABORT) rc = cli_error(130, "interrupted"); // 128 + SIGINT, as shells report it
+done:
+    free(answer);
+    free(ids);
+    free(text);
+    free(default_system);
+    template_free(tmpl);
+    cli_engine_close(&e);
+    free(prompt_buf);
+    return rc;
+}
