@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "backend.h"
+#include "dequant.h"
 #include "check.h"
+#include "cpu_blas.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) {  // uniform in [-1, 1)
@@ -51,6 +53,31 @@ static void test_matmul(pt_backend *be, pt_backend *ref, int N, int K, int M, in
     CHECKF(e < 1e-5, "%s matmul N=%d K=%d M=%d bias=%d beta=%g: err %g", be->ops->name, N, K, M, with_bias, beta, e);
     be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, db); be->ops->free(be, dout);
     free(x); free(w); free(b); free(o0); free(o1); free(init);
+}
+
+// Quantised weights: random blocks with sane scales, against the naive
+// oracle (which dequantises each row and sums in double).
+static void test_matmul_q(pt_backend *be, pt_backend *ref, ggml_type type, int N, int K, int M, int with_bias) {
+    size_t rb = ggml_type_nbytes(type, (uint64_t)K), bb = ggml_type_nbytes(type, 32);
+    unsigned char *w = malloc(rb * M);
+    for (size_t i = 0; i < rb * M; i++) w[i] = (unsigned char)(frand() * 128 + 128);
+    for (size_t b = 0; b < rb * M / bb; b++) {  // each block starts with fp16 d (and m for Q4_1)
+        uint16_t d = f32_to_fp16(frand() * 0.05f), m = f32_to_fp16(frand() * 0.1f);
+        memcpy(w + b * bb, &d, 2);
+        if (type == GGML_TYPE_Q4_1) memcpy(w + b * bb + 2, &m, 2);
+    }
+    size_t ni = (size_t)N * K, no = (size_t)N * M;
+    float *x = malloc(ni * 4), *bias = malloc(M * 4), *o0 = malloc(no * 4), *o1 = malloc(no * 4);
+    fill(x, ni, 1); fill(bias, M, 1);
+    ref->ops->matmul_q(ref, o0, x, w, type, rb, with_bias ? bias : NULL, N, K, M);
+    float *dx = up(be, x, ni * 4), *db = up(be, bias, M * 4), *dout = be->ops->alloc(be, no * 4);
+    void *dw = up(be, w, rb * M);
+    be->ops->matmul_q(be, dout, dx, dw, type, rb, with_bias ? db : NULL, N, K, M);
+    down(be, o1, dout, no * 4);
+    double e = nerr(o1, o0, no);
+    CHECKF(e < 1e-5, "%s matmul_q %s N=%d K=%d M=%d: err %g", be->ops->name, ggml_type_name(type), N, K, M, e);
+    be->ops->free(be, dx); be->ops->free(be, db); be->ops->free(be, dout); be->ops->free(be, dw);
+    free(w); free(x); free(bias); free(o0); free(o1);
 }
 
 static void test_rmsnorm(pt_backend *be, pt_backend *ref, int N, int C) {
@@ -157,6 +184,16 @@ static void run_all(pt_backend *be, pt_backend *ref) {
         test_matmul(be, ref, mm[i][0], mm[i][1], mm[i][2], 1, 0.0f);
         test_matmul(be, ref, mm[i][0], mm[i][1], mm[i][2], 0, 1.0f);
     }
+    if (be->ops->matmul_q) {
+        ggml_type qt[] = {GGML_TYPE_Q4_0, GGML_TYPE_Q4_1, GGML_TYPE_Q8_0};
+        for (int t = 0; t < 3; t++) {
+            test_matmul_q(be, ref, qt[t], 1, 32, 1, 0);
+            test_matmul_q(be, ref, qt[t], 1, 576, 192, 1);
+            test_matmul_q(be, ref, qt[t], 3, 1536, 77, 0);
+        }
+    } else {
+        printf("%s: no quantised matmul (the float path is used)\n", be->ops->name);
+    }
     test_rmsnorm(be, ref, 1, 576); test_rmsnorm(be, ref, 13, 7); test_rmsnorm(be, ref, 40, 130);
     test_rope(be, ref, 1, 9, 64, 0); test_rope(be, ref, 5, 3, 64, 4090); test_rope(be, ref, 17, 2, 6, 1); test_rope(be, ref, 3, 4, 128, 70000);
     test_attention(be, ref, 1, 0, 9, 3, 64, 0);     // first token
@@ -168,7 +205,8 @@ static void run_all(pt_backend *be, pt_backend *ref) {
     test_softmax_embedding(be, ref, 1, 49152, 8); test_softmax_embedding(be, ref, 5, 33, 576);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    CHECK_USE_FAST_BLAS(argv);
     pt_err err = {0};
     pt_backend *ref = NULL, *cpu = NULL, *cuda = NULL;
     CHECK(backend_naive_create(&ref, &err) == PT_OK);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cpu_blas.h"
 #include "forward.h"
 #include "mapped_file.h"
 #include "model.h"
@@ -100,7 +101,8 @@ static void check_model(const char *path, const char *gold_path, double tol) {
     mapped_file_close(&g.f);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    CHECK_USE_FAST_BLAS(argv);
     // float32 end to end: only summation order differs from PyTorch
     check_model(TINY "llama-hf", TINY "llama-hf/golden_logits.bin", 5e-5);
     check_model(TINY "llama-hf-sharded", TINY "llama-hf/golden_logits.bin", 5e-5);

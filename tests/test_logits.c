@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "cpu_blas.h"
 #include "forward.h"
 #include "mapped_file.h"
 #include "model.h"
@@ -58,6 +59,22 @@ static void check_prompt(pt_runtime *rt, const cJSON *p, int V, double *worst) {
     }
     CHECKF(bad == 0, "%d top-20 logits outside tolerance", bad);
 
+    // decode path: one token at a time through the KV cache, reading the
+    // quantised weights (matmul_q) instead of the float32 ones
+    float *one = malloc(sizeof(float) * (size_t)V);
+    runtime_reset(rt);
+    double dmax = 0;
+    for (int pos = 0; pos < n && rc == PT_OK; pos++) {
+        rc = runtime_forward(rt, tok + pos, 1, one, 0, &err);
+        const float *all = logits + (size_t)pos * V;
+        for (int v = 0; v < V; v++) {
+            double d = fabs(one[v] - all[v]);
+            if (!(d <= dmax)) dmax = d;
+        }
+    }
+    CHECKF(rc == PT_OK && dmax < 1e-3, "decode path vs batch path: max |diff| %g (%s)", dmax, err.msg);
+    free(one);
+
     // last position: every logit
     char path[1024];
     snprintf(path, sizeof path, GOLD "%s", cJSON_GetObjectItem(p, "last_logits_file")->valuestring);
@@ -79,7 +96,8 @@ static void check_prompt(pt_runtime *rt, const cJSON *p, int V, double *worst) {
     free(logits);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    CHECK_USE_FAST_BLAS(argv);
     FILE *probe = fopen(MODEL, "rb");
     if (!probe) SKIP_ALL("default model absent (%s); run scripts/setup.sh", MODEL);
     fclose(probe);

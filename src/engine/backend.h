@@ -13,7 +13,7 @@
 #include "pt_error.h"
 
 typedef enum {
-    PT_OP_MATMUL, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
+    PT_OP_MATMUL, PT_OP_MATMUL_Q, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
     PT_OP_SWIGLU, PT_OP_ADD, PT_OP_SOFTMAX, PT_OP_COUNT
 } pt_op;
 
@@ -34,6 +34,12 @@ typedef struct pt_backend_ops {
     // beta 0 overwrites out, 1 accumulates into it (for LoRA: y += B(Ax)).
     void (*matmul)(pt_backend *be, float *out, const float *inp, const float *w,
                    const float *bias, int N, int K, int M, float alpha, float beta);
+    // out (N, M) = inp (N, K) @ dequant(w)^T + bias with w in GGUF blocks (wtype a
+    // ggml_type: Q4_0, Q4_1, Q8_0), row m at w + m*row_bytes. For the small-N
+    // decode products, which are bound by the bytes of weight read. May be
+    // NULL: the float32 matmul is used instead.
+    void (*matmul_q)(pt_backend *be, float *out, const float *inp, const void *w, int wtype,
+                     size_t row_bytes, const float *bias, int N, int K, int M);
     // out (N, C) = table[tokens[n]];  table (V, C); tokens (N) backend ints
     void (*embedding)(pt_backend *be, float *out, const int32_t *tokens, const float *table, int N, int C);
     // out (N, C) = inp / rms(inp) * weight;  weight (C)

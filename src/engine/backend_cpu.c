@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_cpu_q.h"
 
 typedef struct {
     float *scratch;      // attention scores: (n_threads, scratch_per_thread)
@@ -158,7 +159,7 @@ static const pt_backend_ops cpu_ops = {
     .name = "cpu", .host_memory = 1,
     .destroy = cpu_destroy, .alloc = cpu_alloc, .free = cpu_free,
     .upload = cpu_copy, .download = cpu_copy, .synchronize = cpu_sync, .supports = cpu_supports,
-    .matmul = cpu_matmul, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
+    .matmul = cpu_matmul, .matmul_q = cpu_matmul_q, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
     .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
 };
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "dequant.h"
 
 static void *naive_alloc(pt_backend *be, size_t bytes) { return calloc(1, bytes ? bytes : 1); }
 static void naive_free(pt_backend *be, void *p) { free(p); }
@@ -22,6 +23,20 @@ static void naive_matmul(pt_backend *be, float *out, const float *inp, const flo
             float prev = beta != 0.0f ? out[(size_t)n * M + m] : 0.0f;
             out[(size_t)n * M + m] = (float)(alpha * acc + beta * prev + (bias ? bias[m] : 0.0f));
         }
+}
+
+static void naive_matmul_q(pt_backend *be, float *out, const float *inp, const void *w, int wtype,
+                           size_t row_bytes, const float *bias, int N, int K, int M) {
+    float *row = malloc(sizeof(float) * (size_t)K);
+    for (int m = 0; m < M; m++) {
+        dequant_row((ggml_type)wtype, (const unsigned char *)w + (size_t)m * row_bytes, row, (uint64_t)K);
+        for (int n = 0; n < N; n++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) acc += (double)inp[(size_t)n * K + k] * row[k];
+            out[(size_t)n * M + m] = (float)acc + (bias ? bias[m] : 0.0f);
+        }
+    }
+    free(row);
 }
 
 static void naive_embedding(pt_backend *be, float *out, const int32_t *tokens, const float *table, int N, int C) {
@@ -113,7 +128,7 @@ static const pt_backend_ops naive_ops = {
     .name = "cpu-naive", .host_memory = 1,
     .destroy = naive_destroy, .alloc = naive_alloc, .free = naive_free,
     .upload = naive_copy, .download = naive_copy, .synchronize = naive_sync, .supports = naive_supports,
-    .matmul = naive_matmul, .embedding = naive_embedding, .rmsnorm = naive_rmsnorm, .rope = naive_rope,
+    .matmul = naive_matmul, .matmul_q = naive_matmul_q, .embedding = naive_embedding, .rmsnorm = naive_rmsnorm, .rope = naive_rope,
     .attention = naive_attention, .swiglu = naive_swiglu, .add = naive_add, .softmax = naive_softmax,
 };
 

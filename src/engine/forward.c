@@ -32,6 +32,11 @@ int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, i
 
     if (be->ops->host_memory) {
         rt->w = m->w;  // one copy of the weights: the CPU backends read the model's own
+        if (be->ops->matmul_q) {
+            rt->ql = m->qlayers;
+            rt->q_head = m->q_lm_head;
+            rt->q_max_n = 4;  // decode-sized calls: weight bytes dominate; above, float GEMM wins
+        }
     } else {
         return pt_fail(err, PT_ERR_UNSUPPORTED, "backend %s: device weights are not implemented yet", be->ops->name);
     }
@@ -70,9 +75,14 @@ void runtime_truncate(pt_runtime *rt, int n_past) {
 }
 
 // out (N, M) = inp (N, K) @ W^T (+ b). The one place every linear layer goes
-// through, so that adapters can hook in beside the base weight.
-static void linear(pt_runtime *rt, float *out, const float *inp, const float *w, const float *b, int N, int K, int M) {
-    rt->be->ops->matmul(rt->be, out, inp, w, b, N, K, M, 1.0f, 0.0f);
+// through, so that adapters can hook in beside the base weight. q: the same
+// weight in quantised blocks, read instead of w for small N.
+static void linear(pt_runtime *rt, float *out, const float *inp, const float *w, const float *b,
+                   const pt_qmat *q, int N, int K, int M) {
+    if (q && q->data && N <= rt->q_max_n)
+        rt->be->ops->matmul_q(rt->be, out, inp, q->data, q->type, q->row_bytes, b, N, K, M);
+    else
+        rt->be->ops->matmul(rt->be, out, inp, w, b, N, K, M, 1.0f, 0.0f);
 }
 
 // One chunk of n <= max_batch tokens at positions n_past...
@@ -91,21 +101,24 @@ static void forward_chunk(pt_runtime *rt, int n) {
         float *knew = kc + (size_t)pos0 * KV;           // (n, KV) rows for the new tokens
         float *vnew = vc + (size_t)pos0 * KV;
 
+        const pt_qlayer *ql = rt->ql ? &rt->ql[l] : NULL;
+#define QM(f) (ql ? &ql->f : NULL)
         o->rmsnorm(be, rt->xb, rt->x, LAYER(w->attn_norm, l, C), n, C, c->rms_eps);
-        linear(rt, rt->q, rt->xb, LAYER(w->wq, l, (size_t)Q * C), LAYER(w->bq, l, Q), n, C, Q);
-        linear(rt, knew, rt->xb, LAYER(w->wk, l, (size_t)KV * C), LAYER(w->bk, l, KV), n, C, KV);
-        linear(rt, vnew, rt->xb, LAYER(w->wv, l, (size_t)KV * C), LAYER(w->bv, l, KV), n, C, KV);
+        linear(rt, rt->q, rt->xb, LAYER(w->wq, l, (size_t)Q * C), LAYER(w->bq, l, Q), QM(wq), n, C, Q);
+        linear(rt, knew, rt->xb, LAYER(w->wk, l, (size_t)KV * C), LAYER(w->bk, l, KV), QM(wk), n, C, KV);
+        linear(rt, vnew, rt->xb, LAYER(w->wv, l, (size_t)KV * C), LAYER(w->bv, l, KV), QM(wv), n, C, KV);
         o->rope(be, rt->q, rt->pos_dev, n, NH, HD, c->rope_theta);
         o->rope(be, knew, rt->pos_dev, n, NKV, HD, c->rope_theta);
         o->attention(be, rt->att, rt->q, kc, vc, n, pos0, NH, NKV, HD, c->sliding_window);
-        linear(rt, rt->xb, rt->att, LAYER(w->wo, l, (size_t)C * Q), NULL, n, Q, C);
+        linear(rt, rt->xb, rt->att, LAYER(w->wo, l, (size_t)C * Q), NULL, QM(wo), n, Q, C);
         o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
 
         o->rmsnorm(be, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), n, C, c->rms_eps);
-        linear(rt, rt->hg, rt->xb, LAYER(w->w_gate, l, (size_t)F * C), NULL, n, C, F);
-        linear(rt, rt->hu, rt->xb, LAYER(w->w_up, l, (size_t)F * C), NULL, n, C, F);
+        linear(rt, rt->hg, rt->xb, LAYER(w->w_gate, l, (size_t)F * C), NULL, QM(w_gate), n, C, F);
+        linear(rt, rt->hu, rt->xb, LAYER(w->w_up, l, (size_t)F * C), NULL, QM(w_up), n, C, F);
         o->swiglu(be, rt->hg, rt->hg, rt->hu, (size_t)n * F);
-        linear(rt, rt->xb, rt->hg, LAYER(w->w_down, l, (size_t)C * F), NULL, n, F, C);
+        linear(rt, rt->xb, rt->hg, LAYER(w->w_down, l, (size_t)C * F), NULL, QM(w_down), n, F, C);
+#undef QM
         o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
     }
 }
@@ -136,7 +149,7 @@ int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_
             // final norm and head over every row, or only the last one
             int first = all_logits ? 0 : chunk - 1, rows = chunk - first;
             o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w.out_norm, rows, C, c->rms_eps);
-            linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, rows, C, V);
+            linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, &rt->q_head, rows, C, V);
             float *dst = all_logits ? logits_out + (size_t)done * V : logits_out;
             o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
         }

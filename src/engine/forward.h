@@ -12,6 +12,9 @@ typedef struct {
     const pt_model *model;   // not owned
     pt_weights w;            // weights on the backend (aliases model->w on the CPU)
     float *w_mem;            // backend copy of the weights, or NULL when aliased
+    const pt_qlayer *ql;     // (L) quantised weights for small-N products, or NULL
+    pt_qmat q_head;          // quantised output head (data NULL: none)
+    int q_max_n;             // use the quantised weights when a call has <= q_max_n tokens
     int max_batch;           // N: tokens per forward chunk
     int n_ctx;               // T: KV-cache capacity in tokens
     int n_past;              // tokens already in the cache

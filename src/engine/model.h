@@ -51,6 +51,20 @@ typedef struct {             // float32, host memory, one allocation (model->wei
     float *lm_head;    // (V, C); == tok_embd when tied
 } pt_weights;
 
+// A weight kept in its quantised GGUF blocks as well, for the memory-bound
+// one-token decode products: (rows, cols) with rows in HF order, row r at
+// data + r * row_bytes. type is a ggml_type (Q4_0, Q4_1, Q8_0); data NULL
+// when the source was not quantised (the float32 weight is used instead).
+typedef struct {
+    int type;
+    const void *data;
+    size_t row_bytes;
+} pt_qmat;
+
+typedef struct {
+    pt_qmat wq, wk, wv, wo, w_gate, w_up, w_down;
+} pt_qlayer;
+
 typedef struct {             // one tensor as stored in the source file, for `info`
     char name[96];           // source name (GGUF or HF)
     char type[16];           // "Q4_1", "F32", "BF16", ...
@@ -69,6 +83,9 @@ typedef struct {
     int n_tensors;
     pt_model_source source;
     char path[1024];
+    pt_qlayer *qlayers;        // (L) quantised copies for decode, or NULL
+    pt_qmat q_lm_head;         // quantised head (the tied embedding's blocks when tied)
+    void *qmem;                // owns every qmat's blocks
     pt_tokenizer *tok;         // owned
     char *chat_template;       // raw (Jinja) template from metadata, or NULL (owned)
 } pt_model;

@@ -158,6 +158,56 @@ static int read_chat_template(pt_model *m, const gguf_file *g, pt_err *err) {
     return PT_OK;
 }
 
+static int qmat_type_ok(ggml_type t) { return t == GGML_TYPE_Q4_0 || t == GGML_TYPE_Q4_1 || t == GGML_TYPE_Q8_0; }
+
+// Copies quantised matrices' blocks (rows put in HF order for q/k when the
+// file's rows are permuted) so decode can read 4-8x fewer bytes per token.
+// The float32 weights stay the reference; these hold the very same values.
+static int load_qmats(pt_model *m, const gguf_file *g, int unpermute, pt_err *err) {
+    static const char *const names[7] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+    const pt_config *c = &m->cfg;
+    int L = c->n_layer;
+    const gguf_tensor *head = gguf_find_tensor(g, "output.weight");
+    if (!head) head = gguf_find_tensor(g, "token_embd.weight");
+    size_t total = 0;  // pass 1: sizes
+    for (int l = 0; l < L; l++)
+        for (int s = 0; s < 7; s++) {
+            char name[64];
+            snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[s]);
+            const gguf_tensor *t = gguf_find_tensor(g, name);
+            if (t && qmat_type_ok(t->type)) total += t->nbytes;
+        }
+    if (head && qmat_type_ok(head->type)) total += head->nbytes;
+    if (!total) return PT_OK;
+    m->qlayers = calloc((size_t)L, sizeof *m->qlayers);
+    m->qmem = malloc(total);
+    if (!m->qlayers || !m->qmem) return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory for quantised weights", g->path);
+    unsigned char *p = m->qmem;
+    for (int l = 0; l <= L; l++)
+        for (int s = 0; s < (l < L ? 7 : 1); s++) {
+            const gguf_tensor *t = head;
+            pt_qmat *q = &m->q_lm_head;
+            if (l < L) {
+                char name[64];
+                snprintf(name, sizeof name, "blk.%d.%s.weight", l, names[s]);
+                t = gguf_find_tensor(g, name);
+                q = &(&m->qlayers[l].wq)[s];  // pt_qlayer's fields are in names[] order
+            }
+            if (!t || !qmat_type_ok(t->type)) continue;
+            uint64_t rows = t->ne[1], cols = t->ne[0], rb = ggml_type_nbytes(t->type, cols);
+            int n_head = !unpermute || l == L ? 0 : s == 0 ? c->n_head : s == 1 ? c->n_head_kv : 0;
+            for (uint64_t r = 0; r < rows; r++) {
+                uint64_t dst = n_head ? (uint64_t)model_unpermute_row((int64_t)r, (int64_t)(rows / n_head)) : r;
+                memcpy(p + dst * rb, t->data + r * rb, rb);
+            }
+            q->type = t->type;
+            q->data = p;
+            q->row_bytes = rb;
+            p += rows * rb;
+        }
+    return PT_OK;
+}
+
 int model_load_gguf(pt_model *m, const char *path, pt_err *err) {
     gguf_file g;
     int rc = gguf_open(&g, path, err);
@@ -182,6 +232,8 @@ int model_load_gguf(pt_model *m, const char *path, pt_err *err) {
     // llama-style archs; qwen2 uses NeoX RoPE and is stored unpermuted.
     model_source src = {&g, PT_SRC_GGUF, strcmp(m->cfg.arch, "qwen2") != 0, gguf_check, gguf_read};
     if ((rc = model_load_weights(m, &src, err)))
+        goto done;
+    if ((rc = load_qmats(m, &g, src.unpermute_qk, err)))
         goto done;
     for (uint64_t i = 0; i < g.n_tensors; i++) {
         const gguf_tensor *t = &g.tensors[i];

@@ -200,6 +200,8 @@ int model_load(pt_model *m, const char *path, pt_err *err) {
 
 void model_free(pt_model *m) {
     free(m->weights_mem);
+    free(m->qlayers);
+    free(m->qmem);
     free(m->tensors);
     free(m->chat_template);
     if (m->tok)
