@@ -60,7 +60,8 @@ int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, i
 void runtime_free(pt_runtime *rt) {
     if (!rt->be) return;
     const pt_backend_ops *o = rt->be->ops;
-    float *bufs[] = {rt->x, rt->xb, rt->q, rt->k, rt->v, rt->att, rt->hg, rt->hu, rt->logits, rt->kcache, rt->vcache, rt->w_mem};
+    float *bufs[] = {rt->x, rt->xb, rt->q, rt->k, rt->v, rt->att, rt->hg, rt->hu, rt->logits, rt->kcache, rt->vcache, rt->w_mem,
+                     rt->lora_tmp};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) o->free(rt->be, bufs[i]);
     if (rt->tok_dev) o->free(rt->be, rt->tok_dev);
@@ -74,15 +75,45 @@ void runtime_truncate(pt_runtime *rt, int n_past) {
     if (n_past >= 0 && n_past < rt->n_past) rt->n_past = n_past;
 }
 
-// out (N, M) = inp (N, K) @ W^T (+ b). The one place every linear layer goes
-// through, so that adapters can hook in beside the base weight. q: the same
-// weight in quantised blocks, read instead of w for small N.
+int runtime_set_adapter(pt_runtime *rt, const pt_adapter *a, float scale, pt_err *err) {
+    int r_max = 0;
+    if (a) {
+        if (a->n_layer != rt->model->cfg.n_layer)
+            return pt_fail(err, PT_ERR_ARG, "adapter %s has %d layers, the model %d", a->name, a->n_layer,
+                           rt->model->cfg.n_layer);
+        for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++)
+            if (a->mods[i].A && a->mods[i].r > r_max) r_max = a->mods[i].r;
+    }
+    if (r_max > rt->lora_tmp_r) {
+        float *tmp = rt->be->ops->alloc(rt->be, sizeof(float) * (size_t)rt->max_batch * (size_t)r_max);
+        if (!tmp) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the adapter's scratch");
+        if (rt->lora_tmp) rt->be->ops->free(rt->be, rt->lora_tmp);
+        rt->lora_tmp = tmp;
+        rt->lora_tmp_r = r_max;
+    }
+    rt->adapter = a;
+    rt->adapter_scale = scale;
+    runtime_reset(rt);
+    return PT_OK;
+}
+
+// out (N, M) = inp (N, K) @ W^T (+ b) (+ LoRA). The one place every linear
+// layer goes through. q: the same weight in quantised blocks, read instead
+// of w for small N. The active adapter's module for (layer, slot) adds
+// scale * (inp @ A^T) @ B^T.
 static void linear(pt_runtime *rt, float *out, const float *inp, const float *w, const float *b,
-                   const pt_qmat *q, int N, int K, int M) {
-    if (q && q->data && N <= rt->q_max_n)
-        rt->be->ops->matmul_q(rt->be, out, inp, q->data, q->type, q->row_bytes, b, N, K, M);
+                   const pt_qmat *q, int layer, pt_linear slot, int N, int K, int M) {
+    const pt_backend_ops *o = rt->be->ops;
+    if (q && q->data && N <= rt->q_max_n && !rt->model->n_merged)
+        o->matmul_q(rt->be, out, inp, q->data, q->type, q->row_bytes, b, N, K, M);
     else
-        rt->be->ops->matmul(rt->be, out, inp, w, b, N, K, M, 1.0f, 0.0f);
+        o->matmul(rt->be, out, inp, w, b, N, K, M, 1.0f, 0.0f);
+    const pt_adapter *a = rt->adapter;
+    if (!a || a->merged || layer < 0) return;
+    const pt_lora_module *mod = &a->mods[layer * PT_LIN_COUNT + slot];
+    if (!mod->A) return;
+    o->matmul(rt->be, rt->lora_tmp, inp, mod->A, NULL, N, K, mod->r, 1.0f, 0.0f);            // (N, r)
+    o->matmul(rt->be, out, rt->lora_tmp, mod->B, NULL, N, mod->r, M, mod->scale * rt->adapter_scale, 1.0f);
 }
 
 // One chunk of n <= max_batch tokens at positions n_past...
@@ -104,20 +135,20 @@ static void forward_chunk(pt_runtime *rt, int n) {
         const pt_qlayer *ql = rt->ql ? &rt->ql[l] : NULL;
 #define QM(f) (ql ? &ql->f : NULL)
         o->rmsnorm(be, rt->xb, rt->x, LAYER(w->attn_norm, l, C), n, C, c->rms_eps);
-        linear(rt, rt->q, rt->xb, LAYER(w->wq, l, (size_t)Q * C), LAYER(w->bq, l, Q), QM(wq), n, C, Q);
-        linear(rt, knew, rt->xb, LAYER(w->wk, l, (size_t)KV * C), LAYER(w->bk, l, KV), QM(wk), n, C, KV);
-        linear(rt, vnew, rt->xb, LAYER(w->wv, l, (size_t)KV * C), LAYER(w->bv, l, KV), QM(wv), n, C, KV);
+        linear(rt, rt->q, rt->xb, LAYER(w->wq, l, (size_t)Q * C), LAYER(w->bq, l, Q), QM(wq), l, PT_LIN_Q, n, C, Q);
+        linear(rt, knew, rt->xb, LAYER(w->wk, l, (size_t)KV * C), LAYER(w->bk, l, KV), QM(wk), l, PT_LIN_K, n, C, KV);
+        linear(rt, vnew, rt->xb, LAYER(w->wv, l, (size_t)KV * C), LAYER(w->bv, l, KV), QM(wv), l, PT_LIN_V, n, C, KV);
         o->rope(be, rt->q, rt->pos_dev, n, NH, HD, c->rope_theta);
         o->rope(be, knew, rt->pos_dev, n, NKV, HD, c->rope_theta);
         o->attention(be, rt->att, rt->q, kc, vc, n, pos0, NH, NKV, HD, c->sliding_window);
-        linear(rt, rt->xb, rt->att, LAYER(w->wo, l, (size_t)C * Q), NULL, QM(wo), n, Q, C);
+        linear(rt, rt->xb, rt->att, LAYER(w->wo, l, (size_t)C * Q), NULL, QM(wo), l, PT_LIN_O, n, Q, C);
         o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
 
         o->rmsnorm(be, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), n, C, c->rms_eps);
-        linear(rt, rt->hg, rt->xb, LAYER(w->w_gate, l, (size_t)F * C), NULL, QM(w_gate), n, C, F);
-        linear(rt, rt->hu, rt->xb, LAYER(w->w_up, l, (size_t)F * C), NULL, QM(w_up), n, C, F);
+        linear(rt, rt->hg, rt->xb, LAYER(w->w_gate, l, (size_t)F * C), NULL, QM(w_gate), l, PT_LIN_GATE, n, C, F);
+        linear(rt, rt->hu, rt->xb, LAYER(w->w_up, l, (size_t)F * C), NULL, QM(w_up), l, PT_LIN_UP, n, C, F);
         o->swiglu(be, rt->hg, rt->hg, rt->hu, (size_t)n * F);
-        linear(rt, rt->xb, rt->hg, LAYER(w->w_down, l, (size_t)C * F), NULL, QM(w_down), n, F, C);
+        linear(rt, rt->xb, rt->hg, LAYER(w->w_down, l, (size_t)C * F), NULL, QM(w_down), l, PT_LIN_DOWN, n, F, C);
 #undef QM
         o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
     }
@@ -149,7 +180,7 @@ int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_
             // final norm and head over every row, or only the last one
             int first = all_logits ? 0 : chunk - 1, rows = chunk - first;
             o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w.out_norm, rows, C, c->rms_eps);
-            linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, &rt->q_head, rows, C, V);
+            linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, &rt->q_head, -1, PT_LIN_Q, rows, C, V);
             float *dst = all_logits ? logits_out + (size_t)done * V : logits_out;
             o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
         }

@@ -5,6 +5,7 @@
 #define PT_FORWARD_H
 
 #include "backend.h"
+#include "lora.h"
 #include "model.h"
 
 typedef struct {
@@ -30,6 +31,10 @@ typedef struct {
     float *logits; // (N, V)
     float *kcache; // (L, T, KV)
     float *vcache; // (L, T, KV)
+    const pt_adapter *adapter; // active LoRA adapter (not owned), or NULL for the base
+    float adapter_scale;       // user scale on top of each module's alpha/r
+    float *lora_tmp;           // (N, r_max) scratch for A x
+    int lora_tmp_r;            // r_max the scratch was sized for
     int32_t *tok_dev; // (N)
     int32_t *pos_dev; // (N)
 } pt_runtime;
@@ -38,6 +43,10 @@ int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, i
 void runtime_free(pt_runtime *rt);
 void runtime_reset(pt_runtime *rt);              // empties the cache
 void runtime_truncate(pt_runtime *rt, int n_past); // keeps the first n_past cached tokens
+
+// Makes a the active adapter (NULL: the base model) at user scale `scale`.
+// The cache is emptied: cached keys/values were made with the old weights.
+int runtime_set_adapter(pt_runtime *rt, const pt_adapter *a, float scale, pt_err *err);
 
 // Runs tokens (n) at positions n_past.. and appends them to the cache.
 // logits_out (host): if all_logits, (n, V); else (V) for the last token only. May be NULL.

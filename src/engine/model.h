@@ -86,6 +86,7 @@ typedef struct {
     pt_qlayer *qlayers;        // (L) quantised copies for decode, or NULL
     pt_qmat q_lm_head;         // quantised head (the tied embedding's blocks when tied)
     void *qmem;                // owns every qmat's blocks
+    int n_merged;              // adapters merged into w: the quantised copies are stale, not used
     pt_tokenizer *tok;         // owned
     char *chat_template;       // raw (Jinja) template from metadata, or NULL (owned)
 } pt_model;
