@@ -14,7 +14,9 @@
 
 typedef enum {
     PT_OP_MATMUL, PT_OP_MATMUL_Q, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
-    PT_OP_SWIGLU, PT_OP_ADD, PT_OP_SOFTMAX, PT_OP_COUNT
+    PT_OP_SWIGLU, PT_OP_ADD, PT_OP_SOFTMAX,
+    PT_OP_GEMM, PT_OP_RMSNORM_BACKWARD, PT_OP_ROPE_BACKWARD, PT_OP_ATTENTION_BACKWARD,
+    PT_OP_SWIGLU_BACKWARD, PT_OP_CROSS_ENTROPY, PT_OP_DROPOUT, PT_OP_COUNT
 } pt_op;
 
 typedef struct pt_backend pt_backend;
@@ -59,7 +61,45 @@ typedef struct pt_backend_ops {
     void (*add)(pt_backend *be, float *out, const float *a, const float *b, size_t n);
     // out (N, V) = softmax over each row of inp (N, V)
     void (*softmax)(pt_backend *be, float *out, const float *inp, int N, int V);
+
+    // ---- training: backward ops (each the exact derivative of its forward op) ----
+    // C (M, N) = alpha * op(A) @ op(B) + beta * C, row-major; op(X) = X^T when transX.
+    // op(A) is (M, K), op(B) is (K, N); lda/ldb/ldc are row strides as stored.
+    void (*gemm)(pt_backend *be, int transA, int transB, int M, int N, int K, float alpha,
+                 const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+    // dinp (N, C) += d rmsnorm(inp)*weight / d inp, applied to dout (N, C). (weight frozen)
+    void (*rmsnorm_backward)(pt_backend *be, float *dinp, const float *dout, const float *inp,
+                             const float *weight, int N, int C, float eps);
+    // in place on dx (N, H*HD): the transposed (inverse) rotation of rope
+    void (*rope_backward)(pt_backend *be, float *dx, const int32_t *pos, int N, int H, int HD, float theta);
+    // One causal sequence of T tokens, no cache: q (T, NH*HD), k, v (T, NKV*HD)
+    // and out (T, NH*HD) from the forward; dout (T, NH*HD). Writes dq (T, NH*HD),
+    // dk, dv (T, NKV*HD). Softmax probabilities are recomputed, not stored.
+    void (*attention_backward)(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
+                               const float *q, const float *k, const float *v, const float *out,
+                               int T, int NH, int NKV, int HD);
+    // dgate, dup (n) of out = silu(gate) * up, given dout (n)
+    void (*swiglu_backward)(pt_backend *be, float *dgate, float *dup, const float *dout,
+                            const float *gate, const float *up, size_t n);
+    // Fused softmax cross-entropy over rows of logits (N, V): for targets[n] >= 0,
+    // losses[n] = -log softmax(row)[target]; the row is overwritten with its
+    // gradient (softmax - onehot) * gscale. Rows with targets[n] < 0: loss 0, gradient 0.
+    void (*cross_entropy)(pt_backend *be, float *logits, float *losses, const int32_t *targets,
+                          int N, int V, float gscale);
+    // out (n) = inp * keep / (1 - p), keep_i = (hash(seed, i) >= p): the same
+    // mask on every backend. out may alias inp. Its backward is the same call.
+    void (*dropout)(pt_backend *be, float *out, const float *inp, size_t n, float p, uint64_t seed);
 } pt_backend_ops;
+
+// The dropout mask's random number for element i, uniform in [0, 1): a
+// counter-based hash, so every backend draws the same mask for a seed.
+static inline float pt_dropout_u01(uint64_t seed, uint64_t i) {
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (float)(z >> 40) * (1.0f / 16777216.0f);
+}
 
 struct pt_backend {
     const pt_backend_ops *ops;

@@ -8,12 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
-#include "backend_cpu_q.h"
-
-typedef struct {
-    float *scratch;      // attention scores: (n_threads, scratch_per_thread)
-    size_t scratch_per_thread;
-} cpu_ctx;
+#include "backend_cpu_internal.h"
 
 void openblas_set_num_threads(int); // from OpenBLAS; not in every cblas.h
 
@@ -87,15 +82,22 @@ static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H,
     }
 }
 
+int cpu_scratch(pt_backend *be, size_t per_thread) {
+    cpu_ctx *c = be->ctx;
+    if (per_thread <= c->scratch_per_thread) return 1;
+    // grows once per longer context, never per token
+    float *p = malloc(sizeof(float) * (per_thread + 1024) * (size_t)be->n_threads);
+    if (!p) return 0;
+    free(c->scratch);
+    c->scratch = p;
+    c->scratch_per_thread = per_thread + 1024;
+    return 1;
+}
+
 static void cpu_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
                           int N, int pos0, int NH, int NKV, int HD, int window) {
     cpu_ctx *c = be->ctx;
-    size_t need = (size_t)(pos0 + N);
-    if (need > c->scratch_per_thread) {  // grows once per longer context, never per token
-        free(c->scratch);
-        c->scratch_per_thread = need + 1024;
-        c->scratch = malloc(sizeof(float) * c->scratch_per_thread * (size_t)be->n_threads);
-    }
+    if (!cpu_scratch(be, (size_t)(pos0 + N))) return;  // out of memory: leaves out unwritten
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD;
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for num_threads(be->n_threads) collapse(2) schedule(dynamic, 1)
@@ -161,6 +163,9 @@ static const pt_backend_ops cpu_ops = {
     .upload = cpu_copy, .download = cpu_copy, .synchronize = cpu_sync, .supports = cpu_supports,
     .matmul = cpu_matmul, .matmul_q = cpu_matmul_q, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
     .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
+    .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
+    .attention_backward = cpu_attention_backward, .swiglu_backward = cpu_swiglu_backward,
+    .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout,
 };
 
 int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {

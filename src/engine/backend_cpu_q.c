@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "backend_cpu_q.h"
+#include "backend_cpu_internal.h"
 #include "dequant.h"
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)

@@ -124,12 +124,141 @@ static void naive_softmax(pt_backend *be, float *out, const float *inp, int N, i
     }
 }
 
+// ---- backward ops ----
+
+static void naive_gemm(pt_backend *be, int transA, int transB, int M, int N, int K, float alpha,
+                       const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double acc = 0;
+            for (int k = 0; k < K; k++) {
+                double a = transA ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+                double b = transB ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
+                acc += a * b;
+            }
+            float prev = beta != 0.0f ? C[(size_t)m * ldc + n] : 0.0f;
+            C[(size_t)m * ldc + n] = (float)(alpha * acc + beta * prev);
+        }
+}
+
+// y_j = x_j r w_j, r = (mean(x^2) + eps)^(-1/2):
+// dx_j = r w_j dy_j - x_j r^3 / C * sum_c dy_c w_c x_c
+static void naive_rmsnorm_backward(pt_backend *be, float *dinp, const float *dout, const float *inp,
+                                   const float *weight, int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        double ss = 0, dot = 0;
+        for (int c = 0; c < C; c++) { ss += (double)x[c] * x[c]; dot += (double)dy[c] * weight[c] * x[c]; }
+        double r = 1.0 / sqrt(ss / C + eps);
+        for (int c = 0; c < C; c++)
+            dinp[(size_t)n * C + c] += (float)(r * weight[c] * dy[c] - x[c] * r * r * r / C * dot);
+    }
+}
+
+static void naive_rope_backward(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta) {
+    int half = HD / 2;
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < H; h++) {
+            float *v = x + ((size_t)n * H + h) * HD;
+            for (int i = 0; i < half; i++) {
+                float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)HD);
+                float ang = (float)pos[n] * inv_freq;
+                float c = cosf(ang), s = sinf(ang);
+                float a = v[i], b = v[i + half];
+                v[i] = a * c + b * s;
+                v[i + half] = b * c - a * s;
+            }
+        }
+}
+
+// P = softmax(q k^T * scale) (causal); out = P v.
+// dv_j = sum_i P_ij dout_i; dP_ij = dout_i . v_j; dS_ij = P_ij (dP_ij - sum_j' P_ij' dP_ij');
+// dq_i = scale sum_j dS_ij k_j; dk_j = scale sum_i dS_ij q_i.
+static void naive_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
+                                     const float *q, const float *k, const float *v, const float *out,
+                                     int T, int NH, int NKV, int HD) {
+    int group = NH / NKV, Q = NH * HD, KV = NKV * HD;
+    double scale = 1.0 / sqrt((double)HD);
+    double *P = malloc(sizeof(double) * (size_t)T), *dP = malloc(sizeof(double) * (size_t)T);
+    memset(dq, 0, sizeof(float) * (size_t)T * Q);
+    memset(dk, 0, sizeof(float) * (size_t)T * KV);
+    memset(dv, 0, sizeof(float) * (size_t)T * KV);
+    for (int h = 0; h < NH; h++) {
+        int g = h / group;
+        for (int i = 0; i < T; i++) {
+            const float *qi = q + (size_t)i * Q + (size_t)h * HD, *doi = dout + (size_t)i * Q + (size_t)h * HD;
+            double mx = -INFINITY, sum = 0, dsum = 0;
+            for (int j = 0; j <= i; j++) {
+                double d = 0;
+                for (int e = 0; e < HD; e++) d += (double)qi[e] * k[(size_t)j * KV + (size_t)g * HD + e];
+                P[j] = d * scale;
+                if (P[j] > mx) mx = P[j];
+            }
+            for (int j = 0; j <= i; j++) { P[j] = exp(P[j] - mx); sum += P[j]; }
+            for (int j = 0; j <= i; j++) {
+                P[j] /= sum;
+                double d = 0;
+                for (int e = 0; e < HD; e++) d += (double)doi[e] * v[(size_t)j * KV + (size_t)g * HD + e];
+                dP[j] = d;
+                dsum += P[j] * d;
+            }
+            for (int j = 0; j <= i; j++) {
+                double ds = P[j] * (dP[j] - dsum);
+                for (int e = 0; e < HD; e++) {
+                    dq[(size_t)i * Q + (size_t)h * HD + e] += (float)(scale * ds * k[(size_t)j * KV + (size_t)g * HD + e]);
+                    dk[(size_t)j * KV + (size_t)g * HD + e] += (float)(scale * ds * qi[e]);
+                    dv[(size_t)j * KV + (size_t)g * HD + e] += (float)(P[j] * doi[e]);
+                }
+            }
+        }
+    }
+    (void)out;  // the oracle recomputes everything from q, k, v
+    free(P);
+    free(dP);
+}
+
+static void naive_swiglu_backward(pt_backend *be, float *dgate, float *dup, const float *dout,
+                                  const float *gate, const float *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double g = gate[i], sg = 1.0 / (1.0 + exp(-g));
+        dgate[i] = (float)(dout[i] * up[i] * (sg + g * sg * (1.0 - sg)));
+        dup[i] = (float)(dout[i] * g * sg);
+    }
+}
+
+static void naive_cross_entropy(pt_backend *be, float *logits, float *losses, const int32_t *targets,
+                                int N, int V, float gscale) {
+    for (int n = 0; n < N; n++) {
+        float *x = logits + (size_t)n * V;
+        if (targets[n] < 0) {
+            losses[n] = 0.0f;
+            memset(x, 0, sizeof(float) * (size_t)V);
+            continue;
+        }
+        double mx = -INFINITY, sum = 0;
+        for (int v = 0; v < V; v++) if (x[v] > mx) mx = x[v];
+        for (int v = 0; v < V; v++) sum += exp(x[v] - mx);
+        losses[n] = (float)(log(sum) + mx - x[targets[n]]);
+        for (int v = 0; v < V; v++) x[v] = (float)(exp(x[v] - mx) / sum * gscale);
+        x[targets[n]] -= gscale;
+    }
+}
+
+static void naive_dropout(pt_backend *be, float *out, const float *inp, size_t n, float p, uint64_t seed) {
+    float k = 1.0f / (1.0f - p);  // every backend scales by the same float
+    for (size_t i = 0; i < n; i++)
+        out[i] = pt_dropout_u01(seed, i) >= p ? inp[i] * k : 0.0f;
+}
+
 static const pt_backend_ops naive_ops = {
     .name = "cpu-naive", .host_memory = 1,
     .destroy = naive_destroy, .alloc = naive_alloc, .free = naive_free,
     .upload = naive_copy, .download = naive_copy, .synchronize = naive_sync, .supports = naive_supports,
     .matmul = naive_matmul, .matmul_q = naive_matmul_q, .embedding = naive_embedding, .rmsnorm = naive_rmsnorm, .rope = naive_rope,
     .attention = naive_attention, .swiglu = naive_swiglu, .add = naive_add, .softmax = naive_softmax,
+    .gemm = naive_gemm, .rmsnorm_backward = naive_rmsnorm_backward, .rope_backward = naive_rope_backward,
+    .attention_backward = naive_attention_backward, .swiglu_backward = naive_swiglu_backward,
+    .cross_entropy = naive_cross_entropy, .dropout = naive_dropout,
 };
 
 int backend_naive_create(pt_backend **out, pt_err *err) {
