@@ -1,0 +1,301 @@
+// train_graph.c - forward and backward of the decoder with LoRA, for
+// training. The forward keeps each layer's activations; the backward walks
+// the same list in reverse and produces gradients for the adapter's A and B
+// only (the base weights are frozen: only their input gradients are formed).
+//
+// Letters: B sequences, T tokens each (this step's longest row), R = B*T rows,
+// C hidden, F ffn, Q = NH*HD, KV = NKV*HD, V vocab, r LoRA rank.
+#include "train_graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSLOT PT_LIN_COUNT
+#define CE_CHUNK 64   // rows of logits alive at once: (64, V) instead of (R, V)
+
+struct pt_train_graph {
+    pt_backend *be;
+    const pt_model *m;
+    pt_adapter *a;
+    int B, T;            // capacity: B sequences of up to T tokens
+    float *mem;          // every buffer below, one allocation (backend memory)
+    float *grads;        // (n_params) same layout as a->params
+    // saved activations, per layer l (stride R_max rows)
+    float *x_in;   // (L+1, R, C) residual stream entering layer l; [L] leaves the last layer
+    float *xn1;    // (L, R, C) attention norm
+    float *q;      // (L, R, Q) after RoPE
+    float *k;      // (L, R, KV) after RoPE
+    float *v;      // (L, R, KV)
+    float *att;    // (L, R, Q) attention output (o_proj input)
+    float *x_mid;  // (L, R, C) after the attention residual
+    float *xn2;    // (L, R, C) ffn norm
+    float *gate;   // (L, R, F)
+    float *up;     // (L, R, F)
+    float *h;      // (L, R, F) silu(gate) * up (down_proj input)
+    float *lora_u; // per module (R, r): A @ dropout(x), at u_off[module]
+    size_t *u_off; // (L * NSLOT)
+    float *xnf;    // (R, C) final norm
+    // scratch
+    float *dx, *dxn, *tmp;      // (R, C)
+    float *dq, *datt;           // (R, Q)
+    float *dk, *dv;             // (R, KV)
+    float *dh, *dgate, *dup;    // (R, F)
+    float *drop;                // (R, max(C, F, Q)) dropped-out module input
+    float *du;                  // (R, r_max)
+    float *logits;              // (CE_CHUNK, V)
+    float *losses;              // (R)
+    int32_t *tok, *pos, *tgt;   // (R)
+    int r_max;
+};
+
+static int alloc_all(pt_train_graph *g, pt_err *err) {
+    const pt_config *c = &g->m->cfg;
+    size_t L = c->n_layer, R = (size_t)g->B * g->T, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
+    size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
+    size_t wide = F > C ? F : C;
+    wide = Q > wide ? Q : wide;
+    size_t nu = 0;
+    g->u_off = calloc(L * NSLOT, sizeof(size_t));
+    if (!g->u_off) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the training graph");
+    for (size_t i = 0; i < L * NSLOT; i++) {
+        g->u_off[i] = nu;
+        const pt_lora_module *mod = &g->a->mods[i];
+        if (mod->A) {
+            nu += R * (size_t)mod->r;
+            if (mod->r > g->r_max) g->r_max = mod->r;
+        }
+    }
+    size_t sizes[] = {
+        g->a->n_params,                                   // grads
+        (L + 1) * R * C, L * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C, L * R * C,
+        L * R * F, L * R * F, L * R * F, nu, R * C,       // activations
+        R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F, R * wide,
+        R * (size_t)(g->r_max ? g->r_max : 1), CE_CHUNK * V, R, // scratch
+    };
+    float **ptrs[] = {&g->grads, &g->x_in, &g->xn1, &g->q, &g->k, &g->v, &g->att, &g->x_mid, &g->xn2,
+                      &g->gate, &g->up, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
+                      &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->drop, &g->du, &g->logits, &g->losses};
+    size_t n = sizeof sizes / sizeof sizes[0], total = 0;
+    for (size_t i = 0; i < n; i++) total += (sizes[i] + 15) & ~(size_t)15;  // 64-byte aligned slices
+    g->mem = g->be->ops->alloc(g->be, total * sizeof(float));
+    g->tok = g->be->ops->alloc(g->be, 3 * R * sizeof(int32_t));
+    if (!g->mem || !g->tok)
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory for training activations (%.0f MiB for batch %d x %d); "
+                       "lower --batch or --max-seq-len", total * 4.0 / 1048576.0, g->B, g->T);
+    float *p = g->mem;
+    for (size_t i = 0; i < n; i++) {
+        *ptrs[i] = p;
+        p += (sizes[i] + 15) & ~(size_t)15;
+    }
+    g->pos = g->tok + R;
+    g->tgt = g->pos + R;
+    return PT_OK;
+}
+
+int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, pt_adapter *a,
+                       int B, int T, pt_err *err) {
+    *out = NULL;
+    if (!be->ops->host_memory)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "training on backend %s is not implemented yet", be->ops->name);
+    if (B < 1 || T < 2) return pt_fail(err, PT_ERR_ARG, "training needs batch >= 1 and sequence length >= 2");
+    if (a->n_layer != m->cfg.n_layer || a->merged)
+        return pt_fail(err, PT_ERR_ARG, "adapter %s does not fit this model (or is merged)", a->name);
+    pt_train_graph *g = calloc(1, sizeof *g);
+    if (!g) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    g->be = be;
+    g->m = m;
+    g->a = a;
+    g->B = B;
+    g->T = T;
+    int rc = alloc_all(g, err);
+    if (rc) {
+        train_graph_free(g);
+        return rc;
+    }
+    *out = g;
+    return PT_OK;
+}
+
+void train_graph_free(pt_train_graph *g) {
+    if (!g) return;
+    if (g->mem) g->be->ops->free(g->be, g->mem);
+    if (g->tok) g->be->ops->free(g->be, g->tok);
+    free(g->u_off);
+    free(g);
+}
+
+float *train_graph_grads(pt_train_graph *g) { return g->grads; }
+
+void train_graph_zero_grads(pt_train_graph *g) { memset(g->grads, 0, sizeof(float) * g->a->n_params); }
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ull + (a << 6) + (a >> 2));
+    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+    return z ^ (z >> 29);
+}
+
+// out (R, M) = inp (R, K) @ W^T (+ b) + scale * (dropout(inp) @ A^T) @ B^T; saves A @ dropout(inp).
+static void lin_fwd(pt_train_graph *g, int l, pt_linear slot, float *out, const float *inp, const float *W,
+                    const float *b, int R, int K, int M, float p_drop, uint64_t seed) {
+    const pt_backend_ops *o = g->be->ops;
+    o->matmul(g->be, out, inp, W, b, R, K, M, 1.0f, 0.0f);
+    const pt_lora_module *mod = &g->a->mods[l * NSLOT + slot];
+    if (!mod->A) return;
+    const float *xd = inp;
+    if (p_drop > 0.0f) {
+        o->dropout(g->be, g->drop, inp, (size_t)R * K, p_drop, mix(seed, (uint64_t)(l * NSLOT + slot)));
+        xd = g->drop;
+    }
+    float *u = g->lora_u + g->u_off[l * NSLOT + slot];  // (R, r)
+    o->matmul(g->be, u, xd, mod->A, NULL, R, K, mod->r, 1.0f, 0.0f);
+    o->matmul(g->be, out, u, mod->B, NULL, R, mod->r, M, mod->scale, 1.0f);
+}
+
+// Given dout (R, M) of lin_fwd: dinp (R, K) = beta * dinp + d/dinp; adds dA, dB into grads.
+static void lin_bwd(pt_train_graph *g, int l, pt_linear slot, float *dinp, float beta, const float *dout,
+                    const float *inp, const float *W, int R, int K, int M, float p_drop, uint64_t seed) {
+    const pt_backend_ops *o = g->be->ops;
+    o->gemm(g->be, 0, 0, R, K, M, 1.0f, dout, M, W, K, beta, dinp, K);  // dout @ W
+    const pt_lora_module *mod = &g->a->mods[l * NSLOT + slot];
+    if (!mod->A) return;
+    int r = mod->r;
+    float *gA = g->grads + (mod->A - g->a->params), *gB = g->grads + (mod->B - g->a->params);
+    const float *u = g->lora_u + g->u_off[l * NSLOT + slot];
+    uint64_t ms = mix(seed, (uint64_t)(l * NSLOT + slot));
+    o->gemm(g->be, 1, 0, M, r, R, mod->scale, dout, M, u, r, 1.0f, gB, r);      // dB += s dout^T u
+    o->gemm(g->be, 0, 0, R, r, M, mod->scale, dout, M, mod->B, r, 0.0f, g->du, r); // du = s dout B
+    const float *xd = inp;
+    if (p_drop > 0.0f) {
+        o->dropout(g->be, g->drop, inp, (size_t)R * K, p_drop, ms);
+        xd = g->drop;
+    }
+    o->gemm(g->be, 1, 0, r, K, R, 1.0f, g->du, r, xd, K, 1.0f, gA, K);          // dA += du^T xd
+    if (p_drop > 0.0f) {  // d inp += dropout'(du @ A): the same mask again
+        o->gemm(g->be, 0, 0, R, K, r, 1.0f, g->du, r, mod->A, K, 0.0f, g->drop, K);
+        o->dropout(g->be, g->drop, g->drop, (size_t)R * K, p_drop, ms);
+        o->add(g->be, dinp, dinp, g->drop, (size_t)R * K);
+    } else {
+        o->gemm(g->be, 0, 0, R, K, r, 1.0f, g->du, r, mod->A, K, 1.0f, dinp, K);
+    }
+}
+
+int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *mask, const int *lengths,
+                     int backward, float grad_scale, uint64_t dropout_seed,
+                     float *loss, int *n_targets, pt_err *err) {
+    pt_backend *be = g->be;
+    const pt_backend_ops *o = be->ops;
+    const pt_config *c = &g->m->cfg;
+    const pt_weights *w = &g->m->w;
+    int L = c->n_layer, C = c->n_embd, F = c->n_ff, V = c->vocab_size, HD = c->head_dim;
+    int NH = c->n_head, NKV = c->n_head_kv, Q = NH * HD, KV = NKV * HD;
+    int B = g->B, T = 0;
+    for (int b = 0; b < B; b++) {
+        if (lengths[b] < 0 || lengths[b] > g->T)
+            return pt_fail(err, PT_ERR_ARG, "row %d has %d tokens; the graph holds 1..%d", b, lengths[b], g->T);
+        if (lengths[b] > T) T = lengths[b];
+    }
+    if (T < 2) return pt_fail(err, PT_ERR_ARG, "a batch needs a row of at least 2 tokens");
+    int R = B * T;  // this step's rows: (B, T) packed, each row padded to T
+    float p_drop = backward ? g->a->cfg.lora_dropout : 0.0f;
+
+    // inputs: tokens (pad 0), positions 0..T-1 per row, targets shifted left
+    int32_t *tok = g->tok, *pos = g->pos, *tgt = g->tgt;
+    int nt = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t, in = t < lengths[b];
+            int32_t id = in ? tokens[(size_t)b * g->T + t] : 0;
+            if (id < 0 || id >= V) return pt_fail(err, PT_ERR_ARG, "token id %d outside the vocabulary", id);
+            tok[i] = id;
+            pos[i] = t;
+            int next = t + 1 < lengths[b] && mask[(size_t)b * g->T + t + 1];
+            tgt[i] = next ? tokens[(size_t)b * g->T + t + 1] : -1;
+            nt += next;
+        }
+    *n_targets = nt;
+    *loss = 0.0f;
+    if (nt == 0) return PT_OK;  // nothing to learn from; no gradient
+
+#define LS(p, l, n) ((p) + (size_t)(l) * (size_t)R * (size_t)(n))  // layer l's (R, n) slice
+#define BI(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)   // layer l's bias or NULL
+    o->embedding(be, g->x_in, tok, w->tok_embd, R, C);
+    for (int l = 0; l < L; l++) {
+        float *x = LS(g->x_in, l, C), *xn1 = LS(g->xn1, l, C), *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
+        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = LS(g->xn2, l, C);
+        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = LS(g->h, l, F), *xo = LS(g->x_in, l + 1, C);
+        o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
+        lin_fwd(g, l, PT_LIN_Q, q, xn1, w->wq + (size_t)l * Q * C, BI(w->bq, l, Q), R, C, Q, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_K, k, xn1, w->wk + (size_t)l * KV * C, BI(w->bk, l, KV), R, C, KV, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_V, v, xn1, w->wv + (size_t)l * KV * C, BI(w->bv, l, KV), R, C, KV, p_drop, dropout_seed);
+        o->rope(be, q, pos, R, NH, HD, c->rope_theta);
+        o->rope(be, k, pos, R, NKV, HD, c->rope_theta);
+        for (int b = 0; b < B; b++)  // each sequence attends causally to itself only
+            o->attention(be, att + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
+                         v + (size_t)b * T * KV, T, 0, NH, NKV, HD, 0);
+        lin_fwd(g, l, PT_LIN_O, g->tmp, att, w->wo + (size_t)l * C * Q, NULL, R, Q, C, p_drop, dropout_seed);
+        o->add(be, xm, x, g->tmp, (size_t)R * C);
+        o->rmsnorm(be, xn2, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        lin_fwd(g, l, PT_LIN_GATE, ga, xn2, w->w_gate + (size_t)l * F * C, NULL, R, C, F, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_UP, upl, xn2, w->w_up + (size_t)l * F * C, NULL, R, C, F, p_drop, dropout_seed);
+        o->swiglu(be, h, ga, upl, (size_t)R * F);
+        lin_fwd(g, l, PT_LIN_DOWN, g->tmp, h, w->w_down + (size_t)l * C * F, NULL, R, F, C, p_drop, dropout_seed);
+        o->add(be, xo, xm, g->tmp, (size_t)R * C);
+    }
+    float *xL = LS(g->x_in, L, C);
+    o->rmsnorm(be, g->xnf, xL, w->out_norm, R, C, c->rms_eps);
+
+    // head + cross-entropy a chunk of rows at a time; the gradient of each
+    // chunk's logits goes straight into d xnf, so (R, V) never exists
+    float gscale = grad_scale / (float)nt;
+    double total = 0.0;
+    float *losses = malloc(sizeof(float) * CE_CHUNK);
+    if (!losses) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    for (int r0 = 0; r0 < R; r0 += CE_CHUNK) {
+        int rows = R - r0 < CE_CHUNK ? R - r0 : CE_CHUNK, any = 0;
+        for (int i = 0; i < rows; i++) any |= tgt[r0 + i] >= 0;
+        if (!any) {
+            if (backward) memset(g->dxn + (size_t)r0 * C, 0, sizeof(float) * (size_t)rows * C);
+            continue;
+        }
+        o->matmul(be, g->logits, g->xnf + (size_t)r0 * C, w->lm_head, NULL, rows, C, V, 1.0f, 0.0f);
+        o->cross_entropy(be, g->logits, g->losses, tgt + r0, rows, V, gscale);
+        o->download(be, losses, g->losses, sizeof(float) * rows);
+        for (int i = 0; i < rows; i++) total += losses[i];
+        if (backward)  // d xnf = dlogits @ lm_head
+            o->gemm(be, 0, 0, rows, C, V, 1.0f, g->logits, V, w->lm_head, C, 0.0f, g->dxn + (size_t)r0 * C, C);
+    }
+    free(losses);
+    *loss = (float)(total / nt);
+    if (!isfinite(*loss)) return PT_OK;  // the caller reports it; no backward through NaN
+    if (!backward) return PT_OK;
+
+    memset(g->dx, 0, sizeof(float) * (size_t)R * C);
+    o->rmsnorm_backward(be, g->dx, g->dxn, xL, w->out_norm, R, C, c->rms_eps);
+    for (int l = L - 1; l >= 0; l--) {
+        float *x = LS(g->x_in, l, C), *xn1 = LS(g->xn1, l, C), *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
+        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = LS(g->xn2, l, C);
+        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = LS(g->h, l, F);
+        // ffn: x_out = x_mid + down(silu(gate(xn2)) * up(xn2))
+        lin_bwd(g, l, PT_LIN_DOWN, g->dh, 0.0f, g->dx, h, w->w_down + (size_t)l * C * F, R, F, C, p_drop, dropout_seed);
+        o->swiglu_backward(be, g->dgate, g->dup, g->dh, ga, upl, (size_t)R * F);
+        lin_bwd(g, l, PT_LIN_GATE, g->dxn, 0.0f, g->dgate, xn2, w->w_gate + (size_t)l * F * C, R, C, F, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_UP, g->dxn, 1.0f, g->dup, xn2, w->w_up + (size_t)l * F * C, R, C, F, p_drop, dropout_seed);
+        o->rmsnorm_backward(be, g->dx, g->dxn, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        // attention: x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
+        lin_bwd(g, l, PT_LIN_O, g->datt, 0.0f, g->dx, att, w->wo + (size_t)l * C * Q, R, Q, C, p_drop, dropout_seed);
+        for (int b = 0; b < B; b++)
+            o->attention_backward(be, g->dq + (size_t)b * T * Q, g->dk + (size_t)b * T * KV, g->dv + (size_t)b * T * KV,
+                                  g->datt + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
+                                  v + (size_t)b * T * KV, att + (size_t)b * T * Q, T, NH, NKV, HD);
+        o->rope_backward(be, g->dq, pos, R, NH, HD, c->rope_theta);
+        o->rope_backward(be, g->dk, pos, R, NKV, HD, c->rope_theta);
+        lin_bwd(g, l, PT_LIN_Q, g->dxn, 0.0f, g->dq, xn1, w->wq + (size_t)l * Q * C, R, C, Q, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_K, g->dxn, 1.0f, g->dk, xn1, w->wk + (size_t)l * KV * C, R, C, KV, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_V, g->dxn, 1.0f, g->dv, xn1, w->wv + (size_t)l * KV * C, R, C, KV, p_drop, dropout_seed);
+        o->rmsnorm_backward(be, g->dx, g->dxn, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
+    }
+#undef LS
+#undef BI
+    return PT_OK;
+}
