@@ -201,6 +201,8 @@ static void run_all(pt_backend *be, pt_backend *ref) {
     test_attention(be, ref, 19, 0, 4, 4, 16, 0);    // prefill, MHA
     test_attention(be, ref, 11, 23, 6, 2, 8, 0);    // chunked prefill after a cache, GQA
     test_attention(be, ref, 9, 30, 4, 1, 32, 7);    // MQA with a sliding window
+    test_attention(be, ref, 40, 30, 4, 1, 32, 7);   // the same through the many-query (GEMM) path
+    test_attention(be, ref, 128, 0, 9, 3, 64, 0);   // a prefill chunk of the default model
     test_elementwise(be, ref, 1); test_elementwise(be, ref, 1537); test_elementwise(be, ref, 200003);
     test_softmax_embedding(be, ref, 1, 49152, 8); test_softmax_embedding(be, ref, 5, 33, 576);
 }

@@ -94,8 +94,37 @@ int cpu_scratch(pt_backend *be, size_t per_thread) {
     return 1;
 }
 
+// Many queries at once (prefill, training): per head, S = q_h k_g^T and
+// out_h = softmax(S) v_g as matrix products over the (N, pos0+N) scores.
+static void attention_gemm(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
+                           int N, int pos0, int NH, int NKV, int HD, int window) {
+    cpu_ctx *c = be->ctx;
+    int group = NH / NKV, KV = NKV * HD, Q = NH * HD, T = pos0 + N;
+    float scale = 1.0f / sqrtf((float)HD);
+    if (!cpu_scratch(be, (size_t)N * T)) return;
+#pragma omp parallel for num_threads(be->n_threads) schedule(dynamic, 1)
+    for (int h = 0; h < NH; h++) {
+        float *S = c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread;  // (N, T)
+        const float *kg = kc + (size_t)(h / group) * HD, *vg = vc + (size_t)(h / group) * HD;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, T, HD, scale, q + (size_t)h * HD, Q, kg, KV, 0.0f, S, T);
+        for (int n = 0; n < N; n++) {
+            float *row = S + (size_t)n * T, mx = -INFINITY, sum = 0.0f;
+            int last = pos0 + n, first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
+            for (int t = first; t <= last; t++) mx = row[t] > mx ? row[t] : mx;
+            for (int t = first; t <= last; t++) { row[t] = expf(row[t] - mx); sum += row[t]; }
+            float inv = 1.0f / sum;
+            for (int t = 0; t < T; t++) row[t] = t >= first && t <= last ? row[t] * inv : 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HD, T, 1.0f, S, T, vg, KV, 0.0f, out + (size_t)h * HD, Q);
+    }
+}
+
 static void cpu_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
                           int N, int pos0, int NH, int NKV, int HD, int window) {
+    if (N >= 16) {
+        attention_gemm(be, out, q, kc, vc, N, pos0, NH, NKV, HD, window);
+        return;
+    }
     cpu_ctx *c = be->ctx;
     if (!cpu_scratch(be, (size_t)(pos0 + N))) return;  // out of memory: leaves out unwritten
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD;

@@ -54,76 +54,59 @@ void cpu_rope_backward(pt_backend *be, float *x, const int32_t *pos, int N, int 
     }
 }
 
-// Two passes, each free of write races (FlashAttention-2's split):
-//  1. per (query head, row i): softmax stats lse_i, D_i = dout_i . out_i, and dq_i;
-//  2. per (kv head, key j): dk_j and dv_j, over the query heads of its group.
-// P_ij = exp(s_ij - lse_i) is recomputed in both; nothing (T, T) is stored.
+// Per query head, with matrix products (the probabilities are recomputed,
+// never stored across calls):
+//   S = q_h k_g^T * scale, P = causal softmax(S)
+//   dP = dout_h v_g^T, dS = P * (dP - rowsum(dout_h * out_h)) * scale
+//   dq_h = dS k_g, dk_h = dS^T q_h, dv_h = P^T dout_h
+// Heads run in parallel; dk/dv of the heads sharing a kv head are summed after.
 void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
                             const float *q, const float *k, const float *v, const float *out,
                             int T, int NH, int NKV, int HD) {
     int group = NH / NKV, Q = NH * HD, KV = NKV * HD;
     float scale = 1.0f / sqrtf((float)HD);
-    // per thread: scores (T); shared: lse and D (NH, T) after the thread blocks
-    size_t nt = (size_t)be->n_threads;
-    if (!cpu_scratch(be, (size_t)T + (2 * (size_t)NH * T + nt - 1) / nt)) return;
+    size_t TT = (size_t)T * T, nt = (size_t)be->n_threads;
+    // per thread: P and dP (T, T); shared: per-head dk, dv partials (NH, T, HD) each
+    size_t shared = 2 * (size_t)NH * T * HD;
+    if (!cpu_scratch(be, 2 * TT + (shared + nt - 1) / nt)) return;
     cpu_ctx *c = be->ctx;
-    float *lse = c->scratch + (size_t)be->n_threads * (size_t)T, *D = lse + (size_t)NH * T;
+    float *dkh = c->scratch + 2 * TT * nt, *dvh = dkh + (size_t)NH * T * HD;
 
-#pragma omp parallel for num_threads(be->n_threads) collapse(2) schedule(dynamic, 8)
-    for (int h = 0; h < NH; h++)
+#pragma omp parallel for num_threads(be->n_threads) schedule(dynamic, 1)
+    for (int h = 0; h < NH; h++) {
+        float *P = c->scratch + 2 * TT * (size_t)omp_get_thread_num(), *dP = P + TT;
+        const float *qh = q + (size_t)h * HD, *kg = k + (size_t)(h / group) * HD, *vg = v + (size_t)(h / group) * HD;
+        const float *doh = dout + (size_t)h * HD, *oh = out + (size_t)h * HD;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HD, scale, qh, Q, kg, KV, 0.0f, P, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HD, 1.0f, doh, Q, vg, KV, 0.0f, dP, T);
         for (int i = 0; i < T; i++) {
-            float *s = c->scratch + (size_t)omp_get_thread_num() * T;
-            const float *qi = q + (size_t)i * Q + (size_t)h * HD, *doi = dout + (size_t)i * Q + (size_t)h * HD;
-            const float *kb = k + (size_t)(h / group) * HD, *vb = v + (size_t)(h / group) * HD;
-            float mx = -INFINITY;
-            for (int j = 0; j <= i; j++) {
-                const float *kj = kb + (size_t)j * KV;
-                float d = 0.0f;
-                for (int e = 0; e < HD; e++) d += qi[e] * kj[e];
-                s[j] = d * scale;
-                mx = s[j] > mx ? s[j] : mx;
-            }
-            float sum = 0.0f;
-            for (int j = 0; j <= i; j++) { s[j] = expf(s[j] - mx); sum += s[j]; }
-            float l = mx + logf(sum), di = 0.0f;
-            const float *oi = out + (size_t)i * Q + (size_t)h * HD;
-            for (int e = 0; e < HD; e++) di += doi[e] * oi[e];
-            lse[(size_t)h * T + i] = l;
-            D[(size_t)h * T + i] = di;
-            float *dqi = dq + (size_t)i * Q + (size_t)h * HD;
-            for (int e = 0; e < HD; e++) dqi[e] = 0.0f;
+            float *pr = P + (size_t)i * T, *dr = dP + (size_t)i * T, mx = -INFINITY, sum = 0.0f, di = 0.0f;
+            for (int j = 0; j <= i; j++) mx = pr[j] > mx ? pr[j] : mx;
+            for (int j = 0; j <= i; j++) { pr[j] = expf(pr[j] - mx); sum += pr[j]; }
             float inv = 1.0f / sum;
+            for (int e = 0; e < HD; e++) di += doh[(size_t)i * Q + e] * oh[(size_t)i * Q + e];
             for (int j = 0; j <= i; j++) {
-                const float *vj = vb + (size_t)j * KV, *kj = kb + (size_t)j * KV;
-                float dp = 0.0f;
-                for (int e = 0; e < HD; e++) dp += doi[e] * vj[e];
-                float ds = s[j] * inv * (dp - di) * scale;
-                for (int e = 0; e < HD; e++) dqi[e] += ds * kj[e];
+                pr[j] *= inv;
+                dr[j] = pr[j] * (dr[j] - di) * scale;
             }
+            for (int j = i + 1; j < T; j++) pr[j] = dr[j] = 0.0f;  // causal: no weight, no gradient
         }
-
-#pragma omp parallel for num_threads(be->n_threads) collapse(2) schedule(dynamic, 8)
-    for (int g = 0; g < NKV; g++)
-        for (int j = 0; j < T; j++) {
-            const float *kj = k + (size_t)j * KV + (size_t)g * HD, *vj = v + (size_t)j * KV + (size_t)g * HD;
-            float *dkj = dk + (size_t)j * KV + (size_t)g * HD, *dvj = dv + (size_t)j * KV + (size_t)g * HD;
-            for (int e = 0; e < HD; e++) dkj[e] = dvj[e] = 0.0f;
-            for (int h = g * group; h < (g + 1) * group; h++)
-                for (int i = j; i < T; i++) {
-                    const float *qi = q + (size_t)i * Q + (size_t)h * HD, *doi = dout + (size_t)i * Q + (size_t)h * HD;
-                    float sdot = 0.0f, dp = 0.0f;
-                    for (int e = 0; e < HD; e++) {
-                        sdot += qi[e] * kj[e];
-                        dp += doi[e] * vj[e];
-                    }
-                    float p = expf(sdot * scale - lse[(size_t)h * T + i]);
-                    float ds = p * (dp - D[(size_t)h * T + i]) * scale;
-                    for (int e = 0; e < HD; e++) {
-                        dkj[e] += ds * qi[e];
-                        dvj[e] += p * doi[e];
-                    }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HD, T, 1.0f, dP, T, kg, KV, 0.0f, dq + (size_t)h * HD, Q);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HD, T, 1.0f, dP, T, qh, Q, 0.0f, dkh + (size_t)h * T * HD, HD);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HD, T, 1.0f, P, T, doh, Q, 0.0f, dvh + (size_t)h * T * HD, HD);
+    }
+#pragma omp parallel for num_threads(be->n_threads)
+    for (int t = 0; t < T; t++)
+        for (int g = 0; g < NKV; g++)
+            for (int e = 0; e < HD; e++) {
+                float sk = 0.0f, sv = 0.0f;
+                for (int h = g * group; h < (g + 1) * group; h++) {
+                    sk += dkh[((size_t)h * T + t) * HD + e];
+                    sv += dvh[((size_t)h * T + t) * HD + e];
                 }
-        }
+                dk[(size_t)t * KV + (size_t)g * HD + e] = sk;
+                dv[(size_t)t * KV + (size_t)g * HD + e] = sv;
+            }
 }
 
 void cpu_swiglu_backward(pt_backend *be, float *dgate, float *dup, const float *dout,
