@@ -19,7 +19,10 @@ extern const char *const pt_linear_names[PT_LIN_COUNT];  // "q_proj", ... "down_
 extern const char *const pt_linear_parents[PT_LIN_COUNT]; // "self_attn" or "mlp"
 
 typedef enum { PT_BIAS_NONE, PT_BIAS_ALL, PT_BIAS_LORA_ONLY } pt_lora_bias;
-typedef enum { PT_INIT_KAIMING, PT_INIT_GAUSSIAN, PT_INIT_ZERO_A } pt_lora_init; // true / "gaussian" / false
+// init_lora_weights true / "gaussian" / false. As PEFT: true = Kaiming-uniform A,
+// zero B; "gaussian" = A ~ N(0, 1/r^2), zero B; false = nn.Linear's own init for
+// both A and B (B non-zero: the adapter changes the output from the start).
+typedef enum { PT_INIT_KAIMING, PT_INIT_GAUSSIAN, PT_INIT_ZERO_A } pt_lora_init;
 
 typedef struct { char *key; float value; } pt_pattern;  // rank_pattern / alpha_pattern entry
 
@@ -49,6 +52,7 @@ typedef struct {
     char **modules_to_save;
     int n_modules_to_save;
     int inference_mode;
+    char *exclude_regex;          // exclude_modules as a string: a regex matching the whole name
 } pt_lora_config;
 
 // PEFT's defaults; target_modules left empty (resolved per model type at bind time).
@@ -85,7 +89,7 @@ typedef struct {
     float *params;          // every A then B, module by module, in one allocation
     size_t n_params;
     char name[128];         // adapter name (folder name when loaded)
-    char base_fingerprint[80]; // "sha256-prefix" of the base weights it was trained on, or ""
+    char base_fingerprint[80]; // model_fingerprint of the base it was trained on ("fnv1a64:..."), or "" (unknown)
     char base_name[256];
     char template_name[64]; // chat template used in training, or ""
     int merged;             // 1 while merged into a model's weights
@@ -95,8 +99,10 @@ typedef struct {
 void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot);
 // Binds cfg to model m: resolves targets (error listing the existing module
 // names when a pattern matches nothing), allocates and initialises A and B
-// (PEFT's Kaiming-uniform A / zero B, gaussian, or zero A) from seed.
+// as PEFT does for init_lora_weights (see pt_lora_init) from seed.
 int adapter_create(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, uint64_t seed, pt_err *err);
+// As adapter_create, but A and B are left zero (a loader fills them).
+int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt_err *err);
 void adapter_free(pt_adapter *a);
 // A fingerprint of the base weights (hash of config and a sample of every tensor).
 void model_fingerprint(const pt_model *m, char *buf, size_t cap);
