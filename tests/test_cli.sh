@@ -190,6 +190,104 @@ if [ -f "$TINY" ]; then
     [ "$rc" -eq 0 ] && grep -q "context holds 64" "$TMP/err" && ok || bad "chat: too-long message reported, session goes on (rc $rc): $(cat "$TMP/err")"
 fi
 
+# --- LoRA: train, adapters, compare, merge, export (tiny HF model) ---------
+THF=tests/data/tiny/llama-hf
+ID=datasets/identity.jsonl
+for cmd in train compare merge export; do
+    expect_ok "$cmd --help" "usage: peftui $cmd" "$BIN" "$cmd" --help
+done
+expect_ok "help lists train" "train" "$BIN" help
+expect_error "train without data" 2 "train needs data: -d FILE" "$BIN" train
+expect_error "compare without an adapter" 2 "at least one --adapter" "$BIN" compare -p hi
+expect_error "export without a format" 2 "needs --format" "$BIN" export --adapter x -o y
+expect_error "merge without -o" 2 "merge needs -o" "$BIN" merge --adapter x
+expect_error "--scale without an adapter" 2 "--scale applies to an adapter" "$BIN" generate -p hi --scale 2
+if [ -d "$THF" ] && [ -f "$ID" ]; then
+    T=(train -m "$THF" -t 2)
+    expect_error "train --r 0" 2 "r must be a positive integer \(got 0\)" "$BIN" "${T[@]}" -d "$ID" --r 0 -o "$TMP/never"
+    expect_error "train --alpha -1" 2 "lora_alpha must be positive" "$BIN" "${T[@]}" -d "$ID" --alpha -1 -o "$TMP/never"
+    expect_error "train --dropout 1.0" 2 "lora_dropout must be in \[0, 1\)" "$BIN" "${T[@]}" -d "$ID" --dropout 1.0 -o "$TMP/never"
+    expect_error "train unknown target" 2 "nosuch_proj matches no module.*q_proj, k_proj, v_proj" \
+        "$BIN" "${T[@]}" -d "$ID" --target-modules nosuch_proj -o "$TMP/never"
+    expect_error "train missing dataset" 1 "/nonexistent/data.jsonl: cannot open the dataset" \
+        "$BIN" "${T[@]}" -d /nonexistent/data.jsonl -o "$TMP/never"
+    printf '{"instruction": "a", "output": "b"}\n\n{"instruction": "a", "output": }\n' >"$TMP/bad.jsonl"
+    expect_error "train malformed dataset" 1 "bad.jsonl:3: invalid JSON" "$BIN" "${T[@]}" -d "$TMP/bad.jsonl" -o "$TMP/never"
+    printf '{"instruction": "a", "output": "b"}\n{"question": "a"}\n' >"$TMP/nokeys.jsonl"
+    expect_error "train row without keys" 1 "nokeys.jsonl:2: row has neither instruction/output, conversations nor messages" \
+        "$BIN" "${T[@]}" -d "$TMP/nokeys.jsonl" -o "$TMP/never"
+    : >"$TMP/empty.jsonl"
+    expect_error "train empty dataset" 1 "empty.jsonl: the dataset is empty" "$BIN" "${T[@]}" -d "$TMP/empty.jsonl" -o "$TMP/never"
+    : >"$TMP/afile"
+    expect_error "train unwritable -o" 1 "afile/out" "$BIN" "${T[@]}" -d "$ID" --steps 1 -o "$TMP/afile/out"
+    expect_error "train --epochs and --steps" 2 "--epochs or --steps, not both" "$BIN" "${T[@]}" -d "$ID" --epochs 1 --steps 1
+    expect_error "train bad --scheduler" 2 "unknown schedule 'wobbly'" "$BIN" "${T[@]}" -d "$ID" --scheduler wobbly
+    printf '{"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"], "use_dora": true}\n' >"$TMP/dora.json"
+    expect_error "train --config with an unsupported field" 1 "use_dora" "$BIN" "${T[@]}" -d "$ID" --config "$TMP/dora.json" -o "$TMP/never"
+    [ ! -e "$TMP/never" ] && ok || bad "a refused train left $TMP/never behind"
+
+    AD="$TMP/ad"
+    run "$BIN" "${T[@]}" -d "$ID" --steps 3 --batch 2 --max-seq-len 256 -o "$AD"
+    if [ "$rc" -eq 0 ] && [ -f "$AD/adapter_config.json" ] && [ -f "$AD/adapter_model.safetensors" ]; then ok
+    else bad "3-step train: rc $rc, $(ls "$AD" 2>&1) $err"; fi
+    [ "$(wc -l <"$AD/log.jsonl" 2>/dev/null)" = 3 ] && grep -q '"step": 3, "loss": ' "$AD/log.jsonl" && ok ||
+        bad "log.jsonl has 3 steps: $(cat "$AD/log.jsonl" 2>&1)"
+    grep -q "^step 3/3 " "$TMP/out" && grep -q "adapter saved to $AD" "$TMP/out" && ok || bad "train prints each step and where the adapter is: $out"
+    grep -Eq '"r":[[:space:]]*8,' "$AD/adapter_config.json" && grep -q 'q_proj' "$AD/adapter_config.json" && ok || bad "adapter_config.json: r 8 on q_proj"
+
+    for f in sharegpt_sample.json messages_sample.jsonl plain_sample.txt; do
+        run "$BIN" "${T[@]}" -d "datasets/$f" --steps 1 --batch 2 --max-seq-len 96 --eval-frac 0.25 -o "$TMP/fmt"
+        [ "$rc" -eq 0 ] && grep -q "^data .* 8 .* rows, 6 train / 2 eval" "$TMP/out" && ok || bad "train on $f (rc $rc): $out $err"
+    done
+
+    G=(generate -m "$THF" --temp 0 -n 8 -p hi)
+    run "$BIN" "${G[@]}"; base=$out
+    expect_ok "generate --adapter" "." "$BIN" "${G[@]}" --adapter "$AD"
+    [ -z "$err" ] && ok || bad "generate --adapter on its own base warns: $err"
+    run "$BIN" "${G[@]}" --adapter "$AD" --scale 0
+    [ "$rc" -eq 0 ] && [ "$out" = "$base" ] && ok || bad "--scale 0 answers as the base: '$out' vs '$base'"
+    expect_error "generate --adapter missing" 1 "/nonexistent/ad: not an adapter folder" "$BIN" "${G[@]}" --adapter /nonexistent/ad
+    run "$BIN" "${G[@]}" --adapter "$AD" --template plain
+    [ "$rc" -eq 0 ] && [ "$(grep -c 'warning: adapter ad was trained with the chatml chat template' "$TMP/err")" = 1 ] && ok ||
+        bad "another template warns once: $err"
+
+    expect_ok "compare side by side" "^base +\| ad$" "$BIN" compare -m "$THF" --temp 0 -n 8 -p hi --adapter "$AD" --width 100
+    grep -q -- "-+-" "$TMP/out" && ok || bad "compare draws the column rule"
+    expect_ok "compare narrow" "^== ad ==$" "$BIN" compare -m "$THF" --temp 0 -n 8 -p hi --adapter "$AD" --width 60
+    grep -q "^== base ==$" "$TMP/out" && ok || bad "compare narrow shows the base under a header"
+    expect_ok "compare two adapters" "^base +\| ad \(scale 2\) +\| ad \(scale 2\)$" \
+        "$BIN" compare -m "$THF" --temp 0 -n 4 -p hi --adapter "$AD" --adapter="$AD" --scale 2 --width 150
+
+    printf '/adapter\nhi\n/adapter none\n/adapter ad\n/scale 0.5\n/adapter nosuch\n/show\n' >"$TMP/chat.in"
+    "$BIN" chat -m "$THF" -n 4 --adapter "$AD" <"$TMP/chat.in" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    [ "$rc" -eq 0 ] && grep -q "no adapter: the base model" "$TMP/out" && grep -q "(adapter ad)" "$TMP/out" &&
+        grep -q "scale = 0.5" "$TMP/out" && grep -q "^adapter  *ad (scale 0.5)" "$TMP/out" &&
+        grep -q "^peftui: no adapter 'nosuch'" "$TMP/err" && ok || bad "chat /adapter and /scale (rc $rc): $(cat "$TMP/out") $(cat "$TMP/err")"
+
+    expect_ok "export gguf-lora" "exported ad as gguf-lora" "$BIN" export -m "$THF" --adapter "$AD" --format gguf-lora -o "$TMP/ad.gguf"
+    [ "$(head -c 4 "$TMP/ad.gguf" 2>/dev/null)" = GGUF ] && ok || bad "export gguf-lora writes a GGUF file"
+    expect_ok "export peft" "exported ad as peft" "$BIN" export -m "$THF" --adapter "$AD" --format peft -o "$TMP/ad-peft"
+    [ -f "$TMP/ad-peft/adapter_model.safetensors" ] && ok || bad "export peft writes adapter_model.safetensors"
+    expect_ok "merge" "exported ad as merged" "$BIN" merge -m "$THF" --adapter "$AD" -o "$TMP/merged"
+    [ -f "$TMP/merged/model.safetensors" ] && [ -f "$TMP/merged/config.json" ] && ok || bad "merge writes model.safetensors and config.json"
+    expect_ok "generate with the merged model" "." "$BIN" generate -m "$TMP/merged" --temp 0 -n 4 -p hi
+    expect_error "export bad format" 2 "--format: .*gguf-lora" "$BIN" export -m "$THF" --adapter "$AD" --format onnx -o "$TMP/x"
+    grep -q "warning: PEFT has no user scale" <("$BIN" export -m "$THF" --adapter "$AD" --format peft --scale 0.5 -o "$TMP/half" 2>&1) &&
+        ok || bad "export prints its warnings"
+
+    run "$BIN" "${T[@]}" -d "$ID" --steps 5 --batch 2 --max-seq-len 256 --resume "$AD"
+    [ "$rc" -eq 0 ] && [ "$(wc -l <"$AD/log.jsonl")" = 5 ] && [ -d "$AD/checkpoint-5" ] && ok ||
+        bad "--resume continues to step 5 in the same folder (rc $rc): $err"
+    # Ctrl-C: the step in flight finishes, a checkpoint is saved, exit 130
+    timeout --preserve-status -s INT 2 "$BIN" "${T[@]}" -d "$ID" --steps 100000 --batch 1 --max-seq-len 64 -o "$TMP/int" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+    [ "$rc" -eq 130 ] && grep -q "^stopped at step" "$TMP/out" && ls -d "$TMP"/int/checkpoint-* >/dev/null 2>&1 && ok ||
+        bad "Ctrl-C during train: rc $rc: $(cat "$TMP/out") $(cat "$TMP/err")"
+else
+    echo "SKIP: $THF or $ID absent: LoRA command-line checks skipped"
+fi
+
 # --- the default model -----------------------------------------------------
 if [ -f "$MODEL" ]; then
     expect_ok "generate Paris" "Paris" "$BIN" generate --temp 0 -n 24 -p "What is the capital of France?"

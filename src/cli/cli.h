@@ -14,6 +14,7 @@
 #include "chat_template.h"
 #include "forward.h"
 #include "generate.h"
+#include "lora.h"
 #include "model.h"
 #include "sampler.h"
 
@@ -148,5 +149,19 @@ int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+// LoRA adapters on the command line (cmd_generate.c), shared by generate,
+// chat and compare: every "--adapter DIR" is taken out of argv first (the
+// option parser keeps one value per flag).
+int cli_adapter_args(int argc, char **argv, char ***argv_out, int *argc_out, const char ***dirs, int *n_dirs);
+int cli_adapters_load(const pt_model *m, const char *const *dirs, int n, const char *template_used, pt_adapter **out);
+void cli_adapters_free(pt_adapter *a, int n);
+// Loads the model and the adapter, prints the export's warnings, writes it (cmd_export.c).
+int cli_export_run(const char *model, int threads, const char *adapter_dir, const char *format, float scale,
+                   const char *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include <readline/readline.h>
 
 #include "cli.h"
+#include "lora.h"
 
 #define HISTORY_MAX 1000
 
@@ -30,6 +31,10 @@ typedef struct {
     int tty;
     cli_opt settings[8];       // what /set can change
     int n_settings;
+    pt_adapter *adapters;      // (n_adapters) loaded with --adapter
+    int n_adapters;
+    int active;                // index into adapters, -1: the base model
+    float scale;               // user scale of the active adapter
 } chat;
 
 // ---------------------------------------------------------------------------
@@ -176,6 +181,8 @@ static const struct {
     {"/system", "[TEXT]", "set the system message (no TEXT: back to the default)"},
     {"/set", "NAME VALUE", "change a setting: temp top_k top_p min_p repeat_penalty repeat_last_n seed max_tokens"},
     {"/show", "", "show the current settings"},
+    {"/adapter", "[NAME|N|none]", "use a loaded LoRA adapter, or none (the base); no NAME: list them"},
+    {"/scale", "S", "the active adapter's strength (1: as trained, 0: the base)"},
     {"/quit", "", "leave (or Ctrl-D)"},
 };
 
@@ -184,11 +191,73 @@ static void show_settings(chat *s) {
     printf("model          %s\n", s->e.model.path);
     printf("template       %s\n", template_name(s->tmpl));
     printf("system         %s\n", s->system ? s->system : s->model_system ? s->model_system : "(none)");
+    if (s->n_adapters)
+        printf("adapter        %s (scale %g)\n", s->active >= 0 ? s->adapters[s->active].name : "none: the base model",
+               s->scale);
     printf("context        %d of %d tokens in use\n", s->e.sess.n_history, s->e.n_ctx);
     printf("temp           %g\ntop_k          %d\ntop_p          %g\nmin_p          %g\n", p->temp, p->top_k, p->top_p,
            p->min_p);
     printf("repeat_penalty %g\nrepeat_last_n  %d\nseed           %llu\nmax_tokens     %d\n", p->repeat_penalty,
            p->repeat_last_n, (unsigned long long)p->seed, s->c.max_tokens);
+}
+
+// Makes adapter i (-1: none) active at s->scale. The cached keys and values
+// were made with the old weights: the next answer prefills the conversation.
+static int use_adapter(chat *s, int i) {
+    pt_err err = {0};
+    if (runtime_set_adapter(&s->e.rt, i >= 0 ? &s->adapters[i] : NULL, s->scale, &err) != PT_OK)
+        return cli_error(CLI_ERR, "%s", err.msg);
+    session_reset(&s->e.sess);
+    s->active = i;
+    return CLI_OK;
+}
+
+static void list_adapters(const chat *s) {
+    if (!s->n_adapters) {
+        printf("(no adapters loaded: start the chat with --adapter DIR)\n");
+        return;
+    }
+    for (int i = 0; i < s->n_adapters; i++)
+        printf("%c %d  %-24s r=%d alpha=%g%s%s\n", i == s->active ? '*' : ' ', i + 1, s->adapters[i].name,
+               s->adapters[i].cfg.r, s->adapters[i].cfg.lora_alpha, s->adapters[i].base_name[0] ? "  base: " : "",
+               s->adapters[i].base_name);
+    printf("%c    none (the base model)\n", s->active < 0 ? '*' : ' ');
+}
+
+// /adapter NAME|N|none
+static void slash_adapter(chat *s, const char *arg) {
+    if (!*arg) { list_adapters(s); return; }
+    int pick = -2;
+    if (!strcmp(arg, "none") || !strcmp(arg, "base")) pick = -1;
+    for (int i = 0; i < s->n_adapters && pick == -2; i++)
+        if (!strcmp(arg, s->adapters[i].name)) pick = i;
+    if (pick == -2) {
+        char *end;
+        long k = strtol(arg, &end, 10);
+        if (!*end && k >= 1 && k <= s->n_adapters) pick = (int)k - 1;
+    }
+    if (pick == -2) {
+        if (!s->n_adapters) cli_error(CLI_ERR, "no adapters loaded (start the chat with --adapter DIR)");
+        else cli_error(CLI_ERR, "no adapter '%s' (type /adapter for the list)", arg);
+        return;
+    }
+    if (use_adapter(s, pick) == CLI_OK)
+        printf("(%s%s)\n", pick >= 0 ? "adapter " : "", pick >= 0 ? s->adapters[pick].name : "no adapter: the base model");
+}
+
+static void slash_scale(chat *s, const char *arg) {
+    char *end;
+    double v = strtod(arg, &end);
+    if (!*arg || *end || !(v >= -100 && v <= 100)) {
+        cli_error(CLI_ERR, "usage: /scale S (a number from -100 to 100; 1 is the adapter as trained)");
+        return;
+    }
+    s->scale = (float)v;
+    if (use_adapter(s, s->active) == CLI_OK) {
+        printf("(scale = %g", v);
+        if (s->active < 0) printf("; no adapter is active: /adapter NAME");
+        printf(")\n");
+    }
 }
 
 static void init_settings(chat *s) {
@@ -235,6 +304,12 @@ static int slash(chat *s, char *line) {
         printf("(system message %s)\n", *arg ? "set" : "back to the default");
     } else if (!strcmp(cmd, "/show")) {
         show_settings(s);
+    } else if (!strcmp(cmd, "/adapter") || !strcmp(cmd, "/adapters")) {
+        size_t al = strlen(arg);
+        while (al && (arg[al - 1] == ' ' || arg[al - 1] == '\t')) arg[--al] = '\0';
+        slash_adapter(s, arg);
+    } else if (!strcmp(cmd, "/scale")) {
+        slash_scale(s, arg);
     } else if (!strcmp(cmd, "/set")) {
         char *name = arg, *val = arg + strcspn(arg, " \t");
         if (*val) *val++ = '\0';
@@ -363,6 +438,7 @@ static void chat_free(chat *s) {
     free(s->model_system);
     template_free(s->tmpl);
     cli_engine_close(&s->e);
+    cli_adapters_free(s->adapters, s->n_adapters);
 }
 
 int cmd_chat(int argc, char **argv) {
@@ -371,27 +447,44 @@ int cmd_chat(int argc, char **argv) {
     cli_common *c = &s.c;
     cli_common_defaults(c);
     c->max_tokens = 512;
+    s.active = -1;
+    s.scale = 1.0f;
+    const char *adapter_flag = NULL;
     cli_opt opts[] = {
         CLI_OPTS_MODEL(c),
         CLI_OPTS_CTX(c),
         CLI_OPTS_CHAT(c),
         {"max-tokens", 'n', OPT_INT, &c->max_tokens, "N", "most tokens per answer (default 512)", 1, 1 << 24},
         CLI_OPTS_SAMPLING(c),
+        {"adapter", 0, OPT_STR, &adapter_flag, "DIR", "LoRA adapter folder; repeat to load several (the last is active; /adapter switches)", 0, 0},
+        {"scale", 0, OPT_FLOAT, &s.scale, "S", "adapter strength on top of its alpha/r (default 1; /scale changes it)", -100, 100},
         {"verbose", 'v', OPT_FLAG, &c->verbose, NULL, "after each answer, print token counts and speed on stderr", 0, 0},
     };
     cli_command_spec spec = {"chat", "[-m PATH] [--template NAME] [--system TEXT] [sampling options]",
                              "Talk with the model. Type /help in the chat for its commands.",
                              opts, (int)(sizeof opts / sizeof opts[0])};
     char *pos[1];
-    int n_pos, help, rc;
-    if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
-    if (help) { cli_print_help(&spec); return CLI_OK; }
-    if (c->system && cli_utf8_invalid_at(c->system, strlen(c->system)))
-        return cli_error(CLI_ERR, "the --system text is not valid UTF-8; convert it to UTF-8");
+    int n_pos, help, rc, pargc, n_dirs = 0;
+    char **pargv = NULL;
+    const char **dirs = NULL;
+    if ((rc = cli_adapter_args(argc, argv, &pargv, &pargc, &dirs, &n_dirs)) != CLI_OK) return rc;
+    rc = cli_parse(&spec, pargc, pargv, pos, 0, &n_pos, &help);
+    free(pargv);
+    if (adapter_flag) dirs[n_dirs++] = adapter_flag; // a form cli_adapter_args left in ("--adapter -x")
+    if (rc == CLI_OK && help) cli_print_help(&spec);
+    else if (rc == CLI_OK && c->system && cli_utf8_invalid_at(c->system, strlen(c->system)))
+        rc = cli_error(CLI_ERR, "the --system text is not valid UTF-8; convert it to UTF-8");
+    if (rc != CLI_OK || help) {
+        free(dirs);
+        return rc;
+    }
 
     init_settings(&s);
     if ((rc = cli_engine_open(&s.e, c, 0)) != CLI_OK) goto done;
     if ((rc = cli_template_open(&s.tmpl, &s.model_system, &s.e.model, c->template_name)) != CLI_OK) goto done;
+    if ((rc = cli_adapters_load(&s.e.model, dirs, n_dirs, template_name(s.tmpl), &s.adapters)) != CLI_OK) goto done;
+    s.n_adapters = n_dirs;
+    if (n_dirs && (rc = use_adapter(&s, n_dirs - 1)) != CLI_OK) goto done;
     if (c->system && !(s.system = strdup(c->system))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
     s.tty = isatty(STDIN_FILENO);
     cli_sigint_install();
@@ -409,6 +502,9 @@ int cmd_chat(int argc, char **argv) {
         }
         printf("peftui chat: %s (%s template, %d-token context). /help for commands, Ctrl-D to leave.\n",
                s.e.model.cfg.name[0] ? s.e.model.cfg.name : s.e.model.path, template_name(s.tmpl), s.e.n_ctx);
+        if (s.n_adapters)
+            printf("adapter %s active (scale %g); /adapter lists and switches, /adapter none is the base.\n",
+                   s.adapters[s.active].name, s.scale);
     }
     for (;;) {
         char *line = s.tty ? read_tty() : read_plain();
@@ -426,5 +522,6 @@ int cmd_chat(int argc, char **argv) {
     rc = CLI_OK;
 done:
     chat_free(&s);
+    free(dirs);
     return rc;
 }

@@ -6,6 +6,71 @@
 #include <string.h>
 
 #include "cli.h"
+#include "lora.h"
+
+// --- LoRA adapters on the command line, shared with chat and compare --------
+
+// The option parser keeps one value per flag, so every "--adapter DIR" (and
+// "--adapter=DIR") is taken out of argv first, in order. A malformed one
+// (no value) is left in for cli_parse to report. *argv_out and *dirs are
+// malloc'd (free both); the strings stay argv's.
+int cli_adapter_args(int argc, char **argv, char ***argv_out, int *argc_out, const char ***dirs, int *n_dirs) {
+    char **av = malloc(sizeof *av * (size_t)(argc + 1));
+    const char **d = malloc(sizeof *d * (size_t)(argc + 1));
+    if (!av || !d) {
+        free(av);
+        free(d);
+        return cli_error(CLI_ERR, "out of memory");
+    }
+    int n = 0, k = 0, only_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i > 0 && !only_pos) {
+            if (!strcmp(a, "--")) only_pos = 1;
+            else if (!strncmp(a, "--adapter=", 10) && a[10]) { d[k++] = a + 10; continue; }
+            else if (!strcmp(a, "--adapter") && i + 1 < argc && argv[i + 1][0] != '-') { d[k++] = argv[++i]; continue; }
+        }
+        av[n++] = argv[i];
+    }
+    av[n] = NULL;
+    *argv_out = av;
+    *argc_out = n;
+    *dirs = d;
+    *n_dirs = k;
+    return CLI_OK;
+}
+
+// Loads each adapter folder onto m. A base-model mismatch (fingerprint) or a
+// template other than the one the adapter was trained with is one warning
+// line on stderr per adapter, here and only here.
+int cli_adapters_load(const pt_model *m, const char *const *dirs, int n, const char *template_used, pt_adapter **out) {
+    *out = NULL;
+    if (n == 0) return CLI_OK;
+    pt_adapter *a = calloc((size_t)n, sizeof *a);
+    if (!a) return cli_error(CLI_ERR, "out of memory");
+    for (int i = 0; i < n; i++) {
+        pt_err err = {0};
+        char warn[600] = "";
+        if (adapter_load(&a[i], m, dirs[i], warn, sizeof warn, &err) != PT_OK) {
+            cli_adapters_free(a, i);
+            return cli_error(CLI_ERR, "%s", err.msg[0] ? err.msg : "cannot load the adapter");
+        }
+        if (warn[0]) cli_error(0, "warning: %s", warn);
+        if (template_used && a[i].template_name[0] && strcmp(a[i].template_name, template_used))
+            cli_error(0, "warning: adapter %s was trained with the %s chat template, this run uses %s (--template %s)",
+                      a[i].name, a[i].template_name, template_used, a[i].template_name);
+    }
+    *out = a;
+    return CLI_OK;
+}
+
+void cli_adapters_free(pt_adapter *a, int n) {
+    if (!a) return;
+    for (int i = 0; i < n; i++) adapter_free(&a[i]);
+    free(a);
+}
+
+// ---------------------------------------------------------------------------
 
 static int on_text(void *ud, const char *text, size_t len) {
     size_t *last = ud;
@@ -60,7 +125,8 @@ static const char *stop_name(pt_stop_reason r) {
 int cmd_generate(int argc, char **argv) {
     cli_common c;
     cli_common_defaults(&c);
-    const char *prompt_opt = NULL, *file = NULL;
+    const char *prompt_opt = NULL, *file = NULL, *adapter_flag = NULL;
+    float scale = 1.0f;
     int raw = 0;
     cli_opt opts[] = {
         {"prompt", 'p', OPT_STR, &prompt_opt, "TEXT", "the prompt", 0, 0},
@@ -69,6 +135,8 @@ int cmd_generate(int argc, char **argv) {
         CLI_OPTS_SAMPLING(&c),
         CLI_OPTS_CHAT(&c),
         {"raw", 0, OPT_FLAG, &raw, NULL, "no chat template: tokenize the prompt as-is", 0, 0},
+        {"adapter", 0, OPT_STR, &adapter_flag, "DIR", "LoRA adapter folder (PEFT layout); repeat to load several, the last is used", 0, 0},
+        {"scale", 0, OPT_FLOAT, &scale, "S", "adapter strength on top of its alpha/r; 0 is the base (default 1)", -100, 100},
         CLI_OPTS_MODEL(&c),
         CLI_OPTS_CTX(&c),
         {"verbose", 'v', OPT_FLAG, &c.verbose, NULL, "print token counts and speed on stderr", 0, 0},
@@ -77,27 +145,41 @@ int cmd_generate(int argc, char **argv) {
                              "Answers one prompt on stdout. --temp 0 is greedy and deterministic.",
                              opts, (int)(sizeof opts / sizeof opts[0])};
     char *pos[1];
-    int n_pos, help, rc;
-    if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
-    if (help) { cli_print_help(&spec); return CLI_OK; }
-    if (!prompt_opt && !file)
-        return cli_error(CLI_USAGE, "generate needs a prompt: -p TEXT or -f FILE (see peftui generate --help)");
-    if (prompt_opt && file)
-        return cli_error(CLI_USAGE, "give the prompt once: -p TEXT or -f FILE, not both");
-    if (raw && (c.template_name || c.system))
-        return cli_error(CLI_USAGE, "--raw uses no chat template, so --template and --system do not apply");
+    int n_pos, help, rc, pargc, n_dirs = 0;
+    char **pargv = NULL;
+    const char **dirs = NULL;
+    if ((rc = cli_adapter_args(argc, argv, &pargv, &pargc, &dirs, &n_dirs)) != CLI_OK) return rc;
+    rc = cli_parse(&spec, pargc, pargv, pos, 0, &n_pos, &help);
+    free(pargv);
+    if (adapter_flag) dirs[n_dirs++] = adapter_flag; // a form cli_adapter_args left in ("--adapter -x")
+    if (rc == CLI_OK && help) cli_print_help(&spec);
+    else if (rc == CLI_OK && !prompt_opt && !file)
+        rc = cli_error(CLI_USAGE, "generate needs a prompt: -p TEXT or -f FILE (see peftui generate --help)");
+    else if (rc == CLI_OK && prompt_opt && file)
+        rc = cli_error(CLI_USAGE, "give the prompt once: -p TEXT or -f FILE, not both");
+    else if (rc == CLI_OK && raw && (c.template_name || c.system))
+        rc = cli_error(CLI_USAGE, "--raw uses no chat template, so --template and --system do not apply");
+    else if (rc == CLI_OK && scale != 1.0f && n_dirs == 0)
+        rc = cli_error(CLI_USAGE, "--scale applies to an adapter: add --adapter DIR");
+    if (rc != CLI_OK || help) {
+        free(dirs);
+        return rc;
+    }
 
     char *prompt_buf = NULL, *default_system = NULL, *text = NULL, *answer = NULL;
     int32_t *ids = NULL;
     int n_ids = 0;
     pt_chat_template *tmpl = NULL;
+    pt_adapter *adapters = NULL;
     cli_engine e;
     memset(&e, 0, sizeof e);
     const char *prompt = prompt_opt;
     if (file) {
         char why[256];
-        if (!(prompt_buf = read_file(file, why, sizeof why)))
-            return cli_error(CLI_ERR, "%s: cannot read the prompt: %s", file, why);
+        if (!(prompt_buf = read_file(file, why, sizeof why))) {
+            rc = cli_error(CLI_ERR, "%s: cannot read the prompt: %s", file, why);
+            goto done;
+        }
         prompt = prompt_buf;
     }
     size_t bad = cli_utf8_invalid_at(prompt, strlen(prompt));
@@ -108,10 +190,19 @@ int cmd_generate(int argc, char **argv) {
     if (!*prompt) { rc = cli_error(CLI_USAGE, "the prompt is empty"); goto done; }
 
     if ((rc = cli_engine_open(&e, &c, 0)) != CLI_OK) goto done;
+    if (!raw && (rc = cli_template_open(&tmpl, &default_system, &e.model, c.template_name)) != CLI_OK) goto done;
+    if ((rc = cli_adapters_load(&e.model, dirs, n_dirs, tmpl ? template_name(tmpl) : NULL, &adapters)) != CLI_OK) goto done;
+    if (n_dirs) {
+        pt_err aerr = {0};
+        if (runtime_set_adapter(&e.rt, &adapters[n_dirs - 1], scale, &aerr) != PT_OK) {
+            rc = cli_error(CLI_ERR, "%s", aerr.msg);
+            goto done;
+        }
+        session_reset(&e.sess);
+    }
     if (raw) {
         if ((rc = cli_tokenize(&e.model, prompt, 1, 1, &ids, &n_ids)) != CLI_OK) goto done;
     } else {
-        if ((rc = cli_template_open(&tmpl, &default_system, &e.model, c.template_name)) != CLI_OK) goto done;
         pt_msg msgs[2];
         int n = 0;
         if (c.system) msgs[n++] = (pt_msg){"system", c.system};
@@ -156,6 +247,7 @@ int cmd_generate(int argc, char **argv) {
         fprintf(stderr, "answer: %d tokens in %.2f s, %.1f tok/s; stopped: %s\n", res.n_gen, res.t_decode_s,
                 res.t_decode_s > 0 ? res.n_gen / res.t_decode_s : 0.0, stop_name(res.stop));
         fprintf(stderr, "model: %s, template: %s, load %.2f s\n", e.model.path, tmpl ? template_name(tmpl) : "raw", e.load_s);
+        if (n_dirs) fprintf(stderr, "adapter: %s (scale %g)\n", adapters[n_dirs - 1].name, scale);
     }
     rc = CLI_OK;
     if (res.stop == PT_STOP_ABORT) rc = cli_error(130, "interrupted"); // 128 + SIGINT, as shells report it
@@ -166,6 +258,8 @@ done:
     free(default_system);
     template_free(tmpl);
     cli_engine_close(&e);
+    cli_adapters_free(adapters, n_dirs);
+    free(dirs);
     free(prompt_buf);
     return rc;
 }

@@ -19,6 +19,10 @@ static const command COMMANDS[] = {
     {"info", cmd_info, "show a model's architecture, tokenizer, tensors and LoRA targets"},
     {"tokenize", cmd_tokenize, "show how the model's tokenizer splits a text"},
     {"bench", cmd_bench, "measure load time, prefill and decode speed, and memory"},
+    {"train", cmd_train, "fine-tune a LoRA adapter on a dataset: train -d DATA"},
+    {"compare", cmd_compare, "the base and each adapter answer one prompt side by side"},
+    {"merge", cmd_merge, "merge an adapter into the base and save it as a Hugging Face model"},
+    {"export", cmd_export, "write an adapter as a PEFT folder, a merged model or a GGUF LoRA for llama.cpp"},
 };
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 

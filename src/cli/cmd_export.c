@@ -1,0 +1,75 @@
+// cmd_export.c - `peftui export --adapter DIR --format peft|merged|gguf-lora
+// -o OUT`: an adapter out in the format another tool reads (PEFT folder,
+// merged Hugging Face model, GGUF LoRA for llama.cpp's --lora). What the
+// target would get wrong (a scale folded into B, parts it cannot carry, a
+// GGUF base with no tokenizer files, ...) is printed before anything is written.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "export.h"
+#include "lora.h"
+
+// Loads the model and the adapter, prints the warnings, writes the export.
+int cli_export_run(const char *model, int threads, const char *adapter_dir, const char *format, float scale,
+                   const char *out) {
+    pt_export_format f;
+    pt_export_warnings w;
+    pt_err err = {0};
+    pt_model m;
+    pt_adapter a;
+    int rc;
+    char warn[600] = "";
+    (void)threads; // loading and writing are single-threaded; merging uses OpenBLAS's own threads
+    if (export_format_parse(format, &f, &err) != PT_OK) return cli_error(CLI_USAGE, "--format: %s", err.msg);
+    if ((rc = cli_model_load(&m, model, NULL)) != CLI_OK) return rc;
+    if (adapter_load(&a, &m, adapter_dir, warn, sizeof warn, &err) != PT_OK) {
+        model_free(&m);
+        return cli_error(CLI_ERR, "%s", err.msg);
+    }
+    if (warn[0]) cli_error(0, "warning: %s", warn);
+    memset(&w, 0, sizeof w);
+    if (export_check(&a, &m, f, scale, &w, &err) != PT_OK) {
+        rc = cli_error(CLI_ERR, "%s", err.msg);
+        goto done;
+    }
+    for (int i = 0; i < w.n; i++) cli_error(0, "warning: %s", w.msg[i]);
+    memset(&w, 0, sizeof w); // already said
+    if (export_adapter(&a, &m, f, scale, out, &w, &err) != PT_OK) {
+        rc = cli_error(CLI_ERR, "%s", err.msg);
+        goto done;
+    }
+    printf("exported %s as %s to %s\n", a.name, export_format_name(f), out);
+    if (f == PT_EXPORT_GGUF_LORA) printf("use it with llama.cpp: llama-cli -m BASE.gguf --lora %s\n", out);
+    else if (f == PT_EXPORT_MERGED) printf("load it with: %s chat -m %s\n", cli_progname(), out);
+    rc = CLI_OK;
+done:
+    adapter_free(&a);
+    model_free(&m);
+    return rc;
+}
+
+int cmd_export(int argc, char **argv) {
+    const char *model = NULL, *adapter = NULL, *format = NULL, *out = NULL;
+    float scale = 1.0f;
+    int threads = cli_default_threads();
+    cli_opt opts[] = {
+        {"adapter", 0, OPT_STR, &adapter, "DIR", "the adapter folder to export", 0, 0},
+        {"format", 0, OPT_STR, &format, "FMT", "peft (folder), merged (Hugging Face model folder) or gguf-lora (file for llama.cpp --lora)", 0, 0},
+        {"out", 'o', OPT_STR, &out, "PATH", "output folder (peft, merged) or file (gguf-lora)", 0, 0},
+        {"scale", 0, OPT_FLOAT, &scale, "S", "bake this strength into the export (default 1: as trained)", -100, 100},
+        {"model", 'm', OPT_STR, &model, "PATH", "the base model the adapter was trained on (default: $PEFTUI_MODEL, else " CLI_DEFAULT_MODEL ")", 0, 0},
+        {"threads", 't', OPT_INT, &threads, "N", "CPU threads (default: the number of cores)", 1, 1024},
+    };
+    cli_command_spec spec = {"export", "--adapter DIR --format peft|merged|gguf-lora -o OUT [options]",
+                             "Writes an adapter for other tools: PEFT, a merged Hugging Face model, or a GGUF LoRA for llama.cpp.",
+                             opts, (int)(sizeof opts / sizeof opts[0])};
+    char *pos[1];
+    int n_pos, help, rc;
+    if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
+    if (help) { cli_print_help(&spec); return CLI_OK; }
+    if (!adapter) return cli_error(CLI_USAGE, "export needs --adapter DIR (see %s export --help)", cli_progname());
+    if (!format) return cli_error(CLI_USAGE, "export needs --format peft, merged or gguf-lora");
+    if (!out) return cli_error(CLI_USAGE, "export needs -o PATH");
+    return cli_export_run(model, threads, adapter, format, scale, out);
+}
