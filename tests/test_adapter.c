@@ -269,12 +269,26 @@ static void test_bad(const pt_model *m, const char *tmp) {
     write_folder(dir, cfg, ts, 1);
     rc = adapter_load(&a, m, dir, warn, sizeof warn, &err);
     CHECKF(rc == PT_ERR_FORMAT && strstr(err.msg, "missing tensor") && strstr(err.msg, "q_proj.lora_B"), "%d %s", rc, err.msg);
-    // a part peftui cannot apply
+    // a saved lm_head the config does not name in modules_to_save
     ts[2] = head;
     snprintf(dir, sizeof dir, "%s/head", tmp);
     write_folder(dir, cfg, ts, 3);
     rc = adapter_load(&a, m, dir, warn, sizeof warn, &err);
-    CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "lm_head.modules_to_save"), "%d %s", rc, err.msg);
+    CHECKF(rc == PT_ERR_FORMAT && strstr(err.msg, "lm_head.modules_to_save") && strstr(err.msg, "not in"), "%d %s", rc,
+           err.msg);
+    // named, but made for another vocabulary: the shape is wrong
+    snprintf(dir, sizeof dir, "%s/head2", tmp);
+    write_folder(dir, "{\"r\": 4, \"target_modules\": [\"q_proj\"], \"layers_to_transform\": [0], "
+                      "\"modules_to_save\": [\"lm_head\"]}", ts, 3);
+    rc = adapter_load(&a, m, dir, warn, sizeof warn, &err);
+    CHECKF(rc == PT_ERR_FORMAT && strstr(err.msg, "[4, 64]") && strstr(err.msg, "another base"), "%d %s", rc, err.msg);
+    // a part peftui cannot apply
+    st_write_tensor mag = {"base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", A, 1, {64}};
+    ts[2] = mag;
+    snprintf(dir, sizeof dir, "%s/dora", tmp);
+    write_folder(dir, cfg, ts, 3);
+    rc = adapter_load(&a, m, dir, warn, sizeof warn, &err);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "lora_magnitude_vector"), "%d %s", rc, err.msg);
     // rank in the file differs from the config's
     snprintf(dir, sizeof dir, "%s/rank", tmp);
     write_folder(dir, "{\"r\": 8, \"target_modules\": [\"q_proj\"], \"layers_to_transform\": [0]}", ts, 2);

@@ -216,6 +216,23 @@ static float *down(pt_backend *be, const float *d, size_t n) {
 
 static void vs_oracle(pt_backend *be) {
     const char *nm = be->ops->name;
+    // embedding backward: repeated tokens accumulate
+    {
+        int N = 50, C = 33, V = 7;
+        int32_t tok[50];
+        for (int i = 0; i < N; i++) tok[i] = (i * 5) % V;
+        float *dout = rnd((size_t)N * C, 1), *t0 = rnd((size_t)V * C, 1);
+        float *Dt = up(be, t0, (size_t)V * C * 4), *Dd = up(be, dout, (size_t)N * C * 4);
+        int32_t *Dk = up(be, tok, sizeof tok);
+        double want = t0[(size_t)3 * C + 4];
+        for (int i = 0; i < N; i++) if (tok[i] == 3) want += dout[(size_t)i * C + 4];
+        NV->ops->embedding_backward(NV, t0, dout, tok, N, C);
+        be->ops->embedding_backward(be, Dt, Dd, Dk, N, C);
+        float *t1 = down(be, Dt, (size_t)V * C);
+        CHECKF(nerr(t1, t0, (size_t)V * C) < 1e-6 && fabs(t0[(size_t)3 * C + 4] - want) < 1e-5, "%s embedding_backward", nm);
+        be->ops->free(be, Dt); be->ops->free(be, Dd); be->ops->free(be, Dk);
+        free(dout); free(t0); free(t1);
+    }
     // gemm, every transpose combination, with beta
     int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {64, 33, 129}, {8, 576, 1024}};
     for (int s = 0; s < 4; s++)

@@ -273,11 +273,18 @@ static void test_create(const pt_model *m, const pt_model *qwen) {
     pt_lora_config c;
     pt_adapter a, b;
     pt_err err = {0};
-    // modules_to_save: stored, written, but not implemented at bind time
+    // modules_to_save: whole copies of lm_head and embed_tokens, starting as the base's;
+    // any other module is refused by name
     CHECK(parse(&c, "{\"target_modules\": [\"q_proj\"], \"modules_to_save\": [\"lm_head\", \"embed_tokens\"]}", &err) == PT_OK);
     int rc = adapter_create(&a, m, &c, 1, &err);
-    CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "modules_to_save") && strstr(err.msg, "lm_head, embed_tokens") &&
-           strstr(err.msg, "not implemented"), "%d %s", rc, err.msg);
+    size_t VC = (size_t)m->cfg.vocab_size * m->cfg.n_embd;
+    CHECKF(rc == PT_OK && a.save_head && a.save_embed && !memcmp(a.save_embed, m->w.tok_embd, VC * 4), "%d %s", rc,
+           err.msg);
+    if (rc == PT_OK) adapter_free(&a);
+    lora_config_free(&c);
+    CHECK(parse(&c, "{\"target_modules\": [\"q_proj\"], \"modules_to_save\": [\"score\"]}", &err) == PT_OK);
+    rc = adapter_create(&a, m, &c, 1, &err);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "'score'") && strstr(err.msg, "lm_head"), "%d %s", rc, err.msg);
     lora_config_free(&c);
     // bias: nothing to train on llama; refused on qwen2 (q/k/v biases)
     CHECK(parse(&c, "{\"target_modules\": [\"q_proj\"], \"bias\": \"lora_only\"}", &err) == PT_OK);

@@ -12,8 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "check.h"
 #include "cpu_blas.h"
+#include "forward.h"
+#include "lora.h"
 #include "mapped_file.h"
 #include "model.h"
 #include "safetensors.h"
@@ -222,6 +226,127 @@ static void dropout_agrees(const pt_model *m, pt_backend *cpu, pt_backend *nv, c
     free(gr[1]);
 }
 
+// modules_to_save (lm_head, embed_tokens) plus LoRA on q_proj, v_proj, built
+// with adapter_create: training gradients of the whole copies against PEFT,
+// the inference forward using the copies, and a save/load round trip.
+static void modules_to_save(const pt_model *m, pt_backend *be) {
+    pt_err err = {0};
+    char *json = NULL;
+    if (read_whole_file(DATA "train/step_mts.json", &json, NULL, &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    cJSON *doc = cJSON_Parse(json);
+    batch bt = {0};
+    st_file st;
+    CHECK(doc && read_batch(&bt, doc));
+    if (st_open(&st, DATA "train/step_mts.safetensors", &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    pt_lora_config cfg;
+    lora_config_defaults(&cfg);
+    char *targets[] = {"q_proj", "v_proj"}, *saves[] = {"lm_head", "embed_tokens"};
+    cfg.r = 4;
+    cfg.lora_alpha = 8;
+    cfg.target_modules = targets;
+    cfg.n_target_modules = 2;
+    cfg.modules_to_save = saves;
+    cfg.n_modules_to_save = 2;
+    pt_adapter a;
+    if (adapter_create(&a, m, &cfg, 1, &err) != PT_OK) { CHECKF(0, "adapter_create: %s", err.msg); goto out; }
+    size_t VC = (size_t)m->cfg.vocab_size * m->cfg.n_embd;
+    CHECK(a.save_head && a.save_embed && memcmp(a.save_head, m->w.lm_head, VC * 4) == 0);
+    // the golden's starting values
+    char key[200];
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        for (int s = 0; s < PT_LIN_COUNT; s++) {
+            pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + s];
+            CHECK(!mod->A == !(s == PT_LIN_Q || s == PT_LIN_V));
+            if (!mod->A) continue;
+            key_of(key, sizeof key, l, s, "A");
+            const st_tensor *t = st_find(&st, key);
+            if (t) memcpy(mod->A, t->data, t->nbytes);
+            key_of(key, sizeof key, l, s, "B");
+            if ((t = st_find(&st, key))) memcpy(mod->B, t->data, t->nbytes);
+        }
+    const char *skeys[2] = {"base_model.model.model.embed_tokens.weight", "base_model.model.lm_head.weight"};
+    float *copies[2] = {a.save_embed, a.save_head};
+    for (int i = 0; i < 2; i++) {
+        const st_tensor *t = st_find(&st, skeys[i]);
+        CHECK(t && t->nbytes == VC * 4);
+        if (t) memcpy(copies[i], t->data, VC * 4);
+    }
+    pt_train_graph *g = NULL;
+    CHECKF(train_graph_create(&g, be, m, &a, bt.B, bt.T, &err) == PT_OK, "%s", err.msg);
+    if (g) {
+        float loss;
+        int nt;
+        train_graph_zero_grads(g);
+        CHECK(train_graph_step(g, bt.tok, bt.mask, bt.len, 1, 1.0f, 0, &loss, &nt, &err) == PT_OK);
+        CHECKF(fabsf(loss - bt.loss) <= 1e-5f * bt.loss, "modules_to_save loss %.7f vs PEFT %.7f", loss, bt.loss);
+        const float *gr = train_graph_grads(g);
+        for (int i = 0; i < 2; i++) {
+            snprintf(key, sizeof key, "%s.grad", skeys[i]);
+            const st_tensor *t = st_find(&st, key);
+            double e = t ? nerr(gr + (copies[i] - a.params), (const float *)t->data, VC) : INFINITY;
+            CHECKF(e < 1e-4, "gradient of %s: normalised error %g", skeys[i], e);
+        }
+        for (int l = 0; l < m->cfg.n_layer; l++) {
+            pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + PT_LIN_V];
+            key_of(key, sizeof key, l, PT_LIN_V, "B");
+            strcat(key, ".grad");
+            const st_tensor *t = st_find(&st, key);
+            double e = t ? nerr(gr + (mod->B - a.params), (const float *)t->data, (size_t)mod->out * mod->r) : INFINITY;
+            CHECKF(e < 1e-4, "%s: %g", key, e);
+        }
+        train_graph_free(g);
+    }
+    // inference uses the copies: the mean cross-entropy of the runtime's logits is PEFT's loss
+    pt_runtime rt;
+    if (runtime_init(&rt, be, m, 64, 16, &err) == PT_OK && runtime_set_adapter(&rt, &a, 1.0f, &err) == PT_OK) {
+        int V = m->cfg.vocab_size, nt = 0;
+        double total = 0;
+        float *lg = malloc(sizeof(float) * (size_t)bt.T * V);
+        for (int b = 0; b < bt.B; b++) {
+            runtime_reset(&rt);
+            runtime_forward(&rt, bt.tok + b * bt.T, bt.len[b], lg, 1, &err);
+            for (int t = 1; t < bt.len[b]; t++) {
+                if (!bt.mask[b * bt.T + t]) continue;
+                const float *row = lg + (size_t)(t - 1) * V;
+                double mx = -INFINITY, s = 0;
+                for (int v = 0; v < V; v++) mx = row[v] > mx ? row[v] : mx;
+                for (int v = 0; v < V; v++) s += exp(row[v] - mx);
+                total += log(s) + mx - row[bt.tok[b * bt.T + t]];
+                nt++;
+            }
+        }
+        CHECKF(fabs(total / nt - bt.loss) < 1e-4, "inference with saved modules: loss %g vs PEFT %g", total / nt, bt.loss);
+        free(lg);
+        runtime_free(&rt);
+    }
+    // the saved copies survive a save and a load, under PEFT's keys
+    char dir[] = "/tmp/peftui-mts-XXXXXX";
+    if (mkdtemp(dir)) {
+        pt_adapter b;
+        char warn[256];
+        CHECKF(adapter_save(&a, m, dir, &err) == PT_OK, "%s", err.msg);
+        CHECKF(adapter_load(&b, m, dir, warn, sizeof warn, &err) == PT_OK, "%s", err.msg);
+        CHECK(b.n_params == a.n_params && memcmp(b.params, a.params, a.n_params * 4) == 0);
+        CHECK(b.save_head && b.save_embed && b.save_head - b.params == a.save_head - a.params);
+        adapter_free(&b);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        CHECK(system(cmd) == 0);
+    }
+    // a saved module peftui cannot train is refused by name
+    char *bad[] = {"model.norm"};
+    cfg.modules_to_save = bad;
+    cfg.n_modules_to_save = 1;
+    pt_adapter c;
+    CHECK(adapter_create(&c, m, &cfg, 1, &err) == PT_ERR_UNSUPPORTED && strstr(err.msg, "model.norm"));
+    adapter_free(&a);
+out:
+    st_close(&st);
+    cJSON_Delete(doc);
+    free(json);
+    free(bt.tok); free(bt.mask); free(bt.len);
+}
+
 int main(int argc, char **argv) {
     CHECK_USE_FAST_BLAS(argv);
     pt_err err = {0};
@@ -244,6 +369,7 @@ int main(int argc, char **argv) {
     peft_parity(&m, nv, &bt, &st);
     finite_differences(&m, nv, &bt);
     dropout_agrees(&m, cpu, nv, &bt);
+    modules_to_save(&m, cpu);
 
     // a batch with no target tokens: zero loss, no gradient, no error
     uint8_t *none = calloc((size_t)bt.B * bt.T, 1);

@@ -2,6 +2,8 @@
 //   adapter_config.json        PEFT's LoraConfig (every field)
 //   adapter_model.safetensors  base_model.model.<module>.lora_A.weight (r, in)
 //                              base_model.model.<module>.lora_B.weight (out, r)
+//                              base_model.model.model.embed_tokens.weight (V, C) and
+//                              base_model.model.lm_head.weight (V, C): modules_to_save
 //   peftui.json                {"base_name", "base_fingerprint", "template",
 //                               "peftui_version"}; absent in PEFT-made folders
 // Saving writes every file under a temporary name first and renames them into
@@ -34,6 +36,19 @@ static void tensor_key(char *buf, size_t cap, int layer, int slot, int ab) {
     snprintf(buf, cap, "base_model.model.%s.lora_%c.weight", mod, ab ? 'B' : 'A');
 }
 
+// modules_to_save tensors: PEFT's keys on disk (its in-memory
+// ".modules_to_save.default" is dropped when it saves)
+static const char *const SAVE_KEYS[2] = {"base_model.model.model.embed_tokens.weight", "base_model.model.lm_head.weight"};
+
+// 0 embed_tokens, 1 lm_head, -1 neither
+static int save_key_index(const char *key) {
+    static const char *const ALT[2] = {"base_model.model.model.embed_tokens.modules_to_save.default.weight",
+                                       "base_model.model.lm_head.modules_to_save.default.weight"};
+    for (int i = 0; i < 2; i++)
+        if (!strcmp(key, SAVE_KEYS[i]) || !strcmp(key, ALT[i]) || !strcmp(key, SAVE_KEYS[i] + 17)) return i;
+    return -1;
+}
+
 static char *peftui_json(const pt_adapter *a) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -60,8 +75,8 @@ int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err
     if ((rc = pt_mkdir_p(dir, err))) return rc;
     int nmod = 0;
     for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) nmod += a->mods[i].A != NULL;
-    ts = calloc((size_t)(2 * nmod + 1), sizeof *ts);
-    keys = calloc((size_t)(2 * nmod + 1), sizeof *keys);
+    ts = calloc((size_t)(2 * nmod + 3), sizeof *ts);
+    keys = calloc((size_t)(2 * nmod + 3), sizeof *keys);
     if (!ts || !keys) goto nomem;
     for (int l = 0; l < a->n_layer; l++)
         for (int s = 0; s < PT_LIN_COUNT; s++) {
@@ -76,6 +91,17 @@ int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err
                 ts[n].shape[1] = ab ? mod->r : mod->in;
             }
         }
+    for (int i = 0; i < 2; i++) {
+        const float *w = i ? a->save_head : a->save_embed;
+        if (!w) continue;
+        snprintf(keys[n], sizeof keys[n], "%s", SAVE_KEYS[i]);
+        ts[n].name = keys[n];
+        ts[n].data = w;
+        ts[n].n_dims = 2;
+        ts[n].shape[0] = m->cfg.vocab_size;
+        ts[n].shape[1] = m->cfg.n_embd;
+        n++;
+    }
     // the config as PEFT saves it: inference_mode true, targets resolved
     if ((rc = lora_config_copy(&cfg, &a->cfg, err))) goto fail;
     cfg.inference_mode = 1;
@@ -238,12 +264,35 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
         rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", dir);
         goto fail;
     }
+    int saved_seen[2] = {0, 0};
     for (int i = 0; i < f.n_tensors; i++) {
         const st_tensor *t = &f.tensors[i];
-        int l, s, ab;
+        int l, s, ab, si = save_key_index(t->name);
+        if (si >= 0) {  // a module saved whole
+            float *dst = si ? a->save_head : a->save_embed;
+            if (!dst) {
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s is not in adapter_config.json's modules_to_save", path,
+                             t->name);
+                goto fail;
+            }
+            if (t->n_dims != 2 || t->shape[0] != m->cfg.vocab_size || t->shape[1] != m->cfg.n_embd) {
+                char hs[64];
+                shape_str(hs, sizeof hs, t->shape, t->n_dims);
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s has shape [%s], this base model needs [%d, %d] (an "
+                             "adapter made for another base model?)", path, t->name, hs, m->cfg.vocab_size, m->cfg.n_embd);
+                goto fail;
+            }
+            if (saved_seen[si]++) {
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s given twice", path, t->name);
+                goto fail;
+            }
+            if ((rc = read_tensor(t, dst, path, err))) goto fail;
+            continue;
+        }
         if (!parse_key(t->name, &l, &s, &ab)) {
-            rc = pt_fail(err, PT_ERR_UNSUPPORTED, "%s: tensor %s is not a LoRA A/B matrix of a linear layer "
-                         "(modules_to_save, DoRA, lora_bias and embedding parts are not implemented)", path, t->name);
+            rc = pt_fail(err, PT_ERR_UNSUPPORTED, "%s: tensor %s is not a LoRA A/B matrix of a linear layer nor a "
+                         "saved lm_head/embed_tokens (DoRA, lora_bias and other parts are not implemented)", path,
+                         t->name);
             goto fail;
         }
         if (l >= L) {
@@ -277,6 +326,11 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
             char key[160];
             tensor_key(key, sizeof key, i / 2 / PT_LIN_COUNT, i / 2 % PT_LIN_COUNT, i % 2);
             rc = pt_fail(err, PT_ERR_FORMAT, "%s: missing tensor %s", path, key);
+            goto fail;
+        }
+    for (int i = 0; i < 2; i++)
+        if ((i ? a->save_head : a->save_embed) && !saved_seen[i]) {
+            rc = pt_fail(err, PT_ERR_FORMAT, "%s: missing tensor %s (named in modules_to_save)", path, SAVE_KEYS[i]);
             goto fail;
         }
     // where it came from: peftui.json, else PEFT's base_model_name_or_path

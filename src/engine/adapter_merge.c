@@ -44,6 +44,10 @@ static int apply(pt_adapter *a, pt_model *m, float sign, float user_scale, pt_er
 
 int adapter_merge(pt_adapter *a, pt_model *m, float user_scale, pt_err *err) {
     if (a->merged) return pt_fail(err, PT_ERR_ARG, "adapter %s is already merged", a->name);
+    if (a->save_embed || a->save_head)  // the base may tie them: one slice cannot take two copies
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "adapter %s saves whole modules (modules_to_save), which cannot be merged "
+                       "into the loaded base in memory; use it unmerged, or write a merged copy with "
+                       "`peftui export --format merged`", a->name);
     int rc = apply(a, m, 1.0f, user_scale, err);
     if (rc) return rc;
     a->merged = 1;

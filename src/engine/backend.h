@@ -16,7 +16,7 @@ typedef enum {
     PT_OP_MATMUL, PT_OP_MATMUL_Q, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
     PT_OP_SWIGLU, PT_OP_ADD, PT_OP_SOFTMAX,
     PT_OP_GEMM, PT_OP_RMSNORM_BACKWARD, PT_OP_ROPE_BACKWARD, PT_OP_ATTENTION_BACKWARD,
-    PT_OP_SWIGLU_BACKWARD, PT_OP_CROSS_ENTROPY, PT_OP_DROPOUT, PT_OP_COUNT
+    PT_OP_SWIGLU_BACKWARD, PT_OP_CROSS_ENTROPY, PT_OP_DROPOUT, PT_OP_EMBEDDING_BACKWARD, PT_OP_COUNT
 } pt_op;
 
 typedef struct pt_backend pt_backend;
@@ -89,6 +89,8 @@ typedef struct pt_backend_ops {
     // out (n) = inp * keep / (1 - p), keep_i = (hash(seed, i) >= p): the same
     // mask on every backend. out may alias inp. Its backward is the same call.
     void (*dropout)(pt_backend *be, float *out, const float *inp, size_t n, float p, uint64_t seed);
+    // dtable (V, C): row tokens[n] += dout[n] for every n (rows may repeat); dout (N, C)
+    void (*embedding_backward)(pt_backend *be, float *dtable, const float *dout, const int32_t *tokens, int N, int C);
 } pt_backend_ops;
 
 // The dropout mask's random number for element i, uniform in [0, 1): a

@@ -194,7 +194,7 @@ static const pt_backend_ops cpu_ops = {
     .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
     .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
     .attention_backward = cpu_attention_backward, .swiglu_backward = cpu_swiglu_backward,
-    .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout,
+    .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout, .embedding_backward = cpu_embedding_backward,
 };
 
 int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {

@@ -29,6 +29,7 @@ void cpu_swiglu_backward(pt_backend *be, float *dgate, float *dup, const float *
                          const float *gate, const float *up, size_t n);
 void cpu_cross_entropy(pt_backend *be, float *logits, float *losses, const int32_t *targets,
                        int N, int V, float gscale);
+void cpu_embedding_backward(pt_backend *be, float *dtable, const float *dout, const int32_t *tokens, int N, int C);
 void cpu_dropout(pt_backend *be, float *out, const float *inp, size_t n, float p, uint64_t seed);
 
 #endif

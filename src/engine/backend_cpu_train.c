@@ -145,3 +145,18 @@ void cpu_dropout(pt_backend *be, float *out, const float *inp, size_t n, float p
 #pragma omp parallel for num_threads(be->n_threads) if (n > 65536)
     for (size_t i = 0; i < n; i++) out[i] = pt_dropout_u01(seed, i) >= p ? inp[i] * k : 0.0f;
 }
+
+// Rows of one token may repeat, so threads split the channels, not the rows:
+// every thread walks all N tokens over its own columns (no two write one float).
+void cpu_embedding_backward(pt_backend *be, float *dtable, const float *dout, const int32_t *tokens, int N, int C) {
+#pragma omp parallel num_threads(be->n_threads)
+    {
+        int nt = omp_get_num_threads(), t = omp_get_thread_num();
+        int c0 = (int)((long)C * t / nt), c1 = (int)((long)C * (t + 1) / nt);
+        for (int n = 0; n < N; n++) {
+            float *row = dtable + (size_t)tokens[n] * C;
+            const float *g = dout + (size_t)n * C;
+            for (int c = c0; c < c1; c++) row[c] += g[c];
+        }
+    }
+}

@@ -250,6 +250,12 @@ static void naive_dropout(pt_backend *be, float *out, const float *inp, size_t n
         out[i] = pt_dropout_u01(seed, i) >= p ? inp[i] * k : 0.0f;
 }
 
+static void naive_embedding_backward(pt_backend *be, float *dtable, const float *dout, const int32_t *tokens,
+                                     int N, int C) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) dtable[(size_t)tokens[n] * C + c] += dout[(size_t)n * C + c];
+}
+
 static const pt_backend_ops naive_ops = {
     .name = "cpu-naive", .host_memory = 1,
     .destroy = naive_destroy, .alloc = naive_alloc, .free = naive_free,
@@ -258,7 +264,7 @@ static const pt_backend_ops naive_ops = {
     .attention = naive_attention, .swiglu = naive_swiglu, .add = naive_add, .softmax = naive_softmax,
     .gemm = naive_gemm, .rmsnorm_backward = naive_rmsnorm_backward, .rope_backward = naive_rope_backward,
     .attention_backward = naive_attention_backward, .swiglu_backward = naive_swiglu_backward,
-    .cross_entropy = naive_cross_entropy, .dropout = naive_dropout,
+    .cross_entropy = naive_cross_entropy, .dropout = naive_dropout, .embedding_backward = naive_embedding_backward,
 };
 
 int backend_naive_create(pt_backend **out, pt_err *err) {

@@ -125,7 +125,8 @@ static void forward_chunk(pt_runtime *rt, int n) {
     int C = c->n_embd, F = c->n_ff, HD = c->head_dim, NH = c->n_head, NKV = c->n_head_kv;
     int Q = NH * HD, KV = NKV * HD, T = rt->n_ctx, pos0 = rt->n_past;
 
-    o->embedding(be, rt->x, rt->tok_dev, w->tok_embd, n, C);
+    const pt_adapter *a = rt->adapter && !rt->adapter->merged ? rt->adapter : NULL;
+    o->embedding(be, rt->x, rt->tok_dev, a && a->save_embed ? a->save_embed : w->tok_embd, n, C);
     for (int l = 0; l < c->n_layer; l++) {
         float *kc = rt->kcache + (size_t)l * T * KV;   // (T, KV) this layer's cache
         float *vc = rt->vcache + (size_t)l * T * KV;
@@ -180,7 +181,11 @@ int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_
             // final norm and head over every row, or only the last one
             int first = all_logits ? 0 : chunk - 1, rows = chunk - first;
             o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w.out_norm, rows, C, c->rms_eps);
-            linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, &rt->q_head, -1, PT_LIN_Q, rows, C, V);
+            const pt_adapter *a = rt->adapter && !rt->adapter->merged ? rt->adapter : NULL;
+            if (a && a->save_head)  // the adapter's own head (modules_to_save) replaces the base's
+                linear(rt, rt->logits, rt->xb, a->save_head, NULL, NULL, -1, PT_LIN_Q, rows, C, V);
+            else
+                linear(rt, rt->logits, rt->xb, rt->w.lm_head, NULL, &rt->q_head, -1, PT_LIN_Q, rows, C, V);
             float *dst = all_logits ? logits_out + (size_t)done * V : logits_out;
             o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
         }

@@ -593,6 +593,16 @@ static int layer_index(const pt_lora_config *c, const char *name) {
 
 // 1 when PEFT would put a LoRA on module `name`; is_linear: a linear layer
 // of the blocks (what all-linear covers).
+int lora_saves_module(const pt_lora_config *c, const char *name) {
+    size_t n = strlen(name);
+    for (int i = 0; i < c->n_modules_to_save; i++) {
+        const char *e = c->modules_to_save[i];
+        size_t k = strlen(e);
+        if (k <= n && !strcmp(name + n - k, e) && (k == n || name[n - k - 1] == '.')) return 1;
+    }
+    return 0;
+}
+
 static int target_matches(const pt_lora_config *c, const char *name, int is_linear) {
     if (c->exclude_regex && re_match(c->exclude_regex, name, PCRE2_ANCHORED | PCRE2_ENDANCHORED, NULL, 0, NULL) > 0)
         return 0;
@@ -644,13 +654,12 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
     const pt_config *mc = &m->cfg;
     int rc = lora_config_validate(cfg, err);
     if (rc) return rc;
-    if (cfg->n_modules_to_save) {
-        char names[200] = "";
-        size_t n = 0;
-        for (int i = 0; i < cfg->n_modules_to_save && n < sizeof names; i++)
-            n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "", cfg->modules_to_save[i]);
-        return pt_fail(err, PT_ERR_UNSUPPORTED,
-                       "modules_to_save (%s) is not implemented yet in peftui: only LoRA A/B matrices are trained", names);
+    for (int i = 0; i < cfg->n_modules_to_save; i++) {  // only the embedding and the head can be saved whole
+        const char *e = cfg->modules_to_save[i];
+        pt_lora_config one = {.modules_to_save = (char **)&e, .n_modules_to_save = 1};
+        if (!lora_saves_module(&one, "lm_head") && !lora_saves_module(&one, "model.embed_tokens"))
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save entry '%s' is not supported: peftui trains whole "
+                           "copies of lm_head and embed_tokens only", e);
     }
     if (cfg->bias != PT_BIAS_NONE && mc->has_qkv_bias)
         return pt_fail(err, PT_ERR_UNSUPPORTED, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
@@ -709,6 +718,9 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
                      c->n_exclude_modules || c->exclude_regex ? " less exclude_modules" : "", L - 1);
         goto fail;
     }
+    size_t VC = (size_t)mc->vocab_size * mc->n_embd;
+    int save_embed = lora_saves_module(c, "model.embed_tokens"), save_head = lora_saves_module(c, "lm_head");
+    total += (size_t)(save_embed + save_head) * VC;
     a->params = calloc(total, sizeof(float));
     if (!a->params) goto nomem;
     a->n_params = total;
@@ -721,6 +733,8 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
         mod->B = p;
         p += (size_t)mod->out * mod->r;
     }
+    if (save_embed) { a->save_embed = p; p += VC; }
+    if (save_head) a->save_head = p;
     snprintf(a->base_name, sizeof a->base_name, "%s", mc->name);
     model_fingerprint(m, a->base_fingerprint, sizeof a->base_fingerprint);
     return PT_OK;
@@ -753,6 +767,9 @@ static void fill_normal(float *x, size_t n, double std, uint64_t *s) {
 int adapter_create(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, uint64_t seed, pt_err *err) {
     int rc = adapter_bind(a, m, cfg, err);
     if (rc) return rc;
+    size_t VC = (size_t)m->cfg.vocab_size * m->cfg.n_embd;  // saved modules start as the base's own
+    if (a->save_embed) memcpy(a->save_embed, m->w.tok_embd, VC * sizeof(float));
+    if (a->save_head) memcpy(a->save_head, m->w.lm_head, VC * sizeof(float));
     uint64_t s = seed ^ 0x5DEECE66Dull;
     for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) {
         pt_lora_module *mod = &a->mods[i];

@@ -86,7 +86,11 @@ typedef struct {
     pt_lora_config cfg;
     int n_layer;
     pt_lora_module *mods;   // (n_layer * PT_LIN_COUNT), index l * PT_LIN_COUNT + slot
-    float *params;          // every A then B, module by module, in one allocation
+    float *params;          // every A then B, module by module, then the saved modules, in one allocation
+    // modules_to_save: whole trainable copies that replace the base's module
+    // while the adapter is active (PEFT's ModulesToSaveWrapper); NULL if not saved
+    float *save_embed;      // (V, C) model.embed_tokens
+    float *save_head;       // (V, C) lm_head (its own copy even when the base ties it to the embedding)
     size_t n_params;
     char name[128];         // adapter name (folder name when loaded)
     char base_fingerprint[80]; // model_fingerprint of the base it was trained on ("fnv1a64:..."), or "" (unknown)
@@ -94,6 +98,10 @@ typedef struct {
     char template_name[64]; // chat template used in training, or ""
     int merged;             // 1 while merged into a model's weights
 } pt_adapter;
+
+// Whether modules_to_save entry `entry` names module `name` (PEFT: the name
+// ends with the entry, at a dot boundary).
+int lora_saves_module(const pt_lora_config *c, const char *name);
 
 // Module name as PEFT sees it: "model.layers.3.self_attn.q_proj".
 void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot);

@@ -219,7 +219,10 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
 
 #define LS(p, l, n) ((p) + (size_t)(l) * (size_t)R * (size_t)(n))  // layer l's (R, n) slice
 #define BI(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)   // layer l's bias or NULL
-    o->embedding(be, g->x_in, tok, w->tok_embd, R, C);
+    pt_adapter *a = g->a;
+    const float *embd = a->save_embed ? a->save_embed : w->tok_embd;  // modules_to_save copies replace the base's
+    const float *head = a->save_head ? a->save_head : w->lm_head;
+    o->embedding(be, g->x_in, tok, embd, R, C);
     for (int l = 0; l < L; l++) {
         float *x = LS(g->x_in, l, C), *xn1 = LS(g->xn1, l, C), *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
         float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = LS(g->xn2, l, C);
@@ -258,12 +261,15 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
             if (backward) memset(g->dxn + (size_t)r0 * C, 0, sizeof(float) * (size_t)rows * C);
             continue;
         }
-        o->matmul(be, g->logits, g->xnf + (size_t)r0 * C, w->lm_head, NULL, rows, C, V, 1.0f, 0.0f);
+        o->matmul(be, g->logits, g->xnf + (size_t)r0 * C, head, NULL, rows, C, V, 1.0f, 0.0f);
         o->cross_entropy(be, g->logits, g->losses, tgt + r0, rows, V, gscale);
         o->download(be, losses, g->losses, sizeof(float) * rows);
         for (int i = 0; i < rows; i++) total += losses[i];
         if (backward)  // d xnf = dlogits @ lm_head
-            o->gemm(be, 0, 0, rows, C, V, 1.0f, g->logits, V, w->lm_head, C, 0.0f, g->dxn + (size_t)r0 * C, C);
+            o->gemm(be, 0, 0, rows, C, V, 1.0f, g->logits, V, head, C, 0.0f, g->dxn + (size_t)r0 * C, C);
+        if (backward && a->save_head)  // d head (V, C) += dlogits^T @ xnf
+            o->gemm(be, 1, 0, V, C, rows, 1.0f, g->logits, V, g->xnf + (size_t)r0 * C, C, 1.0f,
+                    g->grads + (a->save_head - a->params), C);
     }
     free(losses);
     *loss = (float)(total / nt);
@@ -295,6 +301,8 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
         lin_bwd(g, l, PT_LIN_V, g->dxn, 1.0f, g->dv, xn1, w->wv + (size_t)l * KV * C, R, C, KV, p_drop, dropout_seed);
         o->rmsnorm_backward(be, g->dx, g->dxn, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
     }
+    if (a->save_embed)  // dx is now d(embedding rows): scatter into the saved table's gradient
+        o->embedding_backward(be, g->grads + (a->save_embed - a->params), g->dx, tok, R, C);
 #undef LS
 #undef BI
     return PT_OK;

@@ -62,3 +62,34 @@ save_file(tensors, os.path.join(out, "step.safetensors"))
 json.dump({"r": r, "alpha": alpha, "targets": targets, "tokens": tokens.tolist(), "mask": mask.tolist(),
            "lengths": lengths, "loss": float(res.loss)}, open(os.path.join(out, "step.json"), "w"))
 print("loss", float(res.loss), "tensors", len(tensors))
+
+# The same batch with modules_to_save: whole trainable copies of lm_head and
+# embed_tokens (PEFT's ModulesToSaveWrapper; they start as the base weights,
+# here perturbed so that the two copies of the tied matrix differ) and LoRA on
+# q_proj, v_proj. Written to step_mts.safetensors with the same key scheme
+# (the copies under PEFT's on-disk keys) and step_mts.json.
+model = AutoModelForCausalLM.from_pretrained(tiny, dtype=torch.float32)
+cfg = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                 modules_to_save=["lm_head", "embed_tokens"], task_type="CAUSAL_LM")
+pm = get_peft_model(model, cfg)
+init = {}
+for name, p in pm.named_parameters():
+    if not p.requires_grad:
+        continue
+    if "lora_" in name:
+        p.data = torch.tensor(rng.uniform(-0.3, 0.3, size=tuple(p.shape)), dtype=torch.float32)
+    else:
+        p.data = p.data + torch.tensor(rng.uniform(-0.05, 0.05, size=tuple(p.shape)), dtype=torch.float32)
+    key = name.replace(".modules_to_save.default", "").replace(".default", "")
+    init[key] = p
+res = pm(input_ids=torch.tensor(tokens), attention_mask=attn, labels=labels)
+res.loss.backward()
+tensors = {}
+for key, p in init.items():
+    tensors[key] = p.detach().clone().contiguous()
+    tensors[key + ".grad"] = p.grad.detach().clone().contiguous()
+save_file(tensors, os.path.join(out, "step_mts.safetensors"))
+json.dump({"r": r, "alpha": alpha, "targets": ["q_proj", "v_proj"], "modules_to_save": ["lm_head", "embed_tokens"],
+           "tokens": tokens.tolist(), "mask": mask.tolist(), "lengths": lengths, "loss": float(res.loss)},
+          open(os.path.join(out, "step_mts.json"), "w"))
+print("modules_to_save loss", float(res.loss), sorted(k for k in tensors if "lora" not in k))
