@@ -26,7 +26,7 @@
 typedef struct {
     // flags; sentinels (INT_MIN, NAN, NULL) mean "not given"
     const char *data, *model, *template_name, *system, *out, *resume, *config;
-    const char *targets, *target_regex, *scheduler;
+    const char *targets, *target_regex, *scheduler, *modules_to_save;
     int threads, r, epochs, steps, train_on_prompt, rslora;
     float alpha, dropout, eval_frac;
     pt_train_params p;
@@ -74,6 +74,27 @@ static void free_targets(pt_lora_config *c) {
     c->target_all_linear = 0;
 }
 
+// "a, b,c" -> {"a", "b", "c"} (malloc'd strings in a malloc'd array).
+static int split_list(const char *list, char ***out, int *n_out) {
+    int n = 1;
+    for (const char *p = list; *p; p++) n += *p == ',';
+    if (!(*out = calloc((size_t)n, sizeof **out))) return CLI_ERR;
+    *n_out = 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        const char *s = p, *e = p + len;
+        while (s < e && (*s == ' ' || *s == '\t')) s++;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if (e > s) {
+            if (!((*out)[*n_out] = strndup(s, (size_t)(e - s)))) return CLI_ERR;
+            (*n_out)++;
+        }
+        p += len;
+        if (*p == ',') p++;
+    }
+    return CLI_OK;
+}
+
 // --target-modules q_proj,v_proj | all-linear, or --target-regex RE.
 static int set_targets(pt_lora_config *c, const char *list, const char *regex) {
     free_targets(c);
@@ -85,21 +106,7 @@ static int set_targets(pt_lora_config *c, const char *list, const char *regex) {
         c->target_all_linear = 1;
         return CLI_OK;
     }
-    int n = 1;
-    for (const char *p = list; *p; p++) n += *p == ',';
-    if (!(c->target_modules = calloc((size_t)n, sizeof *c->target_modules))) return cli_error(CLI_ERR, "out of memory");
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *e = p + len;
-        while (s < e && (*s == ' ' || *s == '\t')) s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
-        if (e > s) {
-            if (!(c->target_modules[c->n_target_modules] = strndup(s, (size_t)(e - s)))) return cli_error(CLI_ERR, "out of memory");
-            c->n_target_modules++;
-        }
-        p += len;
-        if (*p == ',') p++;
-    }
+    if (split_list(list, &c->target_modules, &c->n_target_modules) != CLI_OK) return cli_error(CLI_ERR, "out of memory");
     if (!c->n_target_modules)
         return cli_error(CLI_USAGE, "--target-modules: no module names in '%s' (e.g. q_proj,v_proj or all-linear)", list);
     return CLI_OK;
@@ -128,6 +135,13 @@ static int build_config(pt_lora_config *c, const train_opts *o) {
     if (o->targets || o->target_regex) {
         int rc = set_targets(c, o->targets, o->target_regex);
         if (rc != CLI_OK) return rc;
+    }
+    if (o->modules_to_save) {
+        for (int i = 0; i < c->n_modules_to_save; i++) free(c->modules_to_save[i]);
+        free(c->modules_to_save);
+        c->modules_to_save = NULL;
+        if (split_list(o->modules_to_save, &c->modules_to_save, &c->n_modules_to_save) != CLI_OK)
+            return cli_error(CLI_ERR, "out of memory");
     }
     if (lora_config_validate(c, &err) != PT_OK)
         return cli_error(o->config ? CLI_ERR : CLI_USAGE, "invalid LoRA config: %s", err.msg);
@@ -325,6 +339,7 @@ int cmd_train(int argc, char **argv) {
         {"dropout", 0, OPT_FLOAT, &o.dropout, "P", "lora_dropout, in [0, 1) (default 0.05)", -1e30, 1e30},
         {"target-modules", 0, OPT_STR, &o.targets, "LIST", "layers to adapt: q_proj,v_proj (default for llama), ... or all-linear", 0, 0},
         {"target-regex", 0, OPT_STR, &o.target_regex, "RE", "adapt the modules whose full name matches RE (PEFT's string form)", 0, 0},
+        {"modules-to-save", 0, OPT_STR, &o.modules_to_save, "LIST", "train whole copies of these modules too: lm_head, embed_tokens", 0, 0},
         {"rslora", 0, OPT_FLAG, &o.rslora, NULL, "rank-stabilised LoRA: scale by alpha/sqrt(r)", 0, 0},
         {"lr", 0, OPT_FLOAT, &p->lr, "LR", "peak learning rate (default 2e-4)", 0, 10},
         {"epochs", 0, OPT_INT, &o.epochs, "E", "passes over the data (default 3)", 1, BIG},
@@ -354,7 +369,7 @@ int cmd_train(int argc, char **argv) {
     if (!o.data) return cli_error(CLI_USAGE, "train needs data: -d FILE (see %s train --help)", cli_progname());
     if (o.epochs != INT_MIN && o.steps != INT_MIN) return cli_error(CLI_USAGE, "give --epochs or --steps, not both");
     if (o.targets && o.target_regex) return cli_error(CLI_USAGE, "give --target-modules or --target-regex, not both");
-    if (o.resume && (o.config || o.r != INT_MIN || !isnan(o.alpha) || o.targets || o.target_regex || o.rslora))
+    if (o.resume && (o.config || o.r != INT_MIN || !isnan(o.alpha) || o.targets || o.target_regex || o.rslora || o.modules_to_save))
         return cli_error(CLI_USAGE, "--resume continues its checkpoint's LoRA config: drop --config, --r, --alpha, "
                          "--rslora and the target flags");
     if (o.scheduler && (rc = parse_scheduler(o.scheduler, &p->sched)) != CLI_OK) return rc;
