@@ -140,6 +140,57 @@ static void test_peft_and_merged(pt_model *m, const pt_adapter *a, const char *t
     CHECK(export_adapter(a, m, PT_EXPORT_GGUF_LORA, 1.0f, dir, &w, &err) == PT_ERR_IO);
 }
 
+// A GGUF base: the merged folder gets the tokenizer peftui loaded from the GGUF
+// (tokenizer.json + tokenizer_config.json), so model_load reads the folder back,
+// with the adapter's logits and the same tokenizer and chat template.
+static void test_gguf_base_merged(const char *tmp) {
+    pt_model g, mm;
+    pt_adapter a;
+    pt_export_warnings w;
+    pt_err err = {0};
+    char warn[256], dir[700];
+    if (model_load(&g, TINY "llama-f32.gguf", &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    if (adapter_load(&a, &g, PEFT "tiny-lora", warn, sizeof warn, &err) != PT_OK) {
+        CHECKF(0, "%s", err.msg);
+        model_free(&g);
+        return;
+    }
+    float *want = logits_of(&g, &a, TOKENS, 12);
+    snprintf(dir, sizeof dir, "%s/gguf-merged", tmp);
+    int rc = export_adapter(&a, &g, PT_EXPORT_MERGED, 1.0f, dir, &w, &err);
+    CHECKF(rc == PT_OK && w.n == 0, "GGUF base merged: %s (%d warnings)", err.msg, w.n);
+    CHECK(exists(dir, "tokenizer.json") && exists(dir, "tokenizer_config.json") && !exists(dir, "tokenizer.json.new"));
+    rc = model_load(&mm, dir, &err);
+    CHECKF(rc == PT_OK, "model_load of the merged GGUF base: %s", err.msg);
+    if (rc == PT_OK) {
+        CHECK(mm.source == PT_SRC_HF && mm.cfg.vocab_size == g.cfg.vocab_size);
+        float *got = logits_of(&mm, NULL, TOKENS, 12);
+        double d = max_diff(got, want, 12 * (size_t)g.cfg.vocab_size);
+        CHECKF(d < 1e-4, "merged GGUF base vs base + adapter: max |diff| %g", d);
+        free(got);
+        CHECK(tokenizer_vocab_size(mm.tok) == tokenizer_vocab_size(g.tok) &&
+              tokenizer_bos(mm.tok) == tokenizer_bos(g.tok) && tokenizer_eos(mm.tok) == tokenizer_eos(g.tok));
+        static const char *const texts[] = {"Hello world, 2024 tokens!", "<|im_start|>user\nhi<|im_end|>\n",
+                                            "  spaces\tand\nnew lines  ", "caf\xC3\xA9 \xE4\xB8\xAD\xE6\x96\x87"};
+        int same = 0;
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+            int32_t *x = NULL, *y = NULL;
+            int nx = 0, ny = 0;
+            tokenizer_encode(g.tok, texts[i], strlen(texts[i]), 1, 1, &x, &nx, NULL);
+            tokenizer_encode(mm.tok, texts[i], strlen(texts[i]), 1, 1, &y, &ny, NULL);
+            same += nx > 0 && nx == ny && !memcmp(x, y, (size_t)nx * sizeof *x);
+            free(x);
+            free(y);
+        }
+        CHECK(same == (int)(sizeof texts / sizeof *texts));
+        CHECK(g.chat_template && mm.chat_template && !strcmp(g.chat_template, mm.chat_template));
+        model_free(&mm);
+    }
+    free(want);
+    adapter_free(&a);
+    model_free(&g);
+}
+
 // qwen2: untied head, q/k/v biases, no q/k permutation in its GGUF
 static void test_qwen(const pt_model *q, const char *tmp) {
     pt_lora_config c;
@@ -286,11 +337,12 @@ static void test_warnings(const char *tmp) {
     char warn[256], dir[700];
     if (model_load(&q8, TINY "llama-q8_0.gguf", &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
     CHECK(adapter_load(&a, &q8, PEFT "tiny-rslora", warn, sizeof warn, &err) == PT_OK);
-    CHECK(export_check(&a, &q8, PT_EXPORT_MERGED, 1.0f, &w, &err) == PT_OK && w.n == 2);
-    CHECK(w.n == 2 && strstr(w.msg[0], "Q8_0") && strstr(w.msg[1], "tokenizer.json"));
+    CHECK(export_check(&a, &q8, PT_EXPORT_MERGED, 1.0f, &w, &err) == PT_OK && w.n == 1);
+    CHECK(w.n == 1 && strstr(w.msg[0], "Q8_0"));  // a GGUF base's tokenizer is written: no warning for it
     snprintf(dir, sizeof dir, "%s/q8merged", tmp);
     CHECK(export_adapter(&a, &q8, PT_EXPORT_MERGED, 1.0f, dir, &w, &err) == PT_OK);
-    CHECK(exists(dir, "config.json") && exists(dir, "model.safetensors") && !exists(dir, "tokenizer.json"));
+    CHECK(exists(dir, "config.json") && exists(dir, "model.safetensors") && exists(dir, "tokenizer.json") &&
+          exists(dir, "tokenizer_config.json") && !exists(dir, "tokenizer.json.new") && !exists(dir, "tokenizer.json.new.tmp"));
     CHECK(export_check(&a, &q8, PT_EXPORT_PEFT, 1.0f, &w, &err) == PT_OK && w.n == 0);
     CHECK(export_check(&a, &q8, PT_EXPORT_PEFT, NAN, &w, &err) == PT_ERR_ARG);
     adapter_free(&a);
@@ -349,6 +401,7 @@ int main(int argc, char **argv) {
     test_qwen(&q, tmp);
     test_gguf_lora(&m, tmp);
     test_warnings(tmp);
+    test_gguf_base_merged(tmp);
     const char *out = getenv("PEFTUI_EXPORT_DIR");
     if (out && *out) write_reference_outputs(&m, out);
     char cmd[600];

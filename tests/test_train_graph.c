@@ -16,6 +16,7 @@
 
 #include "check.h"
 #include "cpu_blas.h"
+#include "export.h"
 #include "forward.h"
 #include "lora.h"
 #include "mapped_file.h"
@@ -329,6 +330,36 @@ static void modules_to_save(const pt_model *m, pt_backend *be) {
         CHECK(b.n_params == a.n_params && memcmp(b.params, a.params, a.n_params * 4) == 0);
         CHECK(b.save_head && b.save_embed && b.save_head - b.params == a.save_head - a.params);
         adapter_free(&b);
+        // merged export: the copies replace (and untie) the modules; same logits as the adapter
+        char mdir[300];
+        pt_export_warnings w;
+        snprintf(mdir, sizeof mdir, "%s/merged", dir);
+        CHECKF(export_adapter(&a, m, PT_EXPORT_MERGED, 1.0f, mdir, &w, &err) == PT_OK, "%s", err.msg);
+        pt_model mm;
+        pt_runtime r1, r2;
+        if (model_load(&mm, mdir, &err) == PT_OK) {
+            CHECK(!mm.cfg.tied_embeddings);
+            int V = m->cfg.vocab_size;
+            float *l1 = malloc(sizeof(float) * V), *l2 = malloc(sizeof(float) * V);
+            runtime_init(&r1, be, m, 32, 8, &err);
+            runtime_set_adapter(&r1, &a, 1.0f, &err);
+            runtime_init(&r2, be, &mm, 32, 8, &err);
+            runtime_forward(&r1, bt.tok, bt.len[0], l1, 0, &err);
+            runtime_forward(&r2, bt.tok, bt.len[0], l2, 0, &err);
+            CHECKF(nerr(l2, l1, (size_t)V) < 1e-5, "merged export with saved modules: %g", nerr(l2, l1, (size_t)V));
+            runtime_free(&r1);
+            runtime_free(&r2);
+            free(l1);
+            free(l2);
+            model_free(&mm);
+        } else {
+            CHECKF(0, "merged export does not load: %s", err.msg);
+        }
+        // llama.cpp's format cannot carry them: said, not dropped silently
+        CHECK(export_check(&a, m, PT_EXPORT_GGUF_LORA, 1.0f, &w, &err) == PT_OK && w.n >= 1);
+        int said = 0;
+        for (int i = 0; i < w.n; i++) said |= strstr(w.msg[i], "modules_to_save") != NULL;
+        CHECK(said);
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
         CHECK(system(cmd) == 0);

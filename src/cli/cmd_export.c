@@ -2,7 +2,7 @@
 // -o OUT`: an adapter out in the format another tool reads (PEFT folder,
 // merged Hugging Face model, GGUF LoRA for llama.cpp's --lora). What the
 // target would get wrong (a scale folded into B, parts it cannot carry, a
-// GGUF base with no tokenizer files, ...) is printed before anything is written.
+// quantised base written as float32, ...) is printed before anything is written.
 #include <stdio.h>
 #include <string.h>
 

@@ -154,9 +154,11 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
         nmods++;
         if (fabs(fold_factor(a, mod, scale) - 1.0) > 1e-6) folded++;
     }
-    if (a->cfg.n_modules_to_save)  // adapter_bind refuses these today; never drop them silently
-        warn(w, "modules_to_save (%s%s) holds no weights in peftui; the %s export carries none of them",
-             a->cfg.modules_to_save[0], a->cfg.n_modules_to_save > 1 ? ", ..." : "", export_format_name(f));
+    if ((a->save_embed || a->save_head) && f == PT_EXPORT_GGUF_LORA)  // never dropped silently
+        warn(w, "llama.cpp's LoRA file has no place for whole modules: the trained copies of %s%s%s "
+             "(modules_to_save) are not carried; use --format merged or peft to keep them",
+             a->save_embed ? "embed_tokens" : "", a->save_embed && a->save_head ? " and " : "",
+             a->save_head ? "lm_head" : "");
     if (f == PT_EXPORT_PEFT && scale != 1.0f)
         warn(w, "PEFT has no user scale: the scale %g is folded into every lora_B (the file is no longer the trained "
              "adapter)", scale);
@@ -172,9 +174,6 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
             warn(w, "the base is stored quantised (%s); the merged model is float32 of the dequantised weights "
                  "(%.0f MiB), not the original file's precision", m->n_tensors ? m->tensors[0].type : "?",
                  (double)m->n_params * 4 / 1048576.0);
-        if (m->source != PT_SRC_HF)
-            warn(w, "the base is a GGUF file: no tokenizer.json or tokenizer_config.json is written; copy them from "
-                 "the original Hugging Face model before loading the folder");
         int others = m->n_merged - (a->merged ? 1 : 0);
         if (others > 0)
             warn(w, "%d other adapter(s) are merged into the model and are part of the export", others);
@@ -225,7 +224,7 @@ static double json_float(float f) {
     return f;
 }
 
-static char *hf_config_json(const pt_model *m) {
+static char *hf_config_json(const pt_model *m, int tied) {
     const pt_config *c = &m->cfg;
     int qwen = !strcmp(c->arch, "qwen2"), mistral = !strcmp(c->arch, "mistral");
     cJSON *o = cJSON_CreateObject();
@@ -249,7 +248,7 @@ static char *hf_config_json(const pt_model *m) {
     cJSON_AddNumberToObject(rp, "rope_theta", json_float(c->rope_theta));
     cJSON_AddStringToObject(rp, "rope_type", "default");
     cJSON_AddStringToObject(o, "hidden_act", "silu");
-    cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied_embeddings);
+    cJSON_AddBoolToObject(o, "tie_word_embeddings", tied);
     if (!qwen) {
         cJSON_AddBoolToObject(o, "attention_bias", c->has_qkv_bias);
         cJSON_AddBoolToObject(o, "mlp_bias", 0);
@@ -302,7 +301,9 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
         ts[n].shape[0] = (int64_t)(d0); ts[n].shape[1] = (int64_t)(d1); n++; } while (0)
     char nm[128];
     float *mp = merged;
-    ADD("model.embed_tokens.weight", w->tok_embd, V, C);
+    // modules_to_save copies replace their modules; either one unties a tied base
+    int tied = c->tied_embeddings && !a->save_embed && !a->save_head;
+    ADD("model.embed_tokens.weight", a->save_embed ? a->save_embed : w->tok_embd, V, C);
     for (size_t l = 0; l < L; l++) {
         const float *lin[PT_LIN_COUNT] = {layer_of(w->wq, (int)l, Q * C), layer_of(w->wk, (int)l, KV * C),
                                           layer_of(w->wv, (int)l, KV * C), layer_of(w->wo, (int)l, C * Q),
@@ -339,16 +340,17 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
         ADD(nm, layer_of(w->ffn_norm, (int)l, C), C, 0);
     }
     ADD("model.norm.weight", w->out_norm, C, 0);
-    if (!c->tied_embeddings) ADD("lm_head.weight", w->lm_head, V, C);
+    if (!tied) ADD("lm_head.weight", a->save_head ? a->save_head : w->lm_head, V, C);
 #undef ADD
     if ((rc = st_write_f32(pending_add(&pend, out, "model.safetensors"), ts, n, "{\"format\": \"pt\"}", err)))
         goto fail;
-    if (!(cfg_json = hf_config_json(m))) {
+    if (!(cfg_json = hf_config_json(m, tied))) {
         rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", out);
         goto fail;
     }
     if ((rc = pt_write_file_atomic(pending_add(&pend, out, "config.json"), cfg_json, strlen(cfg_json), err)))
         goto fail;
+    int copied_tok = 0, copied_cfg = 0;
     if (m->source == PT_SRC_HF) {
         static const char *const TOK[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                                           "chat_template.jinja", "generation_config.json"};
@@ -363,7 +365,17 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
             rc = pt_write_file_atomic(pending_add(&pend, out, TOK[i]), text, len, err);
             free(text);
             if (rc) goto fail;
+            copied_tok |= i == 0;
+            copied_cfg |= i == 1;
         }
+    }
+    // a GGUF base: the tokenizer it was loaded with, written out (model_load and transformers need tokenizer.json)
+    if (!copied_tok && m->tok) {
+        if ((rc = tokenizer_save_json(m->tok, pending_add(&pend, out, "tokenizer.json"), err))) goto fail;
+        if (!copied_cfg &&
+            (rc = tokenizer_save_config_json(m->tok, m->chat_template, pending_add(&pend, out, "tokenizer_config.json"),
+                                             err)))
+            goto fail;
     }
     if ((rc = pending_commit(&pend, err))) goto fail;
     rc = PT_OK;

@@ -6,16 +6,15 @@
 //              PeftModel.from_pretrained / LoraConfig.from_pretrained.
 //   merged     OUT/ the base with the adapter merged in, as Hugging Face reads
 //              it: model.safetensors (F32, HF tensor names; no lm_head.weight
-//              when the embeddings are tied), config.json (architectures,
+//              when the embeddings stay tied; modules_to_save copies replace
+//              their modules and untie them), config.json (architectures,
 //              model_type and every number of pt_config, tie_word_embeddings,
-//              torch_dtype float32), and, when the base came from a Hugging
-//              Face folder, that folder's tokenizer.json, tokenizer_config.json,
+//              torch_dtype float32), and the tokenizer: from a Hugging Face
+//              base, that folder's tokenizer.json, tokenizer_config.json,
 //              special_tokens_map.json, chat_template.jinja and
-//              generation_config.json (those present). A GGUF base has no such
-//              files: none are written (a warning says so), so the folder then
-//              needs a tokenizer.json copied in before transformers' tokenizer
-//              or peftui's model_load (which needs tokenizer.json) can use it.
-//              The model passed in is not changed.
+//              generation_config.json (those present); from a GGUF base, the
+//              loaded tokenizer written as tokenizer.json + tokenizer_config.json
+//              (with the chat template). The model passed in is not changed.
 //   gguf-lora  OUT a single GGUF file llama.cpp loads with --lora: general.type
 //              "adapter", general.architecture of the base as llama.cpp names
 //              it, adapter.type "lora", adapter.lora.alpha (f32); per module

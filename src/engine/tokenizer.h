@@ -70,4 +70,16 @@ size_t detok_flush(pt_detok *d, char *out, size_t cap);
 // Whole-sequence decode into a malloc'd NUL-terminated string.
 char *tokenizer_decode(const pt_tokenizer *t, const int32_t *ids, int n, int skip_special);
 
+// Writing a loaded tokenizer back out as Hugging Face files (tokenizer_write.c),
+// so that tokenizer_load_json and transformers' AutoTokenizer read back the
+// same encoder: tokenizer.json (BPE vocab and merges in rank order, normalizer,
+// pre-tokenizer, post-processor, decoder, added tokens) and
+// tokenizer_config.json (bos/eos/unk token strings, add_bos_token,
+// add_eos_token, chat_template). Each file goes to path.tmp first, then is
+// renamed. A regex split the writer cannot name (a tokenizer.json Split with a
+// pattern other than the GPT-2, Llama-3, Qwen2 or digit splits) is
+// PT_ERR_UNSUPPORTED. chat_template: NULL takes the tokenizer's own (none: no key).
+int tokenizer_save_json(const pt_tokenizer *t, const char *path, pt_err *err);
+int tokenizer_save_config_json(const pt_tokenizer *t, const char *chat_template, const char *path, pt_err *err);
+
 #endif

@@ -30,10 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LLAMA3_RE "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}" \
-                  "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
-#define QWEN2_RE "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}" \
-                 "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define LLAMA3_RE TOK_LLAMA3_RE  // shared with tokenizer_write.c
+#define QWEN2_RE TOK_QWEN2_RE
 
 static const gguf_kv *find_array(const gguf_file *g, const char *key, int want_str, uint64_t n, pt_err *err, int *rc) {
     const gguf_kv *kv = gguf_find_kv(g, key);

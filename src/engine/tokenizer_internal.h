@@ -34,6 +34,8 @@ typedef enum { TOK_PREPEND_NEVER = 0, TOK_PREPEND_FIRST, TOK_PREPEND_ALWAYS } to
 typedef struct {
     tok_pre_op op;
     pcre2_code *re;            // SPLIT; METASPACE when it splits (literal U+2581)
+    char *pattern;             // SPLIT: the pattern as given (owned), for writing tokenizer.json back
+    int literal;               // SPLIT: pattern is a plain string, not a regex
     tok_split_behavior behavior;
     int invert;
     tok_prepend prepend;       // METASPACE
@@ -61,6 +63,13 @@ typedef struct {               // one merge rule: (left id, right id) -> id, by 
 #define TOK_METASPACE "\xE2\x96\x81"   // U+2581, SentencePiece's word marker
 // GPT-2's split (HF ByteLevel use_regex=true).
 #define TOK_GPT2_RE "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"
+// The splits llama.cpp uses for tokenizer.ggml.pre llama-bpe (Llama 3) and qwen2;
+// tokenizer_write.c names a step by comparing it with these (tokenizer_gguf.c
+// has the same text as LLAMA3_RE and QWEN2_RE).
+#define TOK_LLAMA3_RE "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}" \
+                      "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
+#define TOK_QWEN2_RE "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}" \
+                     "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 // Values of pt_tokenizer.added: how an id is matched in raw text before BPE.
 enum { TOK_ADDED_NONE = 0, TOK_ADDED_SPECIAL = 1, TOK_ADDED_PLAIN = 2 };

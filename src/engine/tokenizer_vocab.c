@@ -264,9 +264,18 @@ int tok_add_split(pt_tokenizer *t, const char *pattern, size_t len, int literal,
     pcre2_code *re = tok_compile(pattern, len, literal, src, err);
     if (!re)
         return err ? (int)err->code : PT_ERR_FORMAT;
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        pcre2_code_free(re);
+        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", src);
+    }
+    memcpy(copy, pattern, len);
+    copy[len] = 0;
     tok_pre_step *s = &t->pre[t->n_pre++];
     s->op = TOK_PRE_SPLIT;
     s->re = re;
+    s->pattern = copy;
+    s->literal = literal;
     s->behavior = behavior;
     s->invert = invert;
     return PT_OK;
@@ -417,8 +426,10 @@ int tok_finish(pt_tokenizer *t, const char *src, pt_err *err) {
 void tokenizer_free(pt_tokenizer *t) {
     if (!t)
         return;
-    for (int i = 0; i < t->n_pre; i++)
+    for (int i = 0; i < t->n_pre; i++) {
         pcre2_code_free(t->pre[i].re);
+        free(t->pre[i].pattern);
+    }
     for (int i = 0; i < t->n_norm; i++) {
         free(t->norm[i].from);
         free(t->norm[i].to);
