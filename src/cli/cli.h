@@ -158,6 +158,11 @@ int cmd_export(int argc, char **argv);
 // chat and compare: every "--adapter DIR" is taken out of argv first (the
 // option parser keeps one value per flag).
 int cli_adapter_args(int argc, char **argv, char ***argv_out, int *argc_out, const char ***dirs, int *n_dirs);
+// cli_parse, with the "--adapter DIR"s collected into *dirs first (*dirs NULL:
+// out of memory or a usage error already reported; return the status).
+// *adapter_flag: the option-table slot of --adapter, for a form the parser kept.
+int cli_parse_adapters(const cli_command_spec *spec, int argc, char **argv, char **pos, int pos_cap, int *n_pos,
+                       int *help, const char **adapter_flag, const char ***dirs, int *n_dirs);
 int cli_adapters_load(const pt_model *m, const char *const *dirs, int n, const char *template_used, pt_adapter **out);
 void cli_adapters_free(pt_adapter *a, int n);
 // Loads the model and the adapter, prints the export's warnings, writes it (cmd_export.c).

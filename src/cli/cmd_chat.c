@@ -464,13 +464,10 @@ int cmd_chat(int argc, char **argv) {
                              "Talk with the model. Type /help in the chat for its commands.",
                              opts, (int)(sizeof opts / sizeof opts[0])};
     char *pos[1];
-    int n_pos, help, rc, pargc, n_dirs = 0;
-    char **pargv = NULL;
+    int n_pos, help, rc, n_dirs = 0;
     const char **dirs = NULL;
-    if ((rc = cli_adapter_args(argc, argv, &pargv, &pargc, &dirs, &n_dirs)) != CLI_OK) return rc;
-    rc = cli_parse(&spec, pargc, pargv, pos, 0, &n_pos, &help);
-    free(pargv);
-    if (adapter_flag) dirs[n_dirs++] = adapter_flag; // a form cli_adapter_args left in ("--adapter -x")
+    rc = cli_parse_adapters(&spec, argc, argv, pos, 0, &n_pos, &help, &adapter_flag, &dirs, &n_dirs);
+    if (!dirs) return rc;
     if (rc == CLI_OK && help) cli_print_help(&spec);
     else if (rc == CLI_OK && c->system && cli_utf8_invalid_at(c->system, strlen(c->system)))
         rc = cli_error(CLI_ERR, "the --system text is not valid UTF-8; convert it to UTF-8");

@@ -144,13 +144,10 @@ int cmd_compare(int argc, char **argv) {
                              "The base model and each adapter answer the same prompt with the same seed, side by side.",
                              opts, (int)(sizeof opts / sizeof opts[0])};
     char *pos[1];
-    int n_pos, help, rc, pargc, n_dirs = 0;
-    char **pargv = NULL;
+    int n_pos, help, rc, n_dirs = 0;
     const char **dirs = NULL;
-    if ((rc = cli_adapter_args(argc, argv, &pargv, &pargc, &dirs, &n_dirs)) != CLI_OK) return rc;
-    rc = cli_parse(&spec, pargc, pargv, pos, 0, &n_pos, &help);
-    free(pargv);
-    if (adapter_flag) dirs[n_dirs++] = adapter_flag; // a form cli_adapter_args left in ("--adapter -x")
+    rc = cli_parse_adapters(&spec, argc, argv, pos, 0, &n_pos, &help, &adapter_flag, &dirs, &n_dirs);
+    if (!dirs) return rc;
     if (rc == CLI_OK && help) cli_print_help(&spec);
     else if (rc == CLI_OK && !prompt)
         rc = cli_error(CLI_USAGE, "compare needs a prompt: -p TEXT (see %s compare --help)", cli_progname());

@@ -40,6 +40,18 @@ int cli_adapter_args(int argc, char **argv, char ***argv_out, int *argc_out, con
     return CLI_OK;
 }
 
+int cli_parse_adapters(const cli_command_spec *spec, int argc, char **argv, char **pos, int pos_cap, int *n_pos,
+                       int *help, const char **adapter_flag, const char ***dirs, int *n_dirs) {
+    char **pargv = NULL;
+    int pargc, rc;
+    *dirs = NULL;
+    if ((rc = cli_adapter_args(argc, argv, &pargv, &pargc, dirs, n_dirs)) != CLI_OK) return rc;
+    rc = cli_parse(spec, pargc, pargv, pos, pos_cap, n_pos, help);
+    free(pargv);
+    if (*adapter_flag) (*dirs)[(*n_dirs)++] = *adapter_flag; // a form cli_adapter_args left in ("--adapter -x")
+    return rc;
+}
+
 // Loads each adapter folder onto m. A base-model mismatch (fingerprint) or a
 // template other than the one the adapter was trained with is one warning
 // line on stderr per adapter, here and only here.
@@ -145,13 +157,10 @@ int cmd_generate(int argc, char **argv) {
                              "Answers one prompt on stdout. --temp 0 is greedy and deterministic.",
                              opts, (int)(sizeof opts / sizeof opts[0])};
     char *pos[1];
-    int n_pos, help, rc, pargc, n_dirs = 0;
-    char **pargv = NULL;
+    int n_pos, help, rc, n_dirs = 0;
     const char **dirs = NULL;
-    if ((rc = cli_adapter_args(argc, argv, &pargv, &pargc, &dirs, &n_dirs)) != CLI_OK) return rc;
-    rc = cli_parse(&spec, pargc, pargv, pos, 0, &n_pos, &help);
-    free(pargv);
-    if (adapter_flag) dirs[n_dirs++] = adapter_flag; // a form cli_adapter_args left in ("--adapter -x")
+    rc = cli_parse_adapters(&spec, argc, argv, pos, 0, &n_pos, &help, &adapter_flag, &dirs, &n_dirs);
+    if (!dirs) return rc;
     if (rc == CLI_OK && help) cli_print_help(&spec);
     else if (rc == CLI_OK && !prompt_opt && !file)
         rc = cli_error(CLI_USAGE, "generate needs a prompt: -p TEXT or -f FILE (see peftui generate --help)");

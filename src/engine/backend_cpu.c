@@ -60,7 +60,9 @@ static void cpu_rmsnorm(pt_backend *be, float *out, const float *inp, const floa
     }
 }
 
-static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta) {
+// Rotates each (i, i + HD/2) pair by sign * angle: sign 1 is RoPE (HF
+// rotate_half), -1 its transpose, the backward.
+void cpu_rope_rotate(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta, float sign) {
     int half = HD / 2;
 #pragma omp parallel for num_threads(be->n_threads) if (N > 8)
     for (int n = 0; n < N; n++) {
@@ -69,7 +71,7 @@ static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H,
             float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)HD);
             float ang = (float)pos[n] * inv_freq;
             cs[i] = cosf(ang);
-            sn[i] = sinf(ang);
+            sn[i] = sign * sinf(ang);
         }
         for (int h = 0; h < H; h++) {
             float *v = x + ((size_t)n * H + h) * HD;
@@ -80,6 +82,10 @@ static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H,
             }
         }
     }
+}
+
+static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta) {
+    cpu_rope_rotate(be, x, pos, N, H, HD, theta, 1.0f);
 }
 
 int cpu_scratch(pt_backend *be, size_t per_thread) {

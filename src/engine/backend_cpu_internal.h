@@ -14,6 +14,7 @@ typedef struct {
 // Makes sure c->scratch holds n_threads * per_thread floats (outside parallel regions).
 int cpu_scratch(pt_backend *be, size_t per_thread);
 
+void cpu_rope_rotate(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta, float sign);
 void cpu_matmul_q(pt_backend *be, float *out, const float *inp, const void *w, int wtype,
                   size_t row_bytes, const float *bias, int N, int K, int M);
 

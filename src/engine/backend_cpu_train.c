@@ -33,25 +33,7 @@ void cpu_rmsnorm_backward(pt_backend *be, float *dinp, const float *dout, const 
 }
 
 void cpu_rope_backward(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta) {
-    int half = HD / 2;
-#pragma omp parallel for num_threads(be->n_threads) if (N > 8)
-    for (int n = 0; n < N; n++) {
-        float cs[256], sn[256];
-        for (int i = 0; i < half; i++) {
-            float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)HD);
-            float ang = (float)pos[n] * inv_freq;
-            cs[i] = cosf(ang);
-            sn[i] = sinf(ang);
-        }
-        for (int h = 0; h < H; h++) {
-            float *v = x + ((size_t)n * H + h) * HD;
-            for (int i = 0; i < half; i++) {
-                float a = v[i], b = v[i + half];
-                v[i] = a * cs[i] + b * sn[i];
-                v[i + half] = b * cs[i] - a * sn[i];
-            }
-        }
-    }
+    cpu_rope_rotate(be, x, pos, N, H, HD, theta, -1.0f);  // a rotation's transpose is its inverse
 }
 
 // Per query head, with matrix products (the probabilities are recomputed,

@@ -57,10 +57,6 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
 int export_adapter(const pt_adapter *a, const pt_model *m, pt_export_format f, float scale, const char *out,
                    pt_export_warnings *w, pt_err *err);
 
-// File helpers shared by the writers.
-// mkdir -p: PT_ERR_IO naming the folder when it cannot be made (or is a file).
-int pt_mkdir_p(const char *dir, pt_err *err);
-// Writes data to path through path.tmp, fsync and rename.
-int pt_write_file_atomic(const char *path, const void *data, size_t n, pt_err *err);
+#include "fileio.h"  // pt_mkdir_p, pt_write_file_atomic
 
 #endif

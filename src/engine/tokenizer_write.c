@@ -28,6 +28,7 @@
 //   around the text ($A alone when there are none).
 // * decoder: ByteLevel; SentencePiece: Replace(U+2581 -> " "), ByteFallback,
 //   Fuse, and Strip(" ", 1, 0) when the first space is dropped.
+#include "fileio.h"
 #include "tokenizer_internal.h"
 
 #include <cjson/cJSON.h>
@@ -353,31 +354,8 @@ static int add_decoder(cJSON *root, const pt_tokenizer *t, const char *src, pt_e
 
 // ---------------------------------------------------------------- files
 
-// text to path through path.tmp, fsync and rename (as export.c's pt_write_file_atomic).
 static int write_atomic(const char *path, const char *text, pt_err *err) {
-    char tmp[1200];
-    size_t n = strlen(text);
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return pt_fail(err, PT_ERR_ARG, "%s: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp)
-        return pt_fail(err, PT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    int ok = fwrite(text, 1, n, fp) == n && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        e = errno;
-        unlink(tmp);
-        return pt_fail(err, PT_ERR_IO, "%s: cannot rename into place: %s", path, strerror(e));
-    }
-    return PT_OK;
+    return pt_write_file_atomic(path, text, strlen(text), err);
 }
 
 static int write_json(cJSON *root, const char *path, pt_err *err) {
