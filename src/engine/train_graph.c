@@ -46,6 +46,7 @@ struct pt_train_graph {
     float *logits;              // (CE_CHUNK, V)
     float *losses;              // (R)
     int32_t *tok, *pos, *tgt;   // (R)
+    int32_t *rows, *tgt_c;      // (R) the rows that predict a target, and those targets, packed
     int r_max;
 };
 
@@ -79,7 +80,7 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += (sizes[i] + 15) & ~(size_t)15;  // 64-byte aligned slices
     g->mem = g->be->ops->alloc(g->be, total * sizeof(float));
-    g->tok = g->be->ops->alloc(g->be, 3 * R * sizeof(int32_t));
+    g->tok = g->be->ops->alloc(g->be, 5 * R * sizeof(int32_t));
     if (!g->mem || !g->tok)
         return pt_fail(err, PT_ERR_NOMEM, "out of memory for training activations (%.0f MiB for batch %d x %d); "
                        "lower --batch or --max-seq-len", total * 4.0 / 1048576.0, g->B, g->T);
@@ -90,6 +91,8 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
     }
     g->pos = g->tok + R;
     g->tgt = g->pos + R;
+    g->rows = g->tgt + R;
+    g->tgt_c = g->rows + R;
     return PT_OK;
 }
 
@@ -248,30 +251,35 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
     float *xL = LS(g->x_in, L, C);
     o->rmsnorm(be, g->xnf, xL, w->out_norm, R, C, c->rms_eps);
 
-    // head + cross-entropy a chunk of rows at a time; the gradient of each
-    // chunk's logits goes straight into d xnf, so (R, V) never exists
+    // Only the nt rows that predict a target need the head (in answer-only
+    // SFT most rows do not): gather them, then head + cross-entropy a chunk at
+    // a time, each chunk's logit gradient going straight into d xnf, so
+    // (R, V) never exists. g->tmp holds the gathered rows, g->dx their gradient.
     float gscale = grad_scale / (float)nt;
     double total = 0.0;
-    float *losses = malloc(sizeof(float) * CE_CHUNK);
-    if (!losses) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
-    for (int r0 = 0; r0 < R; r0 += CE_CHUNK) {
-        int rows = R - r0 < CE_CHUNK ? R - r0 : CE_CHUNK, any = 0;
-        for (int i = 0; i < rows; i++) any |= tgt[r0 + i] >= 0;
-        if (!any) {
-            if (backward) memset(g->dxn + (size_t)r0 * C, 0, sizeof(float) * (size_t)rows * C);
-            continue;
+    float losses[CE_CHUNK];
+    for (int i = 0, k = 0; i < R; i++)
+        if (tgt[i] >= 0) {
+            g->rows[k] = i;
+            g->tgt_c[k++] = tgt[i];
         }
-        o->matmul(be, g->logits, g->xnf + (size_t)r0 * C, head, NULL, rows, C, V, 1.0f, 0.0f);
-        o->cross_entropy(be, g->logits, g->losses, tgt + r0, rows, V, gscale);
+    o->embedding(be, g->tmp, g->rows, g->xnf, nt, C);  // a gather of rows
+    for (int r0 = 0; r0 < nt; r0 += CE_CHUNK) {
+        int rows = nt - r0 < CE_CHUNK ? nt - r0 : CE_CHUNK;
+        const float *xc = g->tmp + (size_t)r0 * C;
+        o->matmul(be, g->logits, xc, head, NULL, rows, C, V, 1.0f, 0.0f);
+        o->cross_entropy(be, g->logits, g->losses, g->tgt_c + r0, rows, V, gscale);
         o->download(be, losses, g->losses, sizeof(float) * rows);
         for (int i = 0; i < rows; i++) total += losses[i];
         if (backward)  // d xnf = dlogits @ lm_head
-            o->gemm(be, 0, 0, rows, C, V, 1.0f, g->logits, V, head, C, 0.0f, g->dxn + (size_t)r0 * C, C);
+            o->gemm(be, 0, 0, rows, C, V, 1.0f, g->logits, V, head, C, 0.0f, g->dx + (size_t)r0 * C, C);
         if (backward && a->save_head)  // d head (V, C) += dlogits^T @ xnf
-            o->gemm(be, 1, 0, V, C, rows, 1.0f, g->logits, V, g->xnf + (size_t)r0 * C, C, 1.0f,
-                    g->grads + (a->save_head - a->params), C);
+            o->gemm(be, 1, 0, V, C, rows, 1.0f, g->logits, V, xc, C, 1.0f, g->grads + (a->save_head - a->params), C);
     }
-    free(losses);
+    if (backward) {  // scatter the gathered rows' gradient back; other rows get none
+        memset(g->dxn, 0, sizeof(float) * (size_t)R * C);
+        o->embedding_backward(be, g->dxn, g->dx, g->rows, nt, C);
+    }
     *loss = (float)(total / nt);
     if (!isfinite(*loss)) return PT_OK;  // the caller reports it; no backward through NaN
     if (!backward) return PT_OK;
