@@ -437,9 +437,15 @@ void ckpt_rotate(const char *out, int upto, int keep) {
     closedir(d);
     qsort(steps, (size_t)n, sizeof(int), cmp_desc);
     for (int i = keep; i < n; i++) {
-        char path[PATH_MAX];
+        // Renamed to a .tmp name first, so that a crash while removing it never
+        // leaves a half-deleted folder that still looks like a checkpoint.
+        char path[PATH_MAX], gone[PATH_MAX + 8];
         snprintf(path, sizeof(path), "%s/checkpoint-%d", out, steps[i]);
-        dir_remove(path);
+        snprintf(gone, sizeof(gone), "%s.tmp", path);
+        dir_remove(gone);
+        if (rename(path, gone) != 0) continue;   // left whole rather than half-removed
+        fsync_dir(out);
+        dir_remove(gone);
     }
 }
 

@@ -423,7 +423,12 @@ static int run(pt_trainer *t, pt_err *err) {
         }
         set_message(t, "training");
     }
-    if (cs->global_step == t->start_step) return PT_OK;   // stopped before any step: nothing new to save
+    if (cs->global_step == t->start_step && cs->global_step < cs->total_steps)
+        return PT_OK;                                      // stopped before any step: nothing new to save
+    if (cs->global_step == t->start_step) {               // resumed at the end: only the final adapter is missing
+        set_message(t, "saving the adapter to %s", p->out_dir);
+        return adapter_save(t->a, t->m, p->out_dir, err);
+    }
     if (t->saved_step != cs->global_step) {
         rc = save_checkpoint(t, err);
         if (rc) return rc;
@@ -531,11 +536,8 @@ static int load_resume(pt_trainer *t, pt_err *err) {
     s.micro_per_epoch = t->cs.micro_per_epoch;
     t->cs = s;
     s.log_history = NULL;
-    if (s.global_step >= t->cs.total_steps) {
-        rc = pt_fail(err, PT_ERR_ARG, "%s: already at step %d of the %d this run has: nothing left to train", dir,
-                     s.global_step, t->cs.total_steps);
-        goto fail;
-    }
+    // A checkpoint at (or past) the end: the run was stopped after its last
+    // checkpoint but before the final adapter was written; run() writes it.
     str_fmt(t->st.last_checkpoint, sizeof(t->st.last_checkpoint), "%s", dir);
     str_fmt(t->st.message, sizeof(t->st.message), "resumed from %s at step %d%s%s", dir, s.global_step,
              warn[0] ? "; " : "", warn);
