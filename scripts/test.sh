@@ -7,3 +7,9 @@ build -DPEFTUI_WERROR=ON
 fetch_model || log "default model unavailable: tests that need it will be skipped"
 cd "$BUILD"
 ctest --output-on-failure -j2 --timeout 900
+
+# Reliability (issue 4): the whole suite again under ASan + UBSan, then each
+# libFuzzer harness for a short fixed time (skipped without clang).
+cd "$ROOT"
+"$ROOT/scripts/test_sanitized.sh"
+"$ROOT/scripts/fuzz_smoke.sh"

@@ -321,7 +321,11 @@ int ckpt_state_load(pt_ckpt_state *s, const char *path, pt_err *err) {
     cJSON *j = NULL;
     ckpt_state_init(s);
     FILE *f = fopen(path, "rb");
-    if (!f) return pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) {
+        rc = pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        ckpt_state_free(s);
+        return rc;
+    }
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

@@ -274,11 +274,11 @@ int gguf_open(gguf_file *g, const char *path, pt_err *err) {
         goto fail;
     g->base = mf->data;
     g->size = mf->size;
-    c = (cursor){mf->data, mf->data + mf->size, path, err, "the header"};
-    if (mf->size < 24) {
+    if (mf->size < 24) {   // before any pointer arithmetic: an empty file maps to NULL
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: too short for a GGUF header (%zu bytes)", path, mf->size);
         goto fail;
     }
+    c = (cursor){mf->data, mf->data + mf->size, path, err, "the header"};
     if (memcmp(mf->data, "GGUF", 4)) {
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: not a GGUF file (bad magic)", path);
         goto fail;
