@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "chat_template.h"
+#include "pt_time.h"
 #include "check.h"
 #include "checkpoint.h"
 #include "cpu_blas.h"
@@ -99,21 +100,15 @@ static void str_fmt(char *dst, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // Polls until step >= min_step, the state is `state` (-1: any) and, when
 // need_ckpt, a checkpoint exists; or the job ends. 1 when the condition held.
 static int wait_until(pt_trainer *t, pt_train_status *s, int min_step, int state, int need_ckpt) {
-    double t0 = now_s();
+    double t0 = pt_now_s();
     for (;;) {
         trainer_status(t, s);
         if (s->step >= min_step && (state < 0 || (int)s->state == state) && (!need_ckpt || s->last_checkpoint[0])) return 1;
         if (s->state == PT_TRAIN_DONE || s->state == PT_TRAIN_FAILED) return 0;
-        if (now_s() - t0 > 30) return 0;
+        if (pt_now_s() - t0 > 30) return 0;
         usleep(200);
     }
 }
@@ -622,9 +617,9 @@ int main(int argc, char **argv) {
         {"resume equal", test_resume_equal}, {"nan stop", test_nan_stop}, {"disk full", test_disk_full},
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        double t0 = now_s();
+        double t0 = pt_now_s();
         tests[i].fn();
-        printf("%-13s %.2f s\n", tests[i].name, now_s() - t0);
+        printf("%-13s %.2f s\n", tests[i].name, pt_now_s() - t0);
     }
     if (!check_fail_) dir_remove(g_tmp);
     else printf("kept %s for inspection\n", g_tmp);

@@ -8,12 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "pt_time.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -58,9 +53,9 @@ int cmd_bench(int argc, char **argv) {
         free(pre); free(dec); free(toks);
         return cli_error(CLI_ERR, "out of memory");
     }
-    double t0 = now_s();
+    double t0 = pt_now_s();
     if ((rc = cli_engine_open(&e, &c, 0)) != CLI_OK) goto done;
-    double setup_s = now_s() - t0;
+    double setup_s = pt_now_s() - t0;
     int V = e.model.cfg.vocab_size;
     if (!(logits = malloc(sizeof *logits * (size_t)V))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
     // ordinary tokens spread over the vocabulary, the same every run
@@ -70,12 +65,12 @@ int cmd_bench(int argc, char **argv) {
     pt_err err = {0};
     for (int r = 0; r < reps; r++) {
         runtime_reset(&e.rt);
-        double a = now_s();
+        double a = pt_now_s();
         if (runtime_forward(&e.rt, toks, n_prompt, logits, 0, &err) != PT_OK) {
             rc = cli_error(CLI_ERR, "%s", err.msg);
             goto done;
         }
-        double b = now_s();
+        double b = pt_now_s();
         for (int g = 0; g < n_gen; g++) {
             int32_t next = argmax(logits, V);
             if (runtime_forward(&e.rt, &next, 1, logits, 0, &err) != PT_OK) {
@@ -83,7 +78,7 @@ int cmd_bench(int argc, char **argv) {
                 goto done;
             }
         }
-        double d = now_s();
+        double d = pt_now_s();
         pre[r] = n_prompt / (b - a);
         dec[r] = n_gen / (d - b);
     }

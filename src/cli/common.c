@@ -2,6 +2,7 @@
 // loading the model (with a one-line error that says what to do next), the
 // backend/runtime/session stack, the chat template, UTF-8 checks and Ctrl-C.
 #include "cli.h"
+#include "pt_time.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -47,12 +48,6 @@ const char *cli_model_path(const char *opt, char *buf, size_t cap) {
 #endif
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 // What to do next, by kind of failure.
 static const char *load_hint(pt_status code) {
     switch (code) {
@@ -71,9 +66,9 @@ int cli_model_load(pt_model *m, const char *opt_path, double *load_s) {
     if (!path_exists(path))
         return cli_error(CLI_ERR, "model not found: %s (run scripts/setup.sh to fetch the default model, or pass -m PATH)", path);
     pt_err err = {0};
-    double t0 = now_s();
+    double t0 = pt_now_s();
     int rc = model_load(m, path, &err);
-    if (load_s) *load_s = now_s() - t0;
+    if (load_s) *load_s = pt_now_s() - t0;
     if (rc != PT_OK) {
         if (!err.msg[0]) snprintf(err.msg, sizeof err.msg, "%.400s: %s", path, pt_status_str((pt_status)rc));
         return cli_error(CLI_ERR, "%s (%s)", err.msg, load_hint((pt_status)rc));

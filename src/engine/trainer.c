@@ -13,6 +13,7 @@
 // is all a resumed run needs to draw the same batches.
 #define _GNU_SOURCE
 #include "trainer.h"
+#include "pt_time.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -102,12 +103,6 @@ static void str_fmt(char *dst, size_t cap, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(dst, cap, fmt, ap);
     va_end(ap);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static uint64_t splitmix64(uint64_t *s) {
@@ -389,12 +384,12 @@ static int run(pt_trainer *t, pt_err *err) {
     int rc = PT_OK;
     while (cs->global_step < cs->total_steps) {
         if (wait_if_paused(t)) break;
-        double t0 = now_s();
+        double t0 = pt_now_s();
         pt_train_record r;
         int64_t n_tokens;
         rc = train_step(t, &r, &n_tokens, err);
         if (rc) return rc;
-        double t1 = now_s();
+        double t1 = pt_now_s();
         r.tokens_per_s = t1 > t0 ? (double)n_tokens / (t1 - t0) : 0.0;
         int step = cs->global_step;
         int last = step == cs->total_steps;
@@ -407,7 +402,7 @@ static int run(pt_trainer *t, pt_err *err) {
                 cs->best_step = step;
             }
         }
-        double dt = now_s() - t0;
+        double dt = pt_now_s() - t0;
         cs->elapsed_s += dt;
         t->run_active_s += dt;
         r.elapsed_s = cs->elapsed_s;
@@ -416,10 +411,10 @@ static int run(pt_trainer *t, pt_err *err) {
         if (rc) return rc;
         publish(t, &r);
         if (p->save_every > 0 && step % p->save_every == 0 && !last) {
-            double s0 = now_s();
+            double s0 = pt_now_s();
             rc = save_checkpoint(t, err);
             if (rc) return rc;
-            t->run_active_s += now_s() - s0;
+            t->run_active_s += pt_now_s() - s0;
         }
         set_message(t, "training");
     }

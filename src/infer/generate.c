@@ -1,16 +1,11 @@
 // generate.c - prefill, then sample and decode one token at a time, streaming
 // complete UTF-8 text and holding back any tail that could begin a stop string.
 #include "generate.h"
+#include "pt_time.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int session_init(pt_session *s, pt_runtime *rt, pt_err *err) {
     memset(s, 0, sizeof *s);
@@ -105,19 +100,19 @@ int generate(pt_session *s, const int32_t *prompt, int n_prompt, const pt_gen_pa
     if (rt->n_past < common) common = rt->n_past;
     s->n_history = common;
 
-    double t0 = now_s();
+    double t0 = pt_now_s();
     rc = runtime_forward(rt, prompt + common, n_prompt - common, logits, 0, err);
     if (rc) goto done;
     memcpy(s->history + common, prompt + common, sizeof(int32_t) * (size_t)(n_prompt - common));
     s->n_history = n_prompt;
     r.n_prefilled = n_prompt - common;
-    r.t_prefill_s = now_s() - t0;
+    r.t_prefill_s = pt_now_s() - t0;
 
     pt_detok dt;
     detok_init(&dt);
     size_t emitted = 0;
     char piece[256];
-    t0 = now_s();
+    t0 = pt_now_s();
     r.stop = PT_STOP_MAX_TOKENS;
     for (int i = 0; i < p->max_new_tokens; i++) {
         if (p->abort_flag && *p->abort_flag) { r.stop = PT_STOP_ABORT; break; }
@@ -152,7 +147,7 @@ int generate(pt_session *s, const int32_t *prompt, int n_prompt, const pt_gen_pa
         tb_append(&text, piece, n);
         if (text.len > emitted && p->on_text) p->on_text(p->ud, text.p + emitted, text.len - emitted);
     }
-    r.t_decode_s = now_s() - t0;
+    r.t_decode_s = pt_now_s() - t0;
 
 done:
     // The cache holds every token we ran; a sampled token not yet run is not cached.
