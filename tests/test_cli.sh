@@ -95,7 +95,8 @@ expect_error "negative --seed" 2 "--seed: expected a non-negative" "$BIN" genera
 expect_error "--top-p out of range" 2 "--top-p: must be between 0 and 1" "$BIN" generate -p hi --top-p 2
 expect_error "--threads 0" 2 "--threads: must be between 1" "$BIN" bench --threads 0
 expect_error "non-numeric --ctx" 2 "--ctx: expected a whole number" "$BIN" chat --ctx big
-expect_error "unknown backend" 2 "unknown backend 'gpu'" "$BIN" generate -p hi --backend gpu
+expect_error "unknown device" 2 "unknown device 'gpu'" "$BIN" generate -p hi --device gpu
+expect_error "unknown device (old flag)" 2 "unknown device 'gpu'" "$BIN" generate -p hi --backend gpu
 expect_error "generate without a prompt" 2 "needs a prompt" "$BIN" generate
 expect_error "stray argument" 2 "unexpected argument 'extra'" "$BIN" info extra
 expect_error "tokenize without text" 2 "tokenize needs a TEXT" "$BIN" tokenize

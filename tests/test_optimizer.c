@@ -43,7 +43,7 @@ static void test_hand_values(void) {
     // update is lr * g / (|g| + eps) = lr * sign(g) (minus weight decay).
     pt_adamw o;
     pt_err err;
-    CHECK(adamw_init(&o, 3, 0.9, 0.999, 1e-8, 0.1, &err) == PT_OK);
+    CHECK(adamw_init(&o, NULL, 3, 0.9, 0.999, 1e-8, 0.1, &err) == PT_OK);
     float p[3] = {1.0f, -2.0f, 0.5f}, g[3] = {0.3f, -4.0f, 0.0f};
     adamw_step(&o, p, g, 0.01);
     CHECK(check_close(p[0], 1.0f * (1 - 0.001f) - 0.01f, 1e-6f, 0));
@@ -54,15 +54,15 @@ static void test_hand_values(void) {
 
     // Clipping: (3, 4) has norm 5; max 1 scales by 1 / (5 + 1e-6).
     float c[2] = {3.0f, 4.0f};
-    double norm = grad_clip_norm(c, 2, 1.0);
+    double norm = grad_clip_norm(NULL, c, 2, 1.0);
     CHECK(fabs(norm - 5.0) < 1e-12);
     CHECK(check_close(c[0], 0.6f, 1e-6f, 0) && check_close(c[1], 0.8f, 1e-6f, 0));
     float d[2] = {0.3f, 0.4f};
-    CHECK(fabs(grad_clip_norm(d, 2, 1.0) - 0.5) < 1e-7 && d[0] == 0.3f && d[1] == 0.4f);
+    CHECK(fabs(grad_clip_norm(NULL, d, 2, 1.0) - 0.5) < 1e-7 && d[0] == 0.3f && d[1] == 0.4f);
     float e[2] = {3.0f, 4.0f};
-    CHECK(fabs(grad_clip_norm(e, 2, 0.0) - 5.0) < 1e-12 && e[0] == 3.0f);   // off: norm only
+    CHECK(fabs(grad_clip_norm(NULL, e, 2, 0.0) - 5.0) < 1e-12 && e[0] == 3.0f);   // off: norm only
     float f[2] = {NAN, 1.0f};
-    CHECK(isnan(grad_clip_norm(f, 2, 1.0)) && f[1] == 1.0f);
+    CHECK(isnan(grad_clip_norm(NULL, f, 2, 1.0)) && f[1] == 1.0f);
 
     // Schedules: warmup 4 of 12 steps at base 1.
     CHECK(lr_schedule(PT_SCHED_LINEAR, 1.0, 0, 4, 12) == 0.0);
@@ -89,7 +89,7 @@ static void test_goldens(const cJSON *g) {
         CHECK(n == 12);
         pt_adamw o;
         pt_err err;
-        CHECK(adamw_init(&o, (size_t)n, cJSON_GetArrayItem(betas, 0)->valuedouble, cJSON_GetArrayItem(betas, 1)->valuedouble,
+        CHECK(adamw_init(&o, NULL, (size_t)n, cJSON_GetArrayItem(betas, 0)->valuedouble, cJSON_GetArrayItem(betas, 1)->valuedouble,
                          cJSON_GetObjectItem(c, "eps")->valuedouble, cJSON_GetObjectItem(c, "weight_decay")->valuedouble,
                          &err) == PT_OK);
         const cJSON *grads = cJSON_GetObjectItem(c, "grads"), *after = cJSON_GetObjectItem(c, "params");
@@ -134,7 +134,7 @@ static void test_goldens(const cJSON *g) {
         float grad[64], want[64];
         int n = floats(cJSON_GetObjectItem(c, "grads"), grad, 64);
         floats(cJSON_GetObjectItem(c, "clipped"), want, 64);
-        double norm = grad_clip_norm(grad, (size_t)n, cJSON_GetObjectItem(c, "max_norm")->valuedouble);
+        double norm = grad_clip_norm(NULL, grad, (size_t)n, cJSON_GetObjectItem(c, "max_norm")->valuedouble);
         double want_norm = cJSON_GetObjectItem(c, "norm")->valuedouble;
         CHECKF(fabs(norm - want_norm) <= 1e-6 * want_norm, "norm %.9g vs %.9g", norm, want_norm);
         for (int i = 0; i < n; i++) CHECKF(check_close(grad[i], want[i], 1e-9f, 1e-6f), "clipped[%d] %g vs %g", i, grad[i], want[i]);

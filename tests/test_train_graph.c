@@ -120,7 +120,7 @@ static void peft_parity(const pt_model *m, pt_backend *be, const batch *bt, cons
         }
     CHECKF(missing == 0, "%d modules missing from the golden", missing);
     pt_train_graph *g = NULL;
-    CHECKF(train_graph_create(&g, be, m, &a, bt->B, bt->T, &err) == PT_OK, "%s", err.msg);
+    CHECKF(train_graph_create(&g, be, m, NULL, &a, bt->B, bt->T, &err) == PT_OK, "%s", err.msg);
     if (!g) { free_adapter(&a); return; }
     float loss = 0;
     int nt = 0;
@@ -170,7 +170,7 @@ static void finite_differences(const pt_model *m, pt_backend *nv, const batch *b
         a.params[i] = ((float)(s >> 40) / 16777216.0f - 0.5f) * 0.4f;
     }
     pt_train_graph *g = NULL;
-    if (train_graph_create(&g, nv, m, &a, bt->B, bt->T, &err) != PT_OK) { CHECKF(0, "%s", err.msg); free_adapter(&a); return; }
+    if (train_graph_create(&g, nv, m, NULL, &a, bt->B, bt->T, &err) != PT_OK) { CHECKF(0, "%s", err.msg); free_adapter(&a); return; }
     float loss;
     int nt, bad = 0;
     train_graph_zero_grads(g);
@@ -207,7 +207,7 @@ static void dropout_agrees(const pt_model *m, pt_backend *cpu, pt_backend *nv, c
         make_adapter(&a, m, 4, 8.0f, 0.3f);
         for (size_t j = 0; j < a.n_params; j++) a.params[j] = (float)((j * 2654435761u) % 1000) / 5000.0f - 0.1f;
         pt_train_graph *g = NULL;
-        if (train_graph_create(&g, bes[i], m, &a, bt->B, bt->T, &err) == PT_OK) {
+        if (train_graph_create(&g, bes[i], m, NULL, &a, bt->B, bt->T, &err) == PT_OK) {
             int nt;
             train_graph_zero_grads(g);
             train_graph_step(g, bt->tok, bt->mask, bt->len, 1, 1.0f, 7, &losses[i], &nt, &err);
@@ -273,7 +273,7 @@ static void modules_to_save(const pt_model *m, pt_backend *be) {
         if (t) memcpy(copies[i], t->data, VC * 4);
     }
     pt_train_graph *g = NULL;
-    CHECKF(train_graph_create(&g, be, m, &a, bt.B, bt.T, &err) == PT_OK, "%s", err.msg);
+    CHECKF(train_graph_create(&g, be, m, NULL, &a, bt.B, bt.T, &err) == PT_OK, "%s", err.msg);
     if (g) {
         float loss;
         int nt;
@@ -407,7 +407,7 @@ int main(int argc, char **argv) {
     pt_adapter a;
     make_adapter(&a, &m, 2, 2.0f, 0.0f);
     pt_train_graph *g = NULL;
-    if (train_graph_create(&g, cpu, &m, &a, bt.B, bt.T, &err) == PT_OK) {
+    if (train_graph_create(&g, cpu, &m, NULL, &a, bt.B, bt.T, &err) == PT_OK) {
         float loss = -1;
         int nt = -1;
         CHECK(train_graph_step(g, bt.tok, none, bt.len, 1, 1.0f, 0, &loss, &nt, &err) == PT_OK && nt == 0 && loss == 0.0f);

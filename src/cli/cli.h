@@ -66,7 +66,7 @@ typedef struct {
     const char *model;          // -m: GGUF file or HF folder
     int threads;                // -t
     int ctx;                    // --ctx; 0: min(model max_ctx, 4096)
-    const char *backend;        // --backend: cpu, cpu-naive, cuda
+    const char *backend;        // --device (alias --backend): auto, cpu, cuda, cpu-naive, emu
     const char *template_name;  // --template; NULL: guessed from the model
     const char *system;         // --system; NULL: the template's or model's default
     pt_sampling sampling;
@@ -75,13 +75,16 @@ typedef struct {
 } cli_common;
 
 void cli_common_defaults(cli_common *c);
+// Whether name is a --device value backend_create knows (NULL: the default).
+int cli_device_name_ok(const char *name);
 int cli_default_threads(void);
 
 // Entries for cli_opt tables (designated fields, in any array initializer).
 #define CLI_OPTS_MODEL(c) \
     {"model", 'm', OPT_STR, &(c)->model, "PATH", "model: GGUF file or Hugging Face folder (default: $PEFTUI_MODEL, else " CLI_DEFAULT_MODEL ")", 0, 0}, \
     {"threads", 't', OPT_INT, &(c)->threads, "N", "CPU threads (default: the number of cores)", 1, 1024}, \
-    {"backend", 0, OPT_STR, &(c)->backend, "NAME", "cpu (default), cpu-naive or cuda", 0, 0}
+    {"device", 0, OPT_STR, &(c)->backend, "NAME", "auto (default: cuda when a GPU is present, else cpu), cpu or cuda", 0, 0}, \
+    {"backend", 0, OPT_STR, &(c)->backend, "NAME", "the same as --device", 0, 0}
 #define CLI_OPTS_CTX(c) \
     {"ctx", 0, OPT_INT, &(c)->ctx, "N", "context size in tokens (default: the model's, at most 4096)", 8, 1 << 20}
 #define CLI_OPTS_SAMPLING(c) \

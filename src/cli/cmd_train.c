@@ -26,7 +26,7 @@
 typedef struct {
     // flags; sentinels (INT_MIN, NAN, NULL) mean "not given"
     const char *data, *model, *template_name, *system, *out, *resume, *config;
-    const char *targets, *target_regex, *scheduler, *modules_to_save;
+    const char *targets, *target_regex, *scheduler, *modules_to_save, *device;
     int threads, r, epochs, steps, train_on_prompt, rslora;
     float alpha, dropout, eval_frac;
     pt_train_params p;
@@ -358,6 +358,7 @@ int cmd_train(int argc, char **argv) {
         {"train-on-prompt", 0, OPT_FLAG, &o.train_on_prompt, NULL, "loss on every token, not only the answers", 0, 0},
         {"resume", 0, OPT_STR, &o.resume, "DIR", "continue from a checkpoint (or the newest checkpoint-N in DIR)", 0, 0},
         {"threads", 't', OPT_INT, &o.threads, "N", "CPU threads (default: the number of cores)", 1, 1024},
+        {"device", 0, OPT_STR, &o.device, "NAME", "auto (default: cuda when a GPU is present, else cpu), cpu or cuda", 0, 0},
     };
     cli_command_spec spec = {"train", "-d DATA [options]",
                              "Fine-tunes a LoRA adapter on DATA. Ctrl-C stops with a checkpoint; --resume continues.",
@@ -377,6 +378,10 @@ int cmd_train(int argc, char **argv) {
     if (o.steps != INT_MIN) p->max_steps = o.steps;
     p->eval_frac = o.eval_frac;
     p->n_threads = o.threads;
+    if (o.device) {
+        if (!cli_device_name_ok(o.device)) return cli_error(CLI_USAGE, "unknown device '%s' (use auto, cpu or cuda)", o.device);
+        snprintf(p->device, sizeof p->device, "%s", o.device);
+    }
     struct stat dst;
     if (stat(o.data, &dst) != 0) return cli_error(CLI_ERR, "%s: cannot open the dataset: %s", o.data, strerror(errno));
     if (S_ISDIR(dst.st_mode)) return cli_error(CLI_ERR, "%s: is a folder; -d takes a .json, .jsonl or .txt file", o.data);

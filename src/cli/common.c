@@ -23,7 +23,7 @@ int cli_default_threads(void) {
 void cli_common_defaults(cli_common *c) {
     memset(c, 0, sizeof *c);
     c->threads = cli_default_threads();
-    c->backend = "cpu";
+    c->backend = "auto";
     sampling_defaults(&c->sampling);
     c->max_tokens = 256;
 }
@@ -76,19 +76,20 @@ int cli_model_load(pt_model *m, const char *opt_path, double *load_s) {
     return CLI_OK;
 }
 
-static int backend_open(pt_backend **be, const char *name, int threads, pt_err *err) {
-    if (!name || !strcmp(name, "cpu")) return backend_cpu_create(be, threads, err);
-    if (!strcmp(name, "cpu-naive")) return backend_naive_create(be, err);
-    if (!strcmp(name, "cuda")) return backend_cuda_create(be, err);
-    return pt_fail(err, PT_ERR_ARG, "unknown backend '%s' (use cpu, cpu-naive or cuda)", name);
+int cli_device_name_ok(const char *name) {
+    const char *ok[] = {"auto", "cpu", "cuda", "cpu-naive", "emu"};
+    if (!name) return 1;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(name, ok[i])) return 1;
+    return 0;
 }
 
 int cli_engine_open(cli_engine *e, const cli_common *c, int min_ctx) {
     pt_err err = {0};
     int rc;
     memset(e, 0, sizeof *e);
-    if (c->backend && strcmp(c->backend, "cpu") && strcmp(c->backend, "cpu-naive") && strcmp(c->backend, "cuda"))
-        return cli_error(CLI_USAGE, "unknown backend '%s' (use cpu, cpu-naive or cuda)", c->backend);
+    if (!cli_device_name_ok(c->backend))
+        return cli_error(CLI_USAGE, "unknown device '%s' (use auto, cpu or cuda)", c->backend);
     if ((rc = cli_model_load(&e->model, c->model, &e->load_s)) != CLI_OK) return rc;
     e->model_ok = 1;
     int max_ctx = e->model.cfg.max_ctx > 0 ? e->model.cfg.max_ctx : 4096;
@@ -100,9 +101,9 @@ int cli_engine_open(cli_engine *e, const cli_common *c, int min_ctx) {
                          n_ctx, max_ctx, max_ctx);
     }
     e->n_ctx = n_ctx;
-    if (backend_open(&e->be, c->backend, c->threads, &err) != PT_OK) {
+    if (backend_create(&e->be, c->backend, c->threads, &err) != PT_OK) {
         cli_engine_close(e);
-        return cli_error(CLI_ERR, "%s (try --backend cpu)", err.msg);
+        return cli_error(CLI_ERR, "%s (try --device cpu)", err.msg);
     }
     int max_batch = n_ctx < 128 ? n_ctx : 128;
     if (runtime_init(&e->rt, e->be, &e->model, n_ctx, max_batch, &err) != PT_OK) {

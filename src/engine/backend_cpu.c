@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_host.h"
 #include "backend_cpu_internal.h"
 
 void openblas_set_num_threads(int); // from OpenBLAS; not in every cblas.h
@@ -201,6 +202,7 @@ static const pt_backend_ops cpu_ops = {
     .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
     .attention_backward = cpu_attention_backward, .swiglu_backward = cpu_swiglu_backward,
     .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout, .embedding_backward = cpu_embedding_backward,
+    PT_HOST_OPS,
 };
 
 int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "backend_host.h"
 #include "dequant.h"
 
 static void *naive_alloc(pt_backend *be, size_t bytes) { return calloc(1, bytes ? bytes : 1); }
@@ -265,6 +266,7 @@ static const pt_backend_ops naive_ops = {
     .gemm = naive_gemm, .rmsnorm_backward = naive_rmsnorm_backward, .rope_backward = naive_rope_backward,
     .attention_backward = naive_attention_backward, .swiglu_backward = naive_swiglu_backward,
     .cross_entropy = naive_cross_entropy, .dropout = naive_dropout, .embedding_backward = naive_embedding_backward,
+    PT_HOST_OPS,
 };
 
 int backend_naive_create(pt_backend **out, pt_err *err) {

@@ -171,18 +171,26 @@ int optimizer_save(const pt_adamw *o, const char *path, pt_err *err) {
     h.beta2 = o->beta2;
     h.eps = o->eps;
     h.weight_decay = o->weight_decay;
+    float *mv = malloc(2 * o->n * sizeof(float));   // m then v, wherever they live
+    if (!mv) return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
+    adamw_get_moments(o, mv);
     uint64_t sum = 0xcbf29ce484222325ull;
     sum = fnv1a(sum, &h, sizeof(h));
-    sum = fnv1a(sum, o->m, 2 * o->n * sizeof(float));   // m and v are contiguous
+    sum = fnv1a(sum, mv, 2 * o->n * sizeof(float));
     pt_afile af;
     int rc = afile_open(&af, path, err);
-    if (rc) return rc;
-    if (fwrite(&h, sizeof(h), 1, af.f) != 1 || fwrite(o->m, sizeof(float), 2 * o->n, af.f) != 2 * o->n ||
+    if (rc) {
+        free(mv);
+        return rc;
+    }
+    if (fwrite(&h, sizeof(h), 1, af.f) != 1 || fwrite(mv, sizeof(float), 2 * o->n, af.f) != 2 * o->n ||
         fwrite(&sum, sizeof(sum), 1, af.f) != 1) {
         int e = errno;
         afile_abort(&af);
+        free(mv);
         return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
+    free(mv);
     return afile_commit(&af, err);
 }
 
@@ -228,7 +236,7 @@ int optimizer_load(pt_adamw *o, const char *path, pt_err *err) {
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: checksum mismatch (corrupt file)", path);
         goto fail;
     }
-    memcpy(o->m, buf, 2 * o->n * sizeof(float));
+    adamw_set_moments(o, buf);
     o->step = h.step;
 fail:
     free(buf);

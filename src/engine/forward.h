@@ -4,15 +4,17 @@
 #ifndef PT_FORWARD_H
 #define PT_FORWARD_H
 
+#include "adapter_dev.h"
 #include "backend.h"
 #include "lora.h"
 #include "model.h"
+#include "weights_dev.h"
 
 typedef struct {
     pt_backend *be;          // not owned
     const pt_model *model;   // not owned
-    pt_weights w;            // weights on the backend (aliases model->w on the CPU)
-    float *w_mem;            // backend copy of the weights, or NULL when aliased
+    const pt_bweights *w;    // base weights on the backend (own_w, or shared)
+    pt_bweights own_w;       // used when no shared copy was given
     const pt_qlayer *ql;     // (L) quantised weights for small-N products, or NULL
     pt_qmat q_head;          // quantised output head (data NULL: none)
     int q_max_n;             // use the quantised weights when a call has <= q_max_n tokens
@@ -31,7 +33,8 @@ typedef struct {
     float *logits; // (N, V)
     float *kcache; // (L, T, KV)
     float *vcache; // (L, T, KV)
-    const pt_adapter *adapter; // active LoRA adapter (not owned), or NULL for the base
+    const pt_adapter *adapter; // active LoRA adapter as the backend sees it (adev.view), or NULL for the base
+    pt_adapter_dev adev;       // its mirror on the backend (aliases the host adapter on the CPU)
     float adapter_scale;       // user scale on top of each module's alpha/r
     float *lora_tmp;           // (N, r_max) scratch for A x
     int lora_tmp_r;            // r_max the scratch was sized for
@@ -40,12 +43,18 @@ typedef struct {
 } pt_runtime;
 
 int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, int max_batch, pt_err *err);
+// As runtime_init, reading the base from bw (uploaded by the caller, who
+// keeps it alive and may share it with a training graph) instead of its own.
+int runtime_init_shared(pt_runtime *rt, pt_backend *be, const pt_model *m, const pt_bweights *bw,
+                        int n_ctx, int max_batch, pt_err *err);
 void runtime_free(pt_runtime *rt);
 void runtime_reset(pt_runtime *rt);              // empties the cache
 void runtime_truncate(pt_runtime *rt, int n_past); // keeps the first n_past cached tokens
 
 // Makes a the active adapter (NULL: the base model) at user scale `scale`.
 // The cache is emptied: cached keys/values were made with the old weights.
+// On a device backend a's parameters are copied there now: call again after
+// they change on the host (a finished training run) to use the new values.
 int runtime_set_adapter(pt_runtime *rt, const pt_adapter *a, float scale, pt_err *err);
 
 // Runs tokens (n) at positions n_past.. and appends them to the cache.

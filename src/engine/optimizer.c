@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int adamw_init(pt_adamw *o, size_t n, double beta1, double beta2, double eps, double weight_decay, pt_err *err) {
+int adamw_init(pt_adamw *o, pt_backend *be, size_t n, double beta1, double beta2, double eps, double weight_decay,
+               pt_err *err) {
     memset(o, 0, sizeof(*o));
     if (n == 0) return pt_fail(err, PT_ERR_ARG, "optimizer: no trainable parameters");
-    o->m = calloc(2 * n, sizeof(float));
+    o->be = be;
+    o->m = be ? be->ops->alloc(be, 2 * n * sizeof(float)) : calloc(2 * n, sizeof(float));  // zeroed either way
     if (!o->m) return pt_fail(err, PT_ERR_NOMEM, "optimizer: out of memory for %zu moments", 2 * n);
     o->v = o->m + n;
     o->n = n;
@@ -22,7 +24,8 @@ int adamw_init(pt_adamw *o, size_t n, double beta1, double beta2, double eps, do
 }
 
 void adamw_free(pt_adamw *o) {
-    free(o->m);
+    if (o->be && o->m) o->be->ops->free(o->be, o->m);
+    else free(o->m);
     memset(o, 0, sizeof(*o));
 }
 
@@ -32,34 +35,53 @@ void adamw_step(pt_adamw *o, float *params, const float *grads, double lr) {
     double bc1 = 1.0 - pow(o->beta1, t);
     double bc2_sqrt = sqrt(1.0 - pow(o->beta2, t));
     // torch turns each Python scalar into the tensor's float32 before the op
-    float decay = (float)(1.0 - lr * o->weight_decay);
-    float w1 = (float)(1.0 - o->beta1);
-    float b2 = (float)o->beta2;
-    float w2 = (float)(1.0 - o->beta2);
-    float step_size = (float)(lr / bc1);
-    float bc2s = (float)bc2_sqrt;
-    float eps = (float)o->eps;
-    float *m = o->m, *v = o->v;
-    size_t n = o->n;
-    for (size_t i = 0; i < n; i++) {
-        float g = grads[i];
-        float p = params[i] * decay;
-        m[i] = m[i] + w1 * (g - m[i]);           // torch.lerp, weight < 0.5
-        v[i] = v[i] * b2 + w2 * g * g;
-        float denom = sqrtf(v[i]) / bc2s + eps;
-        params[i] = p - step_size * (m[i] / denom);
+    pt_adamw_scalars s = {
+        .decay = (float)(1.0 - lr * o->weight_decay),
+        .w1 = (float)(1.0 - o->beta1),
+        .b2 = (float)o->beta2,
+        .w2 = (float)(1.0 - o->beta2),
+        .step_size = (float)(lr / bc1),
+        .bc2s = (float)bc2_sqrt,
+        .eps = (float)o->eps,
+    };
+    if (o->be) {
+        o->be->ops->adamw(o->be, params, grads, o->m, o->v, o->n, &s);
+        return;
+    }
+    for (size_t i = 0; i < o->n; i++) pt_adamw_elem(&params[i], grads[i], &o->m[i], &o->v[i], &s);
+}
+
+void adamw_get_moments(const pt_adamw *o, float *mv) {
+    if (o->be) {
+        o->be->ops->synchronize(o->be);
+        o->be->ops->download(o->be, mv, o->m, 2 * o->n * sizeof(float));
+    } else {
+        memcpy(mv, o->m, 2 * o->n * sizeof(float));
     }
 }
 
-double grad_clip_norm(float *grads, size_t n, double max_norm) {
+void adamw_set_moments(pt_adamw *o, const float *mv) {
+    if (o->be) o->be->ops->upload(o->be, o->m, mv, 2 * o->n * sizeof(float));
+    else memcpy(o->m, mv, 2 * o->n * sizeof(float));
+}
+
+double grad_clip_norm(pt_backend *be, float *grads, size_t n, double max_norm) {
     double ss = 0.0;
-    for (size_t i = 0; i < n; i++) ss += (double)grads[i] * (double)grads[i];
+    if (be) {
+        ss = be->ops->sumsq(be, grads, n);
+    } else {
+        for (size_t i = 0; i < n; i++) ss += (double)grads[i] * (double)grads[i];
+    }
     double norm = sqrt(ss);
     if (!isfinite(norm) || max_norm <= 0) return norm;
     double coef = max_norm / (norm + 1e-6);
     if (coef < 1.0) {
         float c = (float)coef;
-        for (size_t i = 0; i < n; i++) grads[i] *= c;
+        if (be) {
+            be->ops->scale(be, grads, n, c);
+        } else {
+            for (size_t i = 0; i < n; i++) grads[i] *= c;
+        }
     }
     return norm;
 }

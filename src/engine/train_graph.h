@@ -9,16 +9,25 @@
 #include "backend.h"
 #include "lora.h"
 #include "model.h"
+#include "weights_dev.h"
 
 typedef struct pt_train_graph pt_train_graph;
 
-// B sequences of up to T tokens a micro-batch.
-int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, pt_adapter *a,
-                       int B, int T, pt_err *err);
+// B sequences of up to T tokens a micro-batch. bw: the base on be, shared
+// with the caller (who keeps it alive), or NULL to upload (alias) its own.
+// On a device backend the adapter's parameters are mirrored there: the
+// graph and the optimizer work on train_graph_params; download them into
+// a->params before reading or saving a.
+int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, const pt_bweights *bw,
+                       pt_adapter *a, int B, int T, pt_err *err);
 void train_graph_free(pt_train_graph *g);
 
-// Gradient buffer, the same layout as a->params (n_params floats).
+// Gradient buffer, the same layout as a->params (n_params floats), backend memory.
 float *train_graph_grads(pt_train_graph *g);
+// The parameters the graph reads (backend memory; a->params itself on the CPU).
+float *train_graph_params(pt_train_graph *g);
+void train_graph_download_params(pt_train_graph *g);  // backend -> a->params
+void train_graph_upload_params(pt_train_graph *g);    // a->params -> backend
 void train_graph_zero_grads(pt_train_graph *g);
 
 // tokens (B, T), loss mask (B, T) (1 = token t is a target, predicted from

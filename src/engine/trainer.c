@@ -93,6 +93,7 @@ void train_params_defaults(pt_train_params *p) {
     p->eval_frac = 0.0;
     p->seed = 42;
     p->n_threads = 0;             // all online cores
+    snprintf(p->device, sizeof(p->device), "auto");
     snprintf(p->out_dir, sizeof(p->out_dir), "out");
 }
 
@@ -282,11 +283,13 @@ static int train_step(pt_trainer *t, pt_train_record *r, int64_t *n_tokens, pt_e
                        step + 1, t->T);
     if (!isfinite(r->loss))
         return pt_fail(err, PT_ERR_RANGE, "step %d: loss is %s", step + 1, isnan(r->loss) ? "NaN" : "Inf");
-    double norm = grad_clip_norm(grads, t->a->n_params, p->max_grad_norm);
+    double norm = grad_clip_norm(t->be, grads, t->a->n_params, p->max_grad_norm);
     r->grad_norm = (float)norm;
     if (!isfinite(norm))
         return pt_fail(err, PT_ERR_RANGE, "step %d: gradient norm is %s", step + 1, isnan(norm) ? "NaN" : "Inf");
-    adamw_step(&t->opt, t->a->params, grads, lr_schedule(p->sched, p->lr, step, p->warmup_steps, cs->total_steps));
+    adamw_step(&t->opt, train_graph_params(t->g), grads, lr_schedule(p->sched, p->lr, step, p->warmup_steps, cs->total_steps));
+    rc = t->be->ops->check(t->be, err);
+    if (rc) return rc;
     cs->global_step++;
     cs->last_loss = r->loss;
     return PT_OK;
@@ -353,6 +356,7 @@ static int save_checkpoint(pt_trainer *t, pt_err *err) {
     char tmp[1100], final[1100], path[1200];
     int step = t->cs.global_step;
     set_message(t, "saving checkpoint-%d", step);
+    train_graph_download_params(t->g);
     if (!params_finite(t->a))
         return pt_fail(err, PT_ERR_RANGE, "step %d: parameters are not finite after the update", step);
     int rc = ckpt_dir_begin(t->p.out_dir, step, tmp, sizeof(tmp), err);
@@ -420,6 +424,7 @@ static int run(pt_trainer *t, pt_err *err) {
     }
     if (cs->global_step == t->start_step && cs->global_step < cs->total_steps)
         return PT_OK;                                      // stopped before any step: nothing new to save
+    train_graph_download_params(t->g);                    // the host adapter gets the trained values
     if (cs->global_step == t->start_step) {               // resumed at the end: only the final adapter is missing
         set_message(t, "saving the adapter to %s", p->out_dir);
         return adapter_save(t->a, t->m, p->out_dir, err);
@@ -518,6 +523,7 @@ static int load_resume(pt_trainer *t, pt_err *err) {
         goto fail;
     }
     memcpy(t->a->params, tmp.params, sizeof(float) * tmp.n_params);
+    train_graph_upload_params(t->g);
     snprintf(path, sizeof(path), "%s/optimizer.bin", dir);
     rc = optimizer_load(&t->opt, path, err);
     if (rc) goto fail;
@@ -546,8 +552,8 @@ static void trainer_free(pt_trainer *t) {
     if (!t) return;
     if (t->log) fclose(t->log);
     train_graph_free(t->g);
+    adamw_free(&t->opt);           // both hold backend memory: before the backend goes
     if (t->be) backend_destroy(t->be);
-    adamw_free(&t->opt);
     ckpt_state_free(&t->cs);
     free(t->tokens);
     free(t->mask);
@@ -595,9 +601,9 @@ int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *trai
     cs->total_steps = p->max_steps > 0 ? p->max_steps : steps_per_epoch * p->epochs;
 
     t->n_threads = p->n_threads > 0 ? p->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    rc = backend_cpu_create(&t->be, t->n_threads, err);
-    if (!rc) rc = train_graph_create(&t->g, t->be, m, a, t->B, t->T, err);
-    if (!rc) rc = adamw_init(&t->opt, a->n_params, p->beta1, p->beta2, p->eps, p->weight_decay, err);
+    rc = backend_create(&t->be, p->device[0] ? p->device : "auto", t->n_threads, err);
+    if (!rc) rc = train_graph_create(&t->g, t->be, m, NULL, a, t->B, t->T, err);
+    if (!rc) rc = adamw_init(&t->opt, t->be, a->n_params, p->beta1, p->beta2, p->eps, p->weight_decay, err);
     if (rc) goto fail;
     t->tokens = malloc(sizeof(int32_t) * (size_t)t->B * t->T);
     t->mask = malloc((size_t)t->B * t->T);

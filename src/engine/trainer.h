@@ -30,6 +30,7 @@ typedef struct {
     double eval_frac;         // held-out share of the rows
     uint64_t seed;            // shuffling, init, dropout
     int n_threads;
+    char device[16];          // backend_create name: "auto" (default), "cpu", "cuda", "emu", ...
     char out_dir[1024];
     char resume_dir[1024];    // "" or a checkpoint folder to continue from
     char template_name[64];
