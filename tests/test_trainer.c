@@ -86,6 +86,7 @@ static void base_params(pt_train_params *p, const char *out) {
     p->batch = 2;
     p->max_seq_len = 128;
     p->n_threads = 1;
+    snprintf(p->device, sizeof(p->device), "cpu");   // exact-resume checks; devices: test_device
     p->save_every = 0;
     p->seed = 7;
     snprintf(p->out_dir, sizeof(p->out_dir), "%s/%s", g_tmp, out);
