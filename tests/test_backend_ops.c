@@ -177,6 +177,106 @@ static void test_softmax_embedding(pt_backend *be, pt_backend *ref, int N, int V
     free(x); free(o0); free(o1); free(tab); free(e0); free(e1); free(tok);
 }
 
+// x rounded through the backend's weight dtype (bf16: what the device reads)
+static void as_weight(const pt_backend *be, float *x, size_t n) {
+    if (be->ops->weight_dtype == PT_DT_BF16)
+        for (size_t i = 0; i < n; i++) x[i] = pt_bf16_to_f32(pt_f32_to_bf16(x[i]));
+}
+
+// Base-weight ops: upload_weight + matmul_w / matmul_w_backward / embedding_w
+// against the oracle on the weights (and, for bf16 backends, the activation
+// operand) rounded as the backend rounds them; so the bound stays fp32's.
+static void test_weight_ops(pt_backend *be, pt_backend *ref, int N, int K, int M, int with_bias, float beta) {
+    size_t ni = (size_t)N * K, nw = (size_t)M * K, no = (size_t)N * M, es = pt_dtype_size(be->ops->weight_dtype);
+    float *x = malloc(ni * 4), *w = malloc(nw * 4), *b = malloc(M * 4), *init = malloc(no * 4), *o0 = malloc(no * 4),
+          *o1 = malloc(no * 4), *xr = malloc(ni * 4), *wr = malloc(nw * 4), *dy = malloc(no * 4), *dyr = malloc(no * 4),
+          *di0 = malloc(ni * 4), *di1 = malloc(ni * 4);
+    fill(x, ni, 1); fill(w, nw, 0.5f); fill(b, M, 1); fill(init, no, 1); fill(dy, no, 1); fill(di0, ni, 1);
+    memcpy(xr, x, ni * 4); memcpy(wr, w, nw * 4); memcpy(dyr, dy, no * 4); memcpy(di1, di0, ni * 4);
+    as_weight(be, xr, ni); as_weight(be, wr, nw); as_weight(be, dyr, no);
+    void *dw = be->ops->alloc(be, nw * es);
+    be->ops->upload_weight(be, dw, w, nw);
+    CHECKF(be->ops->reserve(be, ni > no ? ni : no) == 0, "%s reserve", be->ops->name);
+    // forward
+    memcpy(o0, init, no * 4);
+    ref->ops->matmul(ref, o0, xr, wr, with_bias ? b : NULL, N, K, M, 0.5f, beta);
+    float *dx = up(be, x, ni * 4), *db = up(be, b, M * 4), *dout = up(be, init, no * 4);
+    be->ops->matmul_w(be, dout, dx, dw, with_bias ? db : NULL, N, K, M, 0.5f, beta);
+    down(be, o1, dout, no * 4);
+    double e = nerr(o1, o0, no);
+    CHECKF(e < 1e-5, "%s matmul_w N=%d K=%d M=%d bias=%d beta=%g: err %g", be->ops->name, N, K, M, with_bias, beta, e);
+    // input gradient: dinp (N, K) = dy (N, M) @ w (M, K) + beta * dinp
+    ref->ops->gemm(ref, 0, 0, N, K, M, 1.0f, dyr, M, wr, K, beta, di0, K);
+    float *ddy = up(be, dy, no * 4), *ddi = up(be, di1, ni * 4);
+    be->ops->matmul_w_backward(be, ddi, ddy, dw, N, K, M, beta);
+    down(be, di1, ddi, ni * 4);
+    e = nerr(di1, di0, ni);
+    CHECKF(e < 1e-5, "%s matmul_w_backward N=%d K=%d M=%d beta=%g: err %g", be->ops->name, N, K, M, beta, e);
+    // embedding from the weight table (M rows of K), exact
+    int32_t *tok = malloc(N * 4);
+    for (int i = 0; i < N; i++) tok[i] = (int32_t)((i * 31 + 7) % M);
+    int32_t *dtok = up(be, tok, N * 4);
+    float *demb = be->ops->alloc(be, ni * 4);
+    be->ops->embedding_w(be, demb, dtok, dw, N, K);
+    down(be, di1, demb, ni * 4);
+    int exact = 1;
+    for (int i = 0; i < N; i++) exact &= memcmp(di1 + (size_t)i * K, wr + (size_t)tok[i] * K, (size_t)K * 4) == 0;
+    CHECKF(exact, "%s embedding_w N=%d C=%d exact", be->ops->name, N, K);
+    void *bufs[] = {dw, dx, db, dout, ddy, ddi, dtok, demb};
+    for (int i = 0; i < 8; i++) be->ops->free(be, bufs[i]);
+    free(x); free(w); free(b); free(init); free(o0); free(o1); free(xr); free(wr); free(dy); free(dyr); free(di0); free(di1);
+    free(tok);
+}
+
+// zero, copy, sumsq, scale, adamw
+static void test_vector_ops(pt_backend *be, size_t n) {
+    float *p = malloc(n * 4), *g = malloc(n * 4), *m = malloc(n * 4), *v = malloc(n * 4), *h = malloc(n * 4);
+    fill(p, n, 1); fill(g, n, 0.1f); fill(m, n, 0.01f);
+    for (size_t i = 0; i < n; i++) v[i] = fabsf(frand()) * 1e-3f;
+    float *dp = up(be, p, n * 4), *dg = up(be, g, n * 4), *dm = up(be, m, n * 4), *dv = up(be, v, n * 4);
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+    double got = be->ops->sumsq(be, dg, n);
+    CHECKF(fabs(got - ss) <= 1e-9 * ss, "%s sumsq n=%zu: %.12g vs %.12g", be->ops->name, n, got, ss);
+    pt_adamw_scalars s = {.decay = 0.999f, .w1 = 0.1f, .b2 = 0.999f, .w2 = 0.001f, .step_size = 0.01f, .bc2s = 0.05f, .eps = 1e-8f};
+    for (size_t i = 0; i < n; i++) pt_adamw_elem(&p[i], g[i], &m[i], &v[i], &s);
+    be->ops->adamw(be, dp, dg, dm, dv, n, &s);
+    down(be, h, dp, n * 4);
+    double e = nerr(h, p, n);
+    down(be, h, dm, n * 4);
+    double em = nerr(h, m, n);
+    down(be, h, dv, n * 4);
+    double ev = nerr(h, v, n);
+    CHECKF(e < 1e-6 && em < 1e-6 && ev < 1e-6, "%s adamw n=%zu: p %g m %g v %g", be->ops->name, n, e, em, ev);
+    be->ops->scale(be, dg, n, 0.25f);
+    down(be, h, dg, n * 4);
+    int ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= h[i] == g[i] * 0.25f;
+    CHECKF(ok, "%s scale n=%zu exact", be->ops->name, n);
+    be->ops->copy(be, dm, dg, n * 4);
+    down(be, h, dm, n * 4);
+    ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= h[i] == g[i] * 0.25f;
+    CHECKF(ok, "%s copy n=%zu", be->ops->name, n);
+    be->ops->zero(be, dm, n * 4);
+    down(be, h, dm, n * 4);
+    ok = 1;
+    for (size_t i = 0; i < n; i++) ok &= h[i] == 0.0f;
+    CHECKF(ok, "%s zero n=%zu", be->ops->name, n);
+    CHECKF(be->ops->check(be, NULL) == PT_OK, "%s check after the vector ops", be->ops->name);
+    be->ops->free(be, dp); be->ops->free(be, dg); be->ops->free(be, dm); be->ops->free(be, dv);
+    free(p); free(g); free(m); free(v); free(h);
+}
+
+static void run_weight_ops(pt_backend *be, pt_backend *ref) {
+    int mm[][3] = {{1, 1, 1}, {1, 576, 192}, {3, 17, 5}, {7, 64, 129}, {33, 100, 31}, {64, 576, 1536}};
+    for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+        test_weight_ops(be, ref, mm[i][0], mm[i][1], mm[i][2], 0, 0.0f);
+        test_weight_ops(be, ref, mm[i][0], mm[i][1], mm[i][2], 1, 1.0f);
+    }
+    test_vector_ops(be, 1); test_vector_ops(be, 1537); test_vector_ops(be, 300007);
+}
+
 static void run_all(pt_backend *be, pt_backend *ref) {
     int mm[][3] = {{1, 1, 1}, {1, 576, 192}, {3, 17, 5}, {7, 64, 129}, {33, 100, 31}, {64, 576, 1536}, {5, 1536, 576}};
     for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
@@ -210,13 +310,19 @@ static void run_all(pt_backend *be, pt_backend *ref) {
 int main(int argc, char **argv) {
     CHECK_USE_FAST_BLAS(argv);
     pt_err err = {0};
-    pt_backend *ref = NULL, *cpu = NULL, *cuda = NULL;
+    pt_backend *ref = NULL, *cpu = NULL, *cuda = NULL, *emu = NULL;
     CHECK(backend_naive_create(&ref, &err) == PT_OK);
     CHECK(backend_cpu_create(&cpu, 2, &err) == PT_OK);
-    if (!ref || !cpu) return check_report("test_backend_ops");
+    CHECK(backend_emu_create(&emu, &err) == PT_OK);
+    if (!ref || !cpu || !emu) return check_report("test_backend_ops");
     run_all(cpu, ref);
+    run_weight_ops(cpu, ref);
+    run_weight_ops(ref, ref);
+    run_weight_ops(emu, ref);
+    backend_destroy(emu);
     if (backend_cuda_create(&cuda, &err) == PT_OK) {
         run_all(cuda, ref);
+        run_weight_ops(cuda, ref);
         backend_destroy(cuda);
     } else {
         printf("SKIP cuda ops: %s\n", err.msg);
