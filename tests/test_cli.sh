@@ -166,6 +166,10 @@ if [ -f "$TINY" ]; then
     expect_ok "tiny tokenize --ids" "^[0-9]+( [0-9]+)*$" "$BIN" tokenize -m "$TINY" --ids "hello world"
     expect_ok "tiny bench" "decode" "$BIN" bench -m "$TINY" --prompt-tokens 8 --gen-tokens 4 --reps 1
     grep -q "peak RSS" "$TMP/out" && ok || bad "bench prints peak RSS"
+    expect_ok "bench on the emu device" '"decode_tokens_per_s": [0-9]' "$BIN" bench -m "$TINY" --device emu --prompt-tokens 8 --gen-tokens 4 --reps 1 --json
+    expect_ok "bench --train, random tiny shape" '"tokens_per_s": [0-9]' "$BIN" bench --train --shape tiny --device cpu --seq 16 --batch 2 --steps 2 --warmup 1 --json
+    expect_ok "bench --train on emu" 'tokens/s' "$BIN" bench --train -m "$TINY" --device emu --seq 16 --steps 1 --warmup 0
+    expect_error "bench --train, unknown shape" 2 "unknown model shape 'huge'" "$BIN" bench --train --shape huge
 
     printf '/help\n/set temp 0\n/set temp warm\n/set nosuch 1\n/bogus\nhello\n/show\n/system Be brief.\nhi again\n/reset\n/quit\nnot read\n' >"$TMP/chat.in"
     "$BIN" chat -m "$TINY" -n 6 <"$TMP/chat.in" >"$TMP/out" 2>"$TMP/err"

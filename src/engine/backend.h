@@ -61,6 +61,9 @@ typedef struct pt_backend_ops {
     void (*copy)(pt_backend *be, void *dst, const void *src, size_t bytes);   // backend to backend
     // Bytes the backend can still allocate (device memory free; the CPU: SIZE_MAX).
     size_t (*mem_available)(pt_backend *be);
+    // Peak bytes held through alloc since creation (device memory), 0 where
+    // not tracked (host backends: the process's peak RSS says it).
+    size_t (*mem_peak)(pt_backend *be);
     // Declares the largest activation (in floats) a *_w op will be given, so
     // that scratch (the bf16 copy of an activation) is made once, up front.
     // Returns 0, or -1 when it cannot be allocated.

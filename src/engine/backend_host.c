@@ -27,6 +27,11 @@ size_t host_mem_available(pt_backend *be) {
     return SIZE_MAX;
 }
 
+size_t host_mem_peak(pt_backend *be) {
+    (void)be;
+    return 0;
+}
+
 int host_reserve(pt_backend *be, size_t max_act_floats) {
     (void)be;
     (void)max_act_floats;

@@ -95,6 +95,12 @@ typedef struct {
 int model_load(pt_model *m, const char *path, pt_err *err);
 void model_free(pt_model *m);
 
+// A model of shape cfg with random weights (norms 1, the rest std 0.02) and
+// no tokenizer, for benchmarks: the same weights for the same seed.
+int model_random(pt_model *m, const pt_config *cfg, uint64_t seed, pt_err *err);
+// A named shape's config: "smollm2-135m", "llama2-7b", "tiny".
+int model_shape(pt_config *c, const char *name, pt_err *err);
+
 // The PEFT/HF module names a LoRA could target in this model, e.g.
 // "q_proj", ..., "down_proj" (short names, in model order); returns count.
 int model_linear_names(const pt_model *m, const char **names, int cap);
