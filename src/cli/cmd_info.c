@@ -2,11 +2,13 @@
 // tokenizer, chat template), how it is stored (each tensor's type and shape,
 // per-layer tensors grouped), and what a LoRA could target in it.
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "weights_dev.h"
 #include "tokenizer.h"
 
 #define LORA_RANK 8
@@ -221,6 +223,28 @@ static void print_text(const pt_model *m, const char *tmpl_name, const char *def
            m->n_params ? 100.0 * (double)total * c->n_layer / (double)m->n_params : 0.0);
 }
 
+// The device --device picks, and whether the base fits there.
+static void print_device(const pt_model *m, const char *name, int threads) {
+    pt_backend *be = NULL;
+    pt_err err = {0};
+    printf("\ndevice        ");
+    if (backend_create(&be, name, threads, &err) != PT_OK) {
+        printf("%s: %s\n", name ? name : "auto", err.msg);
+        return;
+    }
+    char desc[256];
+    be->ops->describe(be, desc, sizeof desc);
+    printf("%s\n", desc);
+    if (!be->ops->host_memory) {
+        size_t need = bweights_bytes(m, be->ops->weight_dtype), avail = be->ops->mem_available(be);
+        printf("base weights  %.1f MiB as %s", need / 1048576.0, be->ops->weight_dtype == PT_DT_BF16 ? "bf16" : "float32");
+        if (avail != SIZE_MAX)
+            printf("; %.0f MiB free there%s", avail / 1048576.0, need > avail ? " (does not fit: use --device cpu)" : "");
+        printf("\n");
+    }
+    backend_destroy(be);
+}
+
 int cmd_info(int argc, char **argv) {
     cli_common c;
     cli_common_defaults(&c);
@@ -253,6 +277,7 @@ int cmd_info(int argc, char **argv) {
         if (json) rc = print_json(&m, tmpl_name, def_sys, lin, n_lin);
         else print_text(&m, tmpl_name, def_sys, g, n_groups, lin, n_lin);
     }
+    if (rc == CLI_OK && !json) print_device(&m, c.backend, c.threads);
     free(g);
     free(def_sys);
     model_free(&m);

@@ -64,6 +64,8 @@ typedef struct pt_backend_ops {
     // Peak bytes held through alloc since creation (device memory), 0 where
     // not tracked (host backends: the process's peak RSS says it).
     size_t (*mem_peak)(pt_backend *be);
+    // One line for people: "cpu, 2 threads", "cuda: NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90".
+    void (*describe)(pt_backend *be, char *buf, size_t cap);
     // Declares the largest activation (in floats) a *_w op will be given, so
     // that scratch (the bf16 copy of an activation) is made once, up front.
     // Returns 0, or -1 when it cannot be allocated.

@@ -9,6 +9,7 @@
 // distance from the cpu backend is the bf16 error the engine must tolerate.
 // (It cannot stop host code from dereferencing a buffer: that the engine
 // takes the device path is what it checks, not that it never touches one.)
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,11 @@ static void emu_embedding_w(pt_backend *be, float *out, const int32_t *tokens, c
         for (int c = 0; c < C; c++) out[(size_t)n * C + c] = pt_bf16_to_f32(t[(size_t)tokens[n] * C + c]);
 }
 
+static void emu_describe(pt_backend *be, char *buf, size_t cap) {
+    (void)be;
+    snprintf(buf, cap, "emu: the naive oracle with device memory rules and bf16 weights (for tests)");
+}
+
 int backend_emu_create(pt_backend **out, pt_err *err) {
     *out = NULL;
     pt_backend *nb = NULL;
@@ -93,6 +99,7 @@ int backend_emu_create(pt_backend **out, pt_err *err) {
     c->ops.matmul_w = emu_matmul_w;
     c->ops.matmul_w_backward = emu_matmul_w_backward;
     c->ops.embedding_w = emu_embedding_w;
+    c->ops.describe = emu_describe;
     c->ops.matmul_q = NULL;   // as CUDA: the engine uses quantised blocks on host backends only
     be->ops = &c->ops;
     be->ctx = c;

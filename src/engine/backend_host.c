@@ -5,6 +5,7 @@
 #include "backend_host.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 void host_upload_weight(pt_backend *be, void *dst, const float *src, size_t n) {
@@ -30,6 +31,10 @@ size_t host_mem_available(pt_backend *be) {
 size_t host_mem_peak(pt_backend *be) {
     (void)be;
     return 0;
+}
+
+void host_describe(pt_backend *be, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s, %d thread%s", be->ops->name, be->n_threads, be->n_threads == 1 ? "" : "s");
 }
 
 int host_reserve(pt_backend *be, size_t max_act_floats) {

@@ -11,6 +11,7 @@ void host_zero(pt_backend *be, void *p, size_t bytes);
 void host_copy(pt_backend *be, void *dst, const void *src, size_t bytes);
 size_t host_mem_available(pt_backend *be);
 size_t host_mem_peak(pt_backend *be);
+void host_describe(pt_backend *be, char *buf, size_t cap);
 int host_reserve(pt_backend *be, size_t max_act_floats);
 int host_check(pt_backend *be, pt_err *err);
 void host_matmul_w(pt_backend *be, float *out, const float *inp, const void *w, const float *bias,
@@ -25,7 +26,7 @@ void host_adamw(pt_backend *be, float *p, const float *g, float *m, float *v, si
 // The table entries above, for a designated initializer: ops = { ..., PT_HOST_OPS };
 #define PT_HOST_OPS                                                                                           \
     .weight_dtype = PT_DT_F32, .upload_weight = host_upload_weight, .zero = host_zero, .copy = host_copy,      \
-    .mem_available = host_mem_available, .mem_peak = host_mem_peak, .reserve = host_reserve, .check = host_check,                        \
+    .mem_available = host_mem_available, .mem_peak = host_mem_peak, .describe = host_describe, .reserve = host_reserve, .check = host_check,                        \
     .matmul_w = host_matmul_w, .matmul_w_backward = host_matmul_w_backward, .embedding_w = host_embedding_w, \
     .sumsq = host_sumsq, .scale = host_scale, .adamw = host_adamw
 
