@@ -31,18 +31,20 @@ struct pt_train_graph {
     int B, T;            // capacity: B sequences of up to T tokens
     float *mem;          // every buffer below, one allocation (backend memory)
     float *grads;        // (n_params) same layout as a->params
-    // saved activations, per layer l (stride R_max rows)
+    // saved activations, per layer l (stride R_max rows). The two norms'
+    // outputs and silu(gate) * up are not kept: the backward recomputes them
+    // (cheap row ops, bit-identical), which saves 2C + F of every row's
+    // 7C + 3F-ish floats per layer.
     float *x_in;   // (L+1, R, C) residual stream entering layer l; [L] leaves the last layer
-    float *xn1;    // (L, R, C) attention norm
     float *q;      // (L, R, Q) after RoPE
     float *k;      // (L, R, KV) after RoPE
     float *v;      // (L, R, KV)
     float *att;    // (L, R, Q) attention output (o_proj input)
     float *x_mid;  // (L, R, C) after the attention residual
-    float *xn2;    // (L, R, C) ffn norm
     float *gate;   // (L, R, F)
     float *up;     // (L, R, F)
-    float *h;      // (L, R, F) silu(gate) * up (down_proj input)
+    float *xn;     // (R, C) scratch: this layer's attention or ffn norm
+    float *h;      // (R, F) scratch: this layer's silu(gate) * up (down_proj input)
     float *lora_u; // per module (R, r): A @ dropout(x), at u_off[module]
     size_t *u_off; // (L * NSLOT)
     float *xnf;    // (R, C) final norm
@@ -81,13 +83,13 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
     }
     size_t sizes[] = {
         g->a->n_params,                                   // grads
-        (L + 1) * R * C, L * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C, L * R * C,
-        L * R * F, L * R * F, L * R * F, nu, R * C,       // activations
+        (L + 1) * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C,
+        L * R * F, L * R * F, R * C, R * F, nu, R * C,    // activations
         R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F, R * wide,
         R * (size_t)(g->r_max ? g->r_max : 1), (size_t)g->ce * V, R, // scratch
     };
-    float **ptrs[] = {&g->grads, &g->x_in, &g->xn1, &g->q, &g->k, &g->v, &g->att, &g->x_mid, &g->xn2,
-                      &g->gate, &g->up, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
+    float **ptrs[] = {&g->grads, &g->x_in, &g->q, &g->k, &g->v, &g->att, &g->x_mid,
+                      &g->gate, &g->up, &g->xn, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
                       &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->drop, &g->du, &g->logits, &g->losses};
     size_t n = sizeof sizes / sizeof sizes[0], total = 0;
     for (size_t i = 0; i < n; i++) total += (sizes[i] + 15) & ~(size_t)15;  // 64-byte aligned slices
@@ -273,9 +275,9 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
     else
         o->embedding_w(be, g->x_in, tok, w->tok_embd, R, C);
     for (int l = 0; l < L; l++) {
-        float *x = LS(g->x_in, l, C), *xn1 = LS(g->xn1, l, C), *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
-        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = LS(g->xn2, l, C);
-        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = LS(g->h, l, F), *xo = LS(g->x_in, l + 1, C);
+        float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
+        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
+        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h, *xo = LS(g->x_in, l + 1, C);
         o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
         lin_fwd(g, l, PT_LIN_Q, q, xn1, WL(w->wq, l, (size_t)Q * C), BI(w->bq, l, Q), R, C, Q, p_drop, dropout_seed);
         lin_fwd(g, l, PT_LIN_K, k, xn1, WL(w->wk, l, (size_t)KV * C), BI(w->bk, l, KV), R, C, KV, p_drop, dropout_seed);
@@ -333,10 +335,12 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
     o->zero(be, g->dx, sizeof(float) * (size_t)R * C);
     o->rmsnorm_backward(be, g->dx, g->dxn, xL, w->out_norm, R, C, c->rms_eps);
     for (int l = L - 1; l >= 0; l--) {
-        float *x = LS(g->x_in, l, C), *xn1 = LS(g->xn1, l, C), *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
-        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = LS(g->xn2, l, C);
-        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = LS(g->h, l, F);
-        // ffn: x_out = x_mid + down(silu(gate(xn2)) * up(xn2))
+        float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
+        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
+        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h;
+        // ffn: x_out = x_mid + down(silu(gate(xn2)) * up(xn2)); h and xn2 recomputed as the forward made them
+        o->swiglu(be, h, ga, upl, (size_t)R * F);
+        o->rmsnorm(be, xn2, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
         lin_bwd(g, l, PT_LIN_DOWN, g->dh, 0.0f, g->dx, h, WL(w->w_down, l, (size_t)C * F), R, F, C, p_drop, dropout_seed);
         o->swiglu_backward(be, g->dgate, g->dup, g->dh, ga, upl, (size_t)R * F);
         lin_bwd(g, l, PT_LIN_GATE, g->dxn, 0.0f, g->dgate, xn2, WL(w->w_gate, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
@@ -350,6 +354,7 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
                                   v + (size_t)b * T * KV, att + (size_t)b * T * Q, T, NH, NKV, HD);
         o->rope_backward(be, g->dq, pos, R, NH, HD, c->rope_theta);
         o->rope_backward(be, g->dk, pos, R, NKV, HD, c->rope_theta);
+        o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);   // recomputed
         lin_bwd(g, l, PT_LIN_Q, g->dxn, 0.0f, g->dq, xn1, WL(w->wq, l, (size_t)Q * C), R, C, Q, p_drop, dropout_seed);
         lin_bwd(g, l, PT_LIN_K, g->dxn, 1.0f, g->dk, xn1, WL(w->wk, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
         lin_bwd(g, l, PT_LIN_V, g->dxn, 1.0f, g->dv, xn1, WL(w->wv, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
