@@ -27,6 +27,7 @@
 #endif
 
 #include "kernels.cuh"
+#include "dequant.cuh"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "dequant.h"
 }
 #include "check.h"
 
@@ -325,6 +327,27 @@ static void test_empty(void) {
     CHECK(isnan(f) && isnan(d) && h == BF16_POISON && ptk_sumsq_blocks(0) == 0);
 }
 
+// dequant.cuh: GGUF blocks (random bytes, random fp16 scales incl.
+// subnormals) to bf16, bit for bit dequant_row then pt_f32_to_bf16.
+static void test_dequant(int type, size_t n_blocks) {
+    size_t bb = (size_t)ptk_qblock_bytes(type), n = n_blocks * 32;
+    std::vector<uint8_t> blk(n_blocks * bb);
+    for (uint8_t &x : blk) x = (uint8_t)next_u64();
+    for (size_t b = 0; b < n_blocks; b++) {   // sane scales (some subnormal), no inf/NaN
+        uint16_t d = b % 7 == 3 ? (uint16_t)(1 + irand(1000)) : f32_to_fp16(frand() * 0.05f);
+        uint16_t m = f32_to_fp16(frand() * 0.1f);
+        memcpy(&blk[b * bb], &d, 2);
+        if (type == PTK_Q4_1) memcpy(&blk[b * bb + 2], &m, 2);
+    }
+    fvec f(n);
+    dequant_row((ggml_type)type, blk.data(), f.data(), n);
+    std::vector<uint16_t> out(n, BF16_POISON);
+    ptk_dequant_bf16(0, out.data(), blk.data(), type, n_blocks);
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) bad += out[i] != pt_f32_to_bf16(f[i]);
+    CHECKF(bad == 0, "dequant type %d, %zu blocks: %zu elements differ", type, n_blocks, bad);
+}
+
 int main(void) {
     pt_backend *ref = NULL;
     pt_err err;
@@ -333,6 +356,11 @@ int main(void) {
         return 1;
     }
     test_empty();
+    static const int QTYPES[] = {PTK_Q4_0, PTK_Q4_1, PTK_Q8_0};
+    for (int t : QTYPES) {
+        test_dequant(t, 1);
+        test_dequant(t, 777);
+    }
     for (size_t n : SIZES) {
         test_bf16(n);
         test_elementwise(ref, n);

@@ -30,6 +30,7 @@
 #include "model.h"
 #include "train_graph.h"
 #include "trainer.h"
+#include "weights_dev.h"
 
 #define MODEL PT_SOURCE_DIR "/tests/data/tiny/llama-hf"
 
@@ -282,9 +283,42 @@ static void test_trainer_50(pt_backend *dev, pt_backend *cpu) {
     template_free(tmpl);
 }
 
+// A quantised GGUF's weights expanded on the device (upload_weight_q) are
+// bit for bit what the float32 path uploads.
+static void test_quant_upload(pt_backend *dev) {
+    const char *files[] = {PT_SOURCE_DIR "/tests/data/tiny/llama-q4_1.gguf", PT_SOURCE_DIR "/tests/data/tiny/llama-q8_0.gguf"};
+    for (int f = 0; f < 2; f++) {
+        pt_model m;
+        pt_err err;
+        if (model_load(&m, files[f], &err)) { CHECKF(0, "%s", err.msg); continue; }
+        CHECKF(m.qlayers && m.qlayers[0].wq.data, "%s keeps its blocks", files[f]);
+        pt_bweights bq, bf;
+        int ok = bweights_init(&bq, dev, &m, &err) == PT_OK;   // through the blocks
+        pt_qlayer *ql = m.qlayers;
+        pt_qmat qh = m.q_lm_head;
+        m.qlayers = NULL;
+        m.q_lm_head.data = NULL;
+        ok = ok && bweights_init(&bf, dev, &m, &err) == PT_OK;  // through float32
+        m.qlayers = ql;
+        m.q_lm_head = qh;
+        if (!ok) { CHECKF(0, "%s", err.msg); model_free(&m); continue; }
+        size_t n = bq.wmem_bytes;
+        unsigned char *a = malloc(n), *b = malloc(n);
+        dev->ops->download(dev, a, bq.wmem, n);
+        dev->ops->download(dev, b, bf.wmem, n);
+        CHECKF(n == bf.wmem_bytes && memcmp(a, b, n) == 0, "%s: %s weights from blocks differ from float32's", dev->ops->name,
+               files[f]);
+        free(a); free(b);
+        bweights_free(&bq);
+        bweights_free(&bf);
+        model_free(&m);
+    }
+}
+
 static void run_device(pt_backend *dev, pt_backend *cpu, pt_backend *emu) {
     printf("%s:\n", dev->ops->name);
     CHECK(!dev->ops->host_memory);
+    test_quant_upload(dev);
     test_forward(dev, cpu, emu);
     test_train_step(dev, cpu);
     test_trainer_50(dev, cpu);

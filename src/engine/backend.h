@@ -57,6 +57,11 @@ typedef struct pt_backend_ops {
     // dst (n) in weight_dtype, from host float32 src (n); dst from
     // alloc(n * pt_dtype_size(weight_dtype)). bf16: round to nearest even.
     void (*upload_weight)(pt_backend *be, void *dst, const float *src, size_t n);
+    // dst (rows, cols) in weight_dtype from GGUF blocks (wtype Q4_0, Q4_1 or
+    // Q8_0; row r at blocks + r * row_bytes), dequantised on the backend, the
+    // same values as dequant_row then upload_weight. NULL: not offered.
+    void (*upload_weight_q)(pt_backend *be, void *dst, const void *blocks, int wtype, int rows, int cols,
+                            size_t row_bytes);
     void (*zero)(pt_backend *be, void *p, size_t bytes);
     void (*copy)(pt_backend *be, void *dst, const void *src, size_t bytes);   // backend to backend
     // Bytes the backend can still allocate (device memory free; the CPU: SIZE_MAX).

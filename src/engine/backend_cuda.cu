@@ -30,6 +30,7 @@ extern "C" {
 namespace {
 #include "attention.cuh"
 #include "kernels.cuh"
+#include "dequant.cuh"
 }  // namespace
 
 #define CU_ROPE_TABLES 4  // (theta, HD) tables kept on the device; models use one or two
@@ -230,6 +231,37 @@ static void cuda_upload_weight(pt_backend *be, void *dst, const float *src, size
         cu_launched(c, "upload_weight");
     }
     cu_ok(c, cudaStreamSynchronize(c->stream), "upload_weight");
+}
+
+// dst (rows, cols) bf16 from GGUF blocks, through the same staging buffer
+// as upload_weight (bytes this time), a whole number of rows at a time.
+static void cuda_upload_weight_q(pt_backend *be, void *dst, const void *blocks, int wtype, int rows, int cols,
+                                 size_t row_bytes) {
+    cu_ctx *c = cu(be);
+    size_t bpr = (size_t)cols / 32, bb = (size_t)ptk_qblock_bytes(wtype);
+    if (rows <= 0 || cols <= 0) return;
+    if (!bb || cols % 32 || row_bytes != bpr * bb) {
+        cu_fail(c, PT_ERR_UNSUPPORTED, "cuda upload_weight_q: type %d with %d columns in rows of %zu bytes", wtype, cols,
+                row_bytes);
+        return;
+    }
+    const size_t chunk = (size_t)1 << 24;   // bytes staged at a time (16 MiB)
+    size_t per = chunk / row_bytes ? chunk / row_bytes : 1;   // rows per chunk
+    if (cu_grow(c, (void **)&c->stage, &c->stage_cap, (per * row_bytes + 3) / 4, sizeof(float), "upload_weight_q")) {
+        cu_fail(c, PT_ERR_NOMEM, "cuda upload_weight_q: cannot allocate the staging buffer");
+        return;
+    }
+    per = c->stage_cap * sizeof(float) / row_bytes;
+    uint16_t *out = (uint16_t *)dst;
+    for (size_t r0 = 0; r0 < (size_t)rows; r0 += per) {
+        size_t nr = (size_t)rows - r0 < per ? (size_t)rows - r0 : per;
+        if (!cu_ok(c, cudaMemcpyAsync(c->stage, (const uint8_t *)blocks + r0 * row_bytes, nr * row_bytes,
+                                      cudaMemcpyHostToDevice, c->stream), "upload_weight_q"))
+            return;
+        ptk_dequant_bf16(c->stream, out + r0 * (size_t)cols, (const uint8_t *)c->stage, wtype, nr * bpr);
+        cu_launched(c, "upload_weight_q");
+    }
+    cu_ok(c, cudaStreamSynchronize(c->stream), "upload_weight_q");
 }
 
 static void cuda_zero(pt_backend *be, void *p, size_t bytes) {
@@ -562,6 +594,7 @@ static pt_backend_ops cu_ops_make(void) {
     o.supports = cuda_supports;
     o.weight_dtype = PT_DT_BF16;
     o.upload_weight = cuda_upload_weight;
+    o.upload_weight_q = cuda_upload_weight_q;
     o.zero = cuda_zero;
     o.copy = cuda_copy;
     o.mem_available = cuda_mem_available;

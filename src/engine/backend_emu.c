@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "dequant.h"
 
 typedef struct {
     pt_backend_ops ops;     // naive's table with the overrides below
@@ -31,6 +32,17 @@ static void emu_upload_weight(pt_backend *be, void *dst, const float *src, size_
     (void)be;
     uint16_t *d = dst;
     for (size_t i = 0; i < n; i++) d[i] = pt_f32_to_bf16(src[i]);
+}
+
+static void emu_upload_weight_q(pt_backend *be, void *dst, const void *blocks, int wtype, int rows, int cols,
+                                size_t row_bytes) {
+    float *row = malloc(sizeof(float) * (size_t)(cols > 0 ? cols : 1));
+    if (!row) return;
+    for (int r = 0; r < rows; r++) {
+        dequant_row((ggml_type)wtype, (const unsigned char *)blocks + (size_t)r * row_bytes, row, (uint64_t)cols);
+        emu_upload_weight(be, (uint16_t *)dst + (size_t)r * cols, row, (size_t)cols);
+    }
+    free(row);
 }
 
 // (rows, cols) floats: bf16 table widened, or float32 rounded through bf16
@@ -96,6 +108,7 @@ int backend_emu_create(pt_backend **out, pt_err *err) {
     c->ops.destroy = emu_destroy;
     c->ops.weight_dtype = PT_DT_BF16;
     c->ops.upload_weight = emu_upload_weight;
+    c->ops.upload_weight_q = emu_upload_weight_q;
     c->ops.matmul_w = emu_matmul_w;
     c->ops.matmul_w_backward = emu_matmul_w_backward;
     c->ops.embedding_w = emu_embedding_w;

@@ -21,6 +21,19 @@ size_t bweights_bytes(const pt_model *m, pt_dtype dt) {
     return s.big * pt_dtype_size(dt) + s.small * sizeof(float);
 }
 
+// One (rows, cols) weight at *pw: from its quantised blocks q when the
+// backend expands them, else from the float32 src. Returns where it went.
+static const void *put(pt_bweights *bw, char **pw, const float *src, const pt_qmat *q, size_t rows, size_t cols) {
+    const pt_backend_ops *o = bw->be->ops;
+    void *dst = *pw;
+    if (q && q->data && o->upload_weight_q && cols % 32 == 0)
+        o->upload_weight_q(bw->be, dst, q->data, q->type, (int)rows, (int)cols, q->row_bytes);
+    else
+        o->upload_weight(bw->be, dst, src, rows * cols);
+    *pw += rows * cols * bw->esz;
+    return dst;
+}
+
 int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *err) {
     memset(bw, 0, sizeof *bw);
     bw->be = be;
@@ -39,7 +52,8 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
     if (need > avail)
         return pt_fail(err, PT_ERR_NOMEM, "the base weights need %.0f MiB on %s, %.0f MiB are free; use a smaller model or --device cpu",
                        need / 1048576.0, o->name, avail / 1048576.0);
-    bw->wmem = o->alloc(be, s.big * bw->esz);
+    bw->wmem_bytes = s.big * bw->esz;
+    bw->wmem = o->alloc(be, bw->wmem_bytes);
     bw->fmem = o->alloc(be, s.small * sizeof(float));
     if (!bw->wmem || !bw->fmem) {
         bweights_free(bw);
@@ -50,25 +64,34 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
     size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
     char *pw = bw->wmem;
     float *pf = bw->fmem;
-#define BIG(dst, src, n) do { o->upload_weight(be, pw, (src), (n)); (dst) = pw; pw += (n) * bw->esz; } while (0)
 #define SMALL(dst, src, n) do { if (src) { o->upload(be, pf, (src), (n) * sizeof(float)); (dst) = pf; pf += (n); } } while (0)
-    BIG(bw->tok_embd, w->tok_embd, V * C);
-    if (c->tied_embeddings) bw->lm_head = bw->tok_embd;
-    else BIG(bw->lm_head, w->lm_head, V * C);
-    BIG(bw->wq, w->wq, L * Q * C);
-    BIG(bw->wk, w->wk, L * KV * C);
-    BIG(bw->wv, w->wv, L * KV * C);
-    BIG(bw->wo, w->wo, L * C * Q);
-    BIG(bw->w_gate, w->w_gate, L * F * C);
-    BIG(bw->w_up, w->w_up, L * F * C);
-    BIG(bw->w_down, w->w_down, L * C * F);
+    // A quantised GGUF weight goes up as its blocks and is expanded there
+    // (upload_weight_q); anything else as float32.
+    // (not once an adapter is merged into the float32 weights: the blocks are stale then)
+    const pt_qmat *qh = m->q_lm_head.data && !m->n_merged ? &m->q_lm_head : NULL;
+    const pt_qlayer *ql = m->n_merged ? NULL : m->qlayers;
+    bw->tok_embd = put(bw, &pw, w->tok_embd, c->tied_embeddings ? qh : NULL, V, C);
+    bw->lm_head = c->tied_embeddings ? bw->tok_embd : put(bw, &pw, w->lm_head, qh, V, C);
+#define LAYERS(dst, f, rows, cols)                                                              \
+    do {                                                                                        \
+        (dst) = pw;                                                                             \
+        for (size_t l = 0; l < L; l++)                                                          \
+            put(bw, &pw, w->f + l * (rows) * (cols), ql ? &ql[l].f : NULL, (rows), (cols)); \
+    } while (0)
+    LAYERS(bw->wq, wq, Q, C);
+    LAYERS(bw->wk, wk, KV, C);
+    LAYERS(bw->wv, wv, KV, C);
+    LAYERS(bw->wo, wo, C, Q);
+    LAYERS(bw->w_gate, w_gate, F, C);
+    LAYERS(bw->w_up, w_up, F, C);
+    LAYERS(bw->w_down, w_down, C, F);
+#undef LAYERS
     SMALL(bw->attn_norm, w->attn_norm, L * C);
     SMALL(bw->ffn_norm, w->ffn_norm, L * C);
     SMALL(bw->out_norm, w->out_norm, C);
     SMALL(bw->bq, w->bq, L * Q);
     SMALL(bw->bk, w->bk, L * KV);
     SMALL(bw->bv, w->bv, L * KV);
-#undef BIG
 #undef SMALL
     return o->check(be, err);
 }

@@ -1,7 +1,8 @@
 // weights_dev.h - a model's frozen base weights as a backend holds them: on
 // host-memory backends the model's own float32 arrays (aliased, no copy); on
 // a device backend one upload, the linear and embedding weights in the
-// backend's weight_dtype (bf16 on CUDA) and the small norms and biases in
+// backend's weight_dtype (bf16 on CUDA; GGUF Q4_0/Q4_1/Q8_0 weights go up
+// as their blocks and are expanded there) and the small norms and biases in
 // float32. A runtime and a training graph can share one pt_bweights, so one
 // process holds one copy of the base on the device.
 #ifndef PT_WEIGHTS_DEV_H
@@ -17,6 +18,7 @@ typedef struct {
     const float *attn_norm, *ffn_norm, *out_norm, *bq, *bk, *bv;
     size_t esz;            // bytes per weight element
     void *wmem;            // backend allocations owning the above, NULL when aliased
+    size_t wmem_bytes;     // of wmem
     float *fmem;
     pt_backend *be;
 } pt_bweights;
