@@ -315,9 +315,35 @@ static void test_quant_upload(pt_backend *dev) {
     }
 }
 
+// Every entry of a backend's table is filled (matmul_q and upload_weight_q
+// are optional: the engine checks them).
+static void test_table(pt_backend *be) {
+    const pt_backend_ops *o = be->ops;
+    const void *must[] = {
+        (const void *)o->name, (const void *)o->destroy, (const void *)o->alloc, (const void *)o->free,
+        (const void *)o->upload, (const void *)o->download, (const void *)o->synchronize, (const void *)o->check,
+        (const void *)o->supports, (const void *)o->upload_weight, (const void *)o->zero, (const void *)o->copy,
+        (const void *)o->mem_available, (const void *)o->mem_peak, (const void *)o->describe, (const void *)o->reserve,
+        (const void *)o->matmul, (const void *)o->matmul_w, (const void *)o->matmul_w_backward,
+        (const void *)o->embedding_w, (const void *)o->embedding, (const void *)o->rmsnorm, (const void *)o->rope,
+        (const void *)o->attention, (const void *)o->swiglu, (const void *)o->add, (const void *)o->softmax,
+        (const void *)o->gemm, (const void *)o->rmsnorm_backward, (const void *)o->rope_backward,
+        (const void *)o->attention_backward, (const void *)o->swiglu_backward, (const void *)o->cross_entropy,
+        (const void *)o->dropout, (const void *)o->embedding_backward, (const void *)o->sumsq, (const void *)o->scale,
+        (const void *)o->adamw,
+    };
+    for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
+        CHECKF(must[i] != NULL, "%s: op table entry %zu is empty", o->name, i);
+    char desc[256] = "";
+    o->describe(be, desc, sizeof desc);
+    CHECKF(strncmp(desc, o->name, strlen(o->name)) == 0, "%s describes itself as '%s'", o->name, desc);
+    CHECKF(o->host_memory || o->upload_weight_q, "%s: device backends expand GGUF blocks themselves", o->name);
+}
+
 static void run_device(pt_backend *dev, pt_backend *cpu, pt_backend *emu) {
     printf("%s:\n", dev->ops->name);
     CHECK(!dev->ops->host_memory);
+    test_table(dev);
     test_quant_upload(dev);
     test_forward(dev, cpu, emu);
     test_train_step(dev, cpu);
@@ -337,6 +363,12 @@ int main(int argc, char **argv) {
     pt_backend *cpu = NULL, *emu = NULL, *cuda = NULL;
     CHECK(backend_cpu_create(&cpu, 2, &err) == PT_OK);
     CHECK(backend_emu_create(&emu, &err) == PT_OK);
+    pt_backend *nv = NULL;
+    if (backend_naive_create(&nv, &err) == PT_OK) {
+        test_table(nv);
+        backend_destroy(nv);
+    }
+    if (cpu) test_table(cpu);
     if (cpu && emu) run_device(emu, cpu, NULL);
     if (cpu && backend_cuda_create(&cuda, &err) == PT_OK) {
         run_device(cuda, cpu, emu);

@@ -283,6 +283,19 @@ static size_t cuda_mem_available(pt_backend *be) {
 
 static size_t cuda_mem_peak(pt_backend *be) { return cu(be)->peak; }
 
+static void cuda_describe(pt_backend *be, char *buf, size_t cap) {
+    (void)be;
+    cudaDeviceProp p;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+        (void)cudaGetLastError();
+        snprintf(buf, cap, "cuda (device properties unreadable)");
+        return;
+    }
+    snprintf(buf, cap, "cuda: %s, %.1f GiB, compute capability %d.%d, %d SMs", p.name, p.totalGlobalMem / 1073741824.0,
+             p.major, p.minor, p.multiProcessorCount);
+}
+
 static int cuda_reserve(pt_backend *be, size_t max_act_floats) {
     cu_ctx *c = cu(be);
     return cu_grow(c, (void **)&c->act16, &c->act16_cap, max_act_floats, sizeof(uint16_t), "reserve");
@@ -599,6 +612,7 @@ static pt_backend_ops cu_ops_make(void) {
     o.copy = cuda_copy;
     o.mem_available = cuda_mem_available;
     o.mem_peak = cuda_mem_peak;
+    o.describe = cuda_describe;
     o.reserve = cuda_reserve;
     o.matmul = cuda_matmul;
     o.matmul_q = NULL;  // the engine uses quantised products only on host-memory backends
