@@ -53,7 +53,8 @@ struct pt_train_graph {
     float *dq, *datt;           // (R, Q)
     float *dk, *dv;             // (R, KV)
     float *dh, *dgate, *dup;    // (R, F)
-    float *drop;                // (R, max(C, F, Q)) dropped-out module input
+    float *drop;                // (R, max(C, F, Q)) dropped-out module input (only with lora_dropout > 0)
+    int drop_cap;               // 1 when drop was allocated
     float *du;                  // (R, r_max)
     float *logits;              // (ce, V)
     float *losses;              // (R)
@@ -85,7 +86,8 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
         g->a->n_params,                                   // grads
         (L + 1) * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C,
         L * R * F, L * R * F, R * C, R * F, nu, R * C,    // activations
-        R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F, R * wide,
+        R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F,
+        g->a->cfg.lora_dropout > 0.0f ? R * wide : 1,     // drop: only with lora_dropout
         R * (size_t)(g->r_max ? g->r_max : 1), (size_t)g->ce * V, R, // scratch
     };
     float **ptrs[] = {&g->grads, &g->x_in, &g->q, &g->k, &g->v, &g->att, &g->x_mid,
@@ -111,6 +113,7 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
         *ptrs[i] = p;
         p += (sizes[i] + 15) & ~(size_t)15;
     }
+    g->drop_cap = g->a->cfg.lora_dropout > 0.0f;
     g->pos = g->tok + R;
     g->tgt = g->pos + R;
     g->rows = g->tgt + R;
@@ -238,6 +241,8 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
     if (T < 2) return pt_fail(err, PT_ERR_ARG, "a batch needs a row of at least 2 tokens");
     int R = B * T;  // this step's rows: (B, T) packed, each row padded to T
     float p_drop = backward ? g->a->cfg.lora_dropout : 0.0f;
+    if (p_drop > 0.0f && g->drop_cap == 0)
+        return pt_fail(err, PT_ERR_ARG, "lora_dropout was 0 when the training graph was made; make it again");
 
     // inputs: tokens (pad 0), positions 0..T-1 per row, targets shifted left
     size_t Rs = (size_t)g->B * g->T;  // the host staging rows: tok, pos, tgt, rows, tgt_c
