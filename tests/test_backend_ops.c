@@ -116,6 +116,16 @@ static void test_rope(pt_backend *be, pt_backend *ref, int N, int H, int HD, int
     free(x); free(o0); free(o1); free(pos);
 }
 
+// The "cuda" backend runs attention on tensor cores, Q, K, V and P rounded to
+// bf16, for HD 64 and 128 with more than 16 queries (src/engine/cuda/
+// attention.cuh, ptk_attention_uses_tc; its buffers are always aligned).
+// Its precision contract expects a normalised error of about 3e-3 for these
+// inputs (|q|, |k| <= 2, |v| <= 1), held to 1e-2; every other case is fp32.
+static double attention_bound(const pt_backend *be, int N, int HD) {
+    int tc = strcmp(be->ops->name, "cuda") == 0 && (HD == 64 || HD == 128) && N > 16;
+    return tc ? 1e-2 : 1e-5;
+}
+
 static void test_attention(pt_backend *be, pt_backend *ref, int N, int pos0, int NH, int NKV, int HD, int window) {
     int T = pos0 + N;
     size_t nq = (size_t)N * NH * HD, nkv = (size_t)T * NKV * HD;
@@ -126,7 +136,7 @@ static void test_attention(pt_backend *be, pt_backend *ref, int N, int pos0, int
     be->ops->attention(be, dout, dq, dk, dv, N, pos0, NH, NKV, HD, window);
     down(be, o1, dout, nq * 4);
     double e = nerr(o1, o0, nq);
-    CHECKF(e < 1e-5, "%s attention N=%d pos0=%d NH=%d NKV=%d HD=%d win=%d: err %g", be->ops->name, N, pos0, NH, NKV, HD, window, e);
+    CHECKF(e < attention_bound(be, N, HD), "%s attention N=%d pos0=%d NH=%d NKV=%d HD=%d win=%d: err %g", be->ops->name, N, pos0, NH, NKV, HD, window, e);
     be->ops->free(be, dq); be->ops->free(be, dk); be->ops->free(be, dv); be->ops->free(be, dout);
     free(q); free(k); free(v); free(o0); free(o1);
 }

@@ -280,7 +280,11 @@ static void vs_oracle(pt_backend *be) {
         be->ops->free(be, dx); be->ops->free(be, dp);
         free(x); free(pos); free(x1);
     }
-    // attention backward: awkward T, GQA and MHA
+    // attention backward: awkward T, GQA and MHA. The "cuda" backend runs it
+    // on tensor cores (Q, K, V, dO, P, dS rounded to bf16) for HD 64 and 128
+    // with more than 16 tokens (src/engine/cuda/attention.cuh): its precision
+    // contract expects about 4e-3 for these inputs (all within [-1, 1]), held
+    // to 1e-2; every other case is fp32 and held to 1e-5.
     int at[][4] = {{1, 2, 1, 8}, {13, 4, 2, 16}, {70, 9, 3, 64}, {33, 6, 6, 8}};
     for (int s = 0; s < 4; s++) {
         int T = at[s][0], NH = at[s][1], NKV = at[s][2], HD = at[s][3];
@@ -294,7 +298,8 @@ static void vs_oracle(pt_backend *be) {
         be->ops->attention_backward(be, Gq, Gk, Gv, Dd, Dq, Dk, Dv, Do, T, NH, NKV, HD);
         float *q1 = down(be, Gq, nq), *k1 = down(be, Gk, nkv), *v1 = down(be, Gv, nkv);
         double e = fmax(nerr(q1, q0, nq), fmax(nerr(k1, k0, nkv), nerr(v1, v0, nkv)));
-        CHECKF(e < 1e-5, "%s attention_backward T=%d NH=%d NKV=%d HD=%d: err %g", nm, T, NH, NKV, HD, e);
+        int tc = strcmp(nm, "cuda") == 0 && (HD == 64 || HD == 128) && T > 16;
+        CHECKF(e < (tc ? 1e-2 : 1e-5), "%s attention_backward T=%d NH=%d NKV=%d HD=%d: err %g", nm, T, NH, NKV, HD, e);
         float *bufs[] = {Dq, Dk, Dv, Dd, Do, Gq, Gk, Gv};
         for (int i = 0; i < 8; i++) be->ops->free(be, bufs[i]);
         free(q); free(k); free(v); free(dout); free(out); free(q0); free(k0); free(v0); free(q1); free(k1); free(v1);

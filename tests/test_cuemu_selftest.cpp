@@ -2,8 +2,11 @@
 // right, with kernels written as for the GPU through cuda_compat.cuh: block
 // reductions in static shared memory, warp shuffles (full, sub-width, partial
 // warps), dynamic shared memory and its poison, 2D/3D indexing, atomics,
-// bf16 rounding; each against plain C++ loops. Data are small integers, so
-// every sum is exact whatever the order and results compare with ==.
+// bf16 rounding, tensor-core tiles (wmma: every layout pair, padded strides,
+// accumulating into C, through shared memory); each against plain C++ loops.
+// Data are small integers, so every sum is exact whatever the order and
+// results compare with == (one wmma case also takes rounded random values,
+// within 1e-6 of a double sum).
 // Broken kernels (divergent barriers, deadlocks, bad masks) must abort with a
 // "cuemu: ..." message rather than hang; each runs in a forked child.
 // `test_cuemu_selftest --bench` also times 1000 blocks x 256 threads x 10
@@ -415,6 +418,164 @@ static void test_math(void) {
     CHECKF(o[7] == 2.0f + 3.0f + 1.0f + 0.0f + 1.0f + 1.0f, "math.h: %g", o[7]);
 }
 
+// ---- Tensor cores (wmma) ----------------------------------------------------
+namespace wmma = nvcuda::wmma;
+
+// C (M, N) = A (M, K) B (K, N), plus C's old contents when `accumulate`: one
+// warp per 16x16 tile of C, operands straight from global memory. A row-major
+// is (M, lda), col-major (K, lda) holding A^T; B likewise ((K, ldb) or
+// (N, ldb)); C row-major (M, ldc) or col-major (N, ldc).
+template <class LA, class LB>
+static __global__ void wmma_gemm_kernel(float *C, const __nv_bfloat16 *A, const __nv_bfloat16 *B, int M, int N,
+                                        int K, int lda, int ldb, int ldc, int accumulate, int c_col) {
+    const bool acol = std::is_same<LA, wmma::col_major>::value, bcol = std::is_same<LB, wmma::col_major>::value;
+    int warp = (int)((blockIdx.x * blockDim.x + threadIdx.x) / 32);
+    int tm = warp / (N / 16), tn = warp % (N / 16);
+    if (tm >= M / 16) return;   // the whole warp
+    wmma::layout_t cl = c_col ? wmma::mem_col_major : wmma::mem_row_major;
+    float *c = C + (c_col ? tn * 16 * ldc + tm * 16 : tm * 16 * ldc + tn * 16);
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+    if (accumulate) wmma::load_matrix_sync(acc, c, (unsigned)ldc, cl);
+    else wmma::fill_fragment(acc, 0.0f);
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, LA> a;
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, LB> b;
+        wmma::load_matrix_sync(a, A + (acol ? k0 * lda + tm * 16 : tm * 16 * lda + k0), (unsigned)lda);
+        wmma::load_matrix_sync(b, B + (bcol ? tn * 16 * ldb + k0 : k0 * ldb + tn * 16), (unsigned)ldb);
+        wmma::mma_sync(acc, a, b, acc);
+    }
+    wmma::store_matrix_sync(c, acc, (unsigned)ldc, cl);
+}
+
+// n elements of T, 32-byte aligned (as wmma needs), zeroed.
+template <class T> struct abuf {
+    T *p;
+    explicit abuf(size_t n) : p((T *)aligned_alloc(32, (n * sizeof(T) + 31) / 32 * 32)) {
+        memset((void *)p, 0, n * sizeof(T));
+    }
+    ~abuf() { free(p); }
+    abuf(const abuf &) = delete;
+    abuf &operator=(const abuf &) = delete;
+};
+
+// One GEMM shape and layout against a double loop. ints: small integers, so
+// every sum is exact and must match exactly; else values in [-1, 1] rounded
+// to bf16, within 1e-6 of sum |a b| (float accumulation).
+template <class LA, class LB>
+static void check_wmma_gemm(int M, int N, int K, int pad, bool accumulate, bool c_col, bool ints) {
+    const bool acol = std::is_same<LA, wmma::col_major>::value, bcol = std::is_same<LB, wmma::col_major>::value;
+    int lda = (acol ? M : K) + pad, ldb = (bcol ? K : N) + pad, ldc = (c_col ? M : N) + pad / 2;
+    size_t na = (size_t)(acol ? K : M) * lda, nb = (size_t)(bcol ? N : K) * ldb, nc = (size_t)(c_col ? N : M) * ldc;
+    abuf<__nv_bfloat16> A(na), B(nb);
+    abuf<float> C(nc);
+    std::vector<float> ia = small_ints(na, 11), ib = small_ints(nb, 12), ic = small_ints(nc, 13);
+    uint32_t s = 99;
+    auto val = [&](float small) {
+        if (ints) return small;
+        s = s * 1664525u + 1013904223u;
+        return __bfloat162float(__float2bfloat16((float)(s >> 8) / (float)(1u << 23) - 1.0f));
+    };
+    for (size_t i = 0; i < na; i++) A.p[i] = __float2bfloat16(val(ia[i]));
+    for (size_t i = 0; i < nb; i++) B.p[i] = __float2bfloat16(val(ib[i]));
+    for (size_t i = 0; i < nc; i++) C.p[i] = val(ic[i]);
+    std::vector<float> c0(C.p, C.p + nc);
+    auto a_at = [&](int i, int k) { return (double)__bfloat162float(A.p[acol ? k * lda + i : i * lda + k]); };
+    auto b_at = [&](int k, int j) { return (double)__bfloat162float(B.p[bcol ? j * ldb + k : k * ldb + j]); };
+    auto c_ix = [&](int i, int j) { return c_col ? j * ldc + i : i * ldc + j; };
+    int warps = (M / 16) * (N / 16), block = 64;
+    PT_LAUNCH((wmma_gemm_kernel<LA, LB>), (warps * 32 + block - 1) / block, block, 0, 0, C.p, A.p, B.p, M, N, K, lda,
+              ldb, ldc, (int)accumulate, (int)c_col);
+    int bad = 0;
+    double worst = 0;
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double want = accumulate ? c0[c_ix(i, j)] : 0.0, mag = fabs(want);
+            for (int k = 0; k < K; k++) {
+                want += a_at(i, k) * b_at(k, j);
+                mag += fabs(a_at(i, k) * b_at(k, j));
+            }
+            double got = C.p[c_ix(i, j)], err = fabs(got - want);
+            if (!(ints ? got == want : err <= 1e-6 * mag)) bad++;
+            if (mag > 0 && err / mag > worst) worst = err / mag;
+        }
+    // padding of C (beyond the tile columns or rows) is untouched
+    int bad_pad = 0;
+    for (int r = 0; r < (c_col ? N : M); r++)
+        for (int c = c_col ? M : N; c < ldc; c++) bad_pad += C.p[(size_t)r * ldc + c] != c0[(size_t)r * ldc + c];
+    CHECKF(bad == 0 && bad_pad == 0,
+           "wmma %dx%dx%d A %s B %s C %s lda %d ldb %d ldc %d acc %d ints %d: %d wrong (worst rel %g), %d padding "
+           "written",
+           M, N, K, acol ? "col" : "row", bcol ? "col" : "row", c_col ? "col" : "row", lda, ldb, ldc, (int)accumulate,
+           (int)ints, bad, worst, bad_pad);
+}
+
+// Shared memory: each warp of a 64-thread block writes A (row-major) and B^T
+// (so B col-major) into static shared memory with ldm 24, multiplies them,
+// stores C to shared memory (ldm 20) and, after __syncwarp, each lane reads
+// the elements another lane wrote; then lane 0 overwrites C[0][0] and after
+// __syncwarp every lane must see the new value (the store wrote once).
+// in: A then B, 256 floats each per warp; out: 256 (+ 32) floats per warp.
+struct alignas(32) sm_tiles {
+    __nv_bfloat16 a[2][16 * 24], b[2][16 * 24];
+    float c[2][16 * 20];
+};
+static __global__ void wmma_smem_kernel(const float *in, float *out) {
+    __shared__ sm_tiles t;
+    const int w = (int)threadIdx.x / 32, lane = (int)threadIdx.x % 32;
+    const float *a = in + w * 512, *b = a + 256;
+    for (int e = lane; e < 256; e += 32) {
+        int r = e / 16, c = e % 16;
+        t.a[w][r * 24 + c] = __float2bfloat16(a[e]);       // A (r, c)
+        t.b[w][c * 24 + r] = __float2bfloat16(b[e]);       // B (r, c) stored column-major
+    }
+    __syncwarp();
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> fc;
+    wmma::load_matrix_sync(fa, t.a[w], 24);
+    wmma::load_matrix_sync(fb, t.b[w], 24);
+    wmma::fill_fragment(fc, 0.5f);
+    wmma::mma_sync(fc, fa, fb, fc);
+    wmma::store_matrix_sync(t.c[w], fc, 20, wmma::mem_row_major);
+    __syncwarp();
+    float *o = out + w * 288;
+    for (int e = lane; e < 256; e += 32) {
+        int f = 255 - e;   // another lane's share
+        o[f] = t.c[w][f / 16 * 20 + f % 16];
+    }
+    __syncwarp();
+    if (lane == 0) t.c[w][0] = 1000.0f;
+    __syncwarp();
+    o[256 + lane] = t.c[w][0];
+}
+
+static void test_wmma(void) {
+    // every layout pair, exact small-integer products, padded strides, accumulate into C
+    check_wmma_gemm<wmma::row_major, wmma::row_major>(48, 32, 64, 8, false, false, true);
+    check_wmma_gemm<wmma::row_major, wmma::col_major>(32, 48, 32, 16, true, false, true);
+    check_wmma_gemm<wmma::col_major, wmma::row_major>(16, 64, 48, 8, true, true, true);
+    check_wmma_gemm<wmma::col_major, wmma::col_major>(64, 16, 16, 24, false, true, true);
+    check_wmma_gemm<wmma::row_major, wmma::col_major>(16, 16, 16, 0, true, false, true);   // ldm exactly 16
+    // rounded random values: float accumulation
+    check_wmma_gemm<wmma::row_major, wmma::col_major>(32, 32, 128, 8, true, false, false);
+    check_wmma_gemm<wmma::col_major, wmma::row_major>(48, 16, 64, 8, false, true, false);
+
+    std::vector<float> in = small_ints(1024, 21), out(576, NAN);
+    PT_LAUNCH(wmma_smem_kernel, 1, 64, 0, 0, in.data(), out.data());
+    int bad = 0;
+    for (int w = 0; w < 2; w++) {
+        const float *a = &in[w * 512], *b = a + 256, *o = &out[w * 288];
+        for (int i = 0; i < 16; i++)
+            for (int j = 0; j < 16; j++) {
+                float want = 0.5f;
+                for (int k = 0; k < 16; k++) want += a[i * 16 + k] * b[k * 16 + j];
+                bad += o[i * 16 + j] != want;
+            }
+        for (int l = 0; l < 32; l++) bad += o[256 + l] != 1000.0f;
+    }
+    CHECKF(bad == 0, "wmma through shared memory: %d wrong", bad);
+}
+
 // ---- Broken kernels must abort, not hang ------------------------------------
 // Block (2,0,0), thread 5 returns before the barrier the others reach.
 static __global__ void early_return_kernel(int *sink) {
@@ -445,6 +606,41 @@ static __global__ void mixed_barrier_kernel(int *sink) {
     atomicAdd(sink, 1);
 }
 static __global__ void half_mask_kernel(float *out) { out[threadIdx.x] = __shfl_xor_sync(0x0000ffffu, 1.0f, 1); }
+
+// wmma misuse (how): 0 lane 5 returns before mma_sync; 1 a pointer 16 bytes
+// off; 2 ldm 20 bf16; 3 lanes 16..31 pass another pointer; 4 a 48-thread
+// block (partial warp); 5 lane 5 skips mma_sync (and meets the others'
+// mma_sync with its store_matrix_sync).
+struct alignas(32) bad_tiles {
+    __nv_bfloat16 h[64 * 32];
+};
+static __global__ void wmma_misuse_kernel(float *out, int how) {
+    __shared__ bad_tiles t;
+    for (int e = (int)threadIdx.x; e < 64 * 32; e += (int)blockDim.x) t.h[e] = __float2bfloat16(1.0f);
+    __syncthreads();
+    const int lane = (int)threadIdx.x % 32;
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> c;
+    wmma::fill_fragment(c, 0.0f);
+    const __nv_bfloat16 *pa = t.h;
+    unsigned lda = 32;
+    if (how == 1) pa = t.h + 8;
+    if (how == 2) lda = 20;
+    if (how == 3 && lane >= 16) pa = t.h + 16 * 32;
+    wmma::load_matrix_sync(a, pa, lda);
+    wmma::load_matrix_sync(b, t.h, 32);
+    if (how == 0 && lane == 5) return;
+    if (how != 5 || lane != 5) wmma::mma_sync(c, a, b, c);
+    wmma::store_matrix_sync(out + threadIdx.x / 32 * 256, c, 16, wmma::mem_row_major);
+}
+static float g_wmma_out[512] __attribute__((aligned(32)));
+static void run_wmma_skip(void) { PT_LAUNCH(wmma_misuse_kernel, 1, 32, 0, 0, g_wmma_out, 0); }
+static void run_wmma_misaligned(void) { PT_LAUNCH(wmma_misuse_kernel, 1, 32, 0, 0, g_wmma_out, 1); }
+static void run_wmma_bad_ldm(void) { PT_LAUNCH(wmma_misuse_kernel, 1, 32, 0, 0, g_wmma_out, 2); }
+static void run_wmma_lane_pointer(void) { PT_LAUNCH(wmma_misuse_kernel, 1, 32, 0, 0, g_wmma_out, 3); }
+static void run_wmma_partial_warp(void) { PT_LAUNCH(wmma_misuse_kernel, 1, 48, 0, 0, g_wmma_out, 4); }
+static void run_wmma_skip_call(void) { PT_LAUNCH(wmma_misuse_kernel, 1, 32, 0, 0, g_wmma_out, 5); }
 
 static int g_sink;
 static float g_out[64];
@@ -509,6 +705,12 @@ static void test_broken_kernels(void) {
     expect_abort("__syncthreads against __syncwarp", run_mixed_barrier, "cuemu: deadlock in block (0,0,0)");
     expect_abort("partial mask", run_half_mask, "mask 0x0000ffff");
     expect_abort("2048-thread block", run_bad_block, "invalid block (64,32,1)");
+    expect_abort("a lane returns before mma_sync", run_wmma_skip, "divergence in block (0,0,0)");
+    expect_abort("a lane skips mma_sync", run_wmma_skip_call, "different wmma calls");
+    expect_abort("wmma pointer 16 bytes off", run_wmma_misaligned, "is not 32-byte (256-bit) aligned");
+    expect_abort("wmma bf16 ldm 20", run_wmma_bad_ldm, "ldm 20 is not a multiple of 8 elements");
+    expect_abort("wmma pointer differs by lane", run_wmma_lane_pointer, "different pointers");
+    expect_abort("wmma in a partial warp", run_wmma_partial_warp, "fewer than 32 lanes");
 #if defined(__SANITIZE_ADDRESS__)
     expect_abort("read past dynamic shared memory", run_smem_overflow, "heap-buffer-overflow", true);
 #endif
@@ -552,6 +754,7 @@ int main(int argc, char **argv) {
     test_atomics();
     test_bf16();
     test_math();
+    test_wmma();
     test_broken_kernels();
     bench(50, 256);
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) {

@@ -33,6 +33,23 @@
 // from inside a kernel. A shuffle that reads a lane beyond a partial last warp
 // gets 0xFF bytes (NaN / -1), like unwritten dynamic shared memory.
 //
+// Tensor cores (nvcuda::wmma, bf16 16x16x16 only; see the end of this file).
+// A fragment is a lane's private object holding the whole 16x16 tile (on the
+// GPU each lane holds 8 of its elements, in an unspecified layout, which is
+// why kernels may not touch fragment elements); it starts as NaN, so a
+// fragment used before a load or fill poisons its results. load_matrix_sync,
+// store_matrix_sync and mma_sync are warp-collective: every lane of a full
+// warp must call them with the same pointer, ldm and layout (checked: a
+// divergent lane, a partial warp or differing arguments abort), the pointer
+// 32-byte aligned and ldm a multiple of 16 bytes (checked, as CUDA requires).
+// A load waits for the whole warp, then each lane reads the tile. A store
+// writes every element once (lane l the elements l, l+32, ... of the tile),
+// then waits for the whole warp, so after __syncwarp every lane sees the tile
+// as it would on the GPU. mma_sync: D = A B + C with the bf16 products exact
+// in float and summed in float from C, k = 0..15 in order (the GPU's
+// summation order and internal precision differ: kernels must not depend on
+// either). fill_fragment is per lane, as on the GPU.
+//
 // Global state (the documented exception to "no global mutable state"): the
 // launch mutex, the error-report mutex, and thread_local built-ins
 // (threadIdx, blockIdx, blockDim, gridDim) plus a pointer to the running
@@ -353,7 +370,7 @@ inline void end_block(ThreadCtx &c) {
     if (L.block_bar.arrived > 0)
         fail_in_block("__syncthreads divergence", "a thread returned while others of the block wait");
     if (c.warp->bar.arrived > 0)
-        fail_in_block("__syncwarp/__shfl divergence", "a lane returned while others of its warp wait");
+        fail_in_block("__syncwarp/__shfl/wmma divergence", "a lane returned while others of its warp wait");
     if (L.end_bar.arrived + 1 == L.end_bar.n) {
         L.exited = 0;
         for (Warp &w : L.warps) w.exited = 0;
@@ -649,5 +666,142 @@ inline float __bfloat162float(__nv_bfloat16 h) {
     memcpy(&f, &u, sizeof f);
     return f;
 }
+
+// ---- Tensor cores: nvcuda::wmma, bf16 16x16x16 --------------------------------
+// The subset of <mma.h> that cuda_compat.cuh allows; any other fragment shape
+// or type is a compile error, and so is frag.x / frag.num_elements.
+namespace cuemu {
+struct WmmaAccess;
+}
+namespace nvcuda {
+namespace wmma {
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+struct row_major {};
+struct col_major {};
+enum layout_t { mem_row_major, mem_col_major };
+
+// The whole 16x16 tile, element (r, c) at t_[r * 16 + c]: (row, k) of A,
+// (k, col) of B, (row, col) of C. NaN until loaded or filled.
+class cuemu_tile_ {
+    friend struct ::cuemu::WmmaAccess;
+    float t_[256];
+
+  public:
+    cuemu_tile_() {
+        for (float &x : t_) x = NAN;
+    }
+};
+
+template <class> struct cuemu_false_ : std::false_type {};
+template <class Use, int M, int N, int K, class T, class Layout = void> class fragment {
+    static_assert(cuemu_false_<Use>::value,
+                  "cuemu wmma: only fragment<matrix_a|matrix_b, 16, 16, 16, __nv_bfloat16, row_major|col_major> and "
+                  "fragment<accumulator, 16, 16, 16, float>");
+};
+template <class Layout> class fragment<matrix_a, 16, 16, 16, __nv_bfloat16, Layout> : public cuemu_tile_ {
+    static_assert(std::is_same<Layout, row_major>::value || std::is_same<Layout, col_major>::value,
+                  "cuemu wmma: matrix_a needs row_major or col_major");
+};
+template <class Layout> class fragment<matrix_b, 16, 16, 16, __nv_bfloat16, Layout> : public cuemu_tile_ {
+    static_assert(std::is_same<Layout, row_major>::value || std::is_same<Layout, col_major>::value,
+                  "cuemu wmma: matrix_b needs row_major or col_major");
+};
+template <> class fragment<accumulator, 16, 16, 16, float, void> : public cuemu_tile_ {};
+
+}   // namespace wmma
+}   // namespace nvcuda
+
+namespace cuemu {
+struct WmmaAccess {
+    static float *tile(nvcuda::wmma::cuemu_tile_ &f) { return f.t_; }
+    static const float *tile(const nvcuda::wmma::cuemu_tile_ &f) { return f.t_; }
+};
+
+// The arguments CUDA requires of a matrix in memory.
+inline void wmma_check_mem(const char *what, const void *p, unsigned ldm, unsigned elem_bytes) {
+    if ((uintptr_t)p & 31u) fail("%s: pointer %p is not 32-byte (256-bit) aligned", what, p);
+    if (ldm * elem_bytes % 16u)
+        fail("%s: ldm %u is not a multiple of %u elements (16 bytes)", what, ldm, 16u / elem_bytes);
+}
+
+// A warp-collective step: every lane of a full warp arrives with the same
+// key (pointer, ldm and layout); returns when all have.
+inline void wmma_sync_point(const char *what, uint64_t key) {
+    ThreadCtx &c = ctx(what);
+    Warp &w = *c.warp;
+    if (w.nlanes != 32) fail_in_block(what, "a warp with fewer than 32 lanes; wmma needs a full warp");
+    unsigned parity = kernel_barrier(c, &w, what, &key) & 1;
+    for (unsigned l = 0; l < 32; l++)
+        if (w.slot[parity][l] != key)
+            fail_in_block(what, "the lanes of a warp are at different wmma calls or passed different pointers, "
+                                "strides or layouts");
+}
+// op: 1 load, 2 store, 3 mma (so lanes at different wmma calls differ too)
+inline uint64_t wmma_key(unsigned op, const void *p = nullptr, unsigned ldm = 0, unsigned layout = 0) {
+    return (uint64_t)(uintptr_t)p ^ ((uint64_t)ldm * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)layout << 59) ^
+           ((uint64_t)op << 60);
+}
+}   // namespace cuemu
+
+namespace nvcuda {
+namespace wmma {
+template <class Use, class Layout>
+inline void load_matrix_sync(fragment<Use, 16, 16, 16, __nv_bfloat16, Layout> &f, const __nv_bfloat16 *p,
+                             unsigned ldm) {
+    const bool col = std::is_same<Layout, col_major>::value;
+    cuemu::wmma_check_mem("load_matrix_sync", p, ldm, 2);
+    cuemu::wmma_sync_point("load_matrix_sync", cuemu::wmma_key(1, p, ldm, col));
+    float *t = cuemu::WmmaAccess::tile(f);
+    for (unsigned r = 0; r < 16; r++)
+        for (unsigned c = 0; c < 16; c++) t[r * 16 + c] = __bfloat162float(col ? p[c * ldm + r] : p[r * ldm + c]);
+}
+inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p, unsigned ldm,
+                             layout_t layout) {
+    const bool col = layout == mem_col_major;
+    cuemu::wmma_check_mem("load_matrix_sync", p, ldm, 4);
+    cuemu::wmma_sync_point("load_matrix_sync", cuemu::wmma_key(1, p, ldm, col));
+    float *t = cuemu::WmmaAccess::tile(f);
+    for (unsigned r = 0; r < 16; r++)
+        for (unsigned c = 0; c < 16; c++) t[r * 16 + c] = col ? p[c * ldm + r] : p[r * ldm + c];
+}
+inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f, unsigned ldm,
+                              layout_t layout) {
+    const bool col = layout == mem_col_major;
+    cuemu::wmma_check_mem("store_matrix_sync", p, ldm, 4);
+    const float *t = cuemu::WmmaAccess::tile(f);
+    for (unsigned e = cuemu::ctx("store_matrix_sync").lane; e < 256; e += 32) {
+        unsigned r = e / 16, c = e % 16;
+        p[col ? c * ldm + r : r * ldm + c] = t[e];
+    }
+    cuemu::wmma_sync_point("store_matrix_sync", cuemu::wmma_key(2, p, ldm, col));
+}
+inline void fill_fragment(fragment<accumulator, 16, 16, 16, float> &f, float v) {
+    for (unsigned e = 0; e < 256; e++) cuemu::WmmaAccess::tile(f)[e] = v;
+}
+template <class Use, class Layout>
+inline void fill_fragment(fragment<Use, 16, 16, 16, __nv_bfloat16, Layout> &f, __nv_bfloat16 v) {
+    for (unsigned e = 0; e < 256; e++) cuemu::WmmaAccess::tile(f)[e] = __bfloat162float(v);
+}
+// d = a b + c; d may be c.
+template <class LA, class LB>
+inline void mma_sync(fragment<accumulator, 16, 16, 16, float> &d,
+                     const fragment<matrix_a, 16, 16, 16, __nv_bfloat16, LA> &a,
+                     const fragment<matrix_b, 16, 16, 16, __nv_bfloat16, LB> &b,
+                     const fragment<accumulator, 16, 16, 16, float> &c) {
+    cuemu::wmma_sync_point("mma_sync", cuemu::wmma_key(3));
+    const float *A = cuemu::WmmaAccess::tile(a), *B = cuemu::WmmaAccess::tile(b);
+    float r[256];
+    memcpy(r, cuemu::WmmaAccess::tile(c), sizeof r);
+    for (unsigned i = 0; i < 16; i++)
+        for (unsigned k = 0; k < 16; k++) {
+            const float aik = A[i * 16 + k];   // the products of two bf16 are exact in float
+            for (unsigned j = 0; j < 16; j++) r[i * 16 + j] += aik * B[k * 16 + j];
+        }
+    memcpy(cuemu::WmmaAccess::tile(d), r, sizeof r);
+}
+}   // namespace wmma
+}   // namespace nvcuda
 
 #endif

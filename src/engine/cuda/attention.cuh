@@ -40,13 +40,38 @@
 //      pass) instead of atomicAdd into dq: the result is deterministic run to
 //      run, dq needs no zeroing, and nothing contends on fp32 atomics.
 //
+// Tensor cores (HD 64 and 128, the real models). On an H100 these fp32
+// CUDA-core kernels would be the slowest part of LoRA training (at seq 2048
+// attention is ~6% of Llama-2-7B's FLOPs but ~20x slower per FLOP than the
+// bf16 cuBLAS GEMMs around it), so calls with N >= PTK_ATC_MINN (17) queries
+// (the backward: tokens), HD 64 or 128 and 16-byte aligned buffers take
+// tensor-core instances (ptk_attention_uses_tc): the forward for query tiles
+// (training, prefill; any pos0, window, GQA) and all three backward kernels,
+// with S = Q K^T, O += P V, dP = dO V^T, dV += P^T dO, dK += dS^T Q and dQ +=
+// dS K through nvcuda::wmma (bf16 16x16x16, fp32 accumulators); see "tensor-
+// core instances" below. Decode and short calls (split-K), other HD and
+// unaligned buffers keep the fp32 kernels unchanged. Expected speed-up over
+// the fp32 kernels: 4-8x forward and backward at T = 2048, HD 128 (an
+// estimate from the instruction mix, not yet measured: mma.sync peaks ~15x
+// the fp32 FMA rate, and these kernels also convert fp32 tiles to bf16 as
+// they load them, stage elementwise work through shared memory and use
+// 32-key tiles to stay within 48 KB).
+//
+// Precision. fp32 kernels: fp32 throughout (tests: 1e-5 against the naive
+// oracle). Tensor cores: Q, K, V and P (backward also dO, P^T and dS) are
+// rounded to bf16, unit roundoff u = 2^-9; their products are exact and
+// summed in fp32, and the softmax, L, D and every elementwise step stay
+// fp32. A score is then off by at most 2u scale sum_d |q_d k_d|, a weight or
+// a value by u relative. Taking the roundings as independent, an output's
+// normalised error is about E = sqrt(es^2 + (4/3) u^2), es = u scale
+// sqrt((2/3) HD mean(q^2) mean(k^2)) the rms score error: E = 3e-3 for |q|,
+// |k| <= 2 and |v| <= 1 at any HD; the backward's is ~1.6 E (dS = P (dP - D)
+// cancels). Tests hold the forward to 3 E and the backward to 4 E (about
+// 1e-2), and the kernels to a double model of exactly these roundings at
+// 2e-4 (tests/test_cuemu_attention.cpp).
+//
 // Shared memory is static and within 48 KB per block for every instance (the
-// static_asserts), so the host raises no limit. All arithmetic is fp32 on
-// CUDA cores. The next speed step is tensor cores: bf16 (or tf32) tiles of Q,
-// K, V through mma.sync for S = Q K^T and O += P V (and the four products of
-// the backward), with the same online-softmax bookkeeping in fp32; that needs
-// inline PTX (or wmma), which cuda_compat.cuh does not allow yet, and a
-// looser test bound than fp32's 1e-5.
+// static_asserts), so the host raises no limit.
 #ifndef PT_ATTENTION_CUH
 #define PT_ATTENTION_CUH
 
@@ -559,6 +584,8 @@ static __global__ void ptk_att_dkdv_kernel(float *dk, float *dv, ptk_att_args a)
     }
 }
 
+#include "attention_tc.cuh"  // the tensor-core instances (HD 64, 128) and their launchers
+
 // ---- launchers ----
 
 // dims per lane: HD <= 32 * DPL, DPL in {1, 2, 4, 8, 16}
@@ -633,9 +660,11 @@ static inline size_t ptk_attention_scratch(int N, int T, int NH) {
 // backend.h's attention: out (N, NH*HD) from q (N, NH*HD) over kc, vc
 // (pos0+N, NKV*HD), causal, window > 0 the last `window` keys. scratch:
 // ptk_attention_scratch(N, T, NH) floats (NULL: the keys are never split).
-// Writes nothing for HD > 512 or NH not a multiple of NKV.
+// Writes nothing for HD > 512 or NH not a multiple of NKV. allow_tc 0: the
+// fp32 kernels even where ptk_attention_uses_tc (tests hold them to 1e-5).
 static inline void ptk_attention(cudaStream_t s, float *out, const float *q, const float *kc, const float *vc,
-                                 int N, int pos0, int NH, int NKV, int HD, int window, float *scratch) {
+                                 int N, int pos0, int NH, int NKV, int HD, int window, float *scratch,
+                                 int allow_tc = 1) {
     if (N <= 0 || pos0 < 0 || NKV <= 0 || NH < NKV || NH % NKV || HD <= 0 || HD > PTK_ATT_MAX_HD) return;
     ptk_att_args a = {};
     a.q = q; a.k = kc; a.v = vc;
@@ -644,6 +673,11 @@ static inline void ptk_attention(cudaStream_t s, float *out, const float *q, con
     a.splits = scratch ? ptk_att_splits(N, pos0, NH, NKV, HD, window) : 1;
     a.out = a.splits > 1 ? scratch : out;
     int full = ptk_att_aligned(out) && ptk_att_aligned(q) && ptk_att_aligned(kc) && ptk_att_aligned(vc);
+    if (allow_tc && ptk_attention_uses_tc(N, HD, full)) {  // N > PTK_ATT_SPLIT_MAXN: never split
+        if (HD == 64) ptk_atc_rows_launch<64, PTK_ATT_FWD>(s, a);
+        else ptk_atc_rows_launch<128, PTK_ATT_FWD>(s, a);
+        return;
+    }
     ptk_att_rows_dispatch<PTK_ATT_FWD>(s, a, N * (NH / NKV) <= 4 * PTK_ATT_WARPS, full);
     if (a.splits > 1)
         PT_LAUNCH(ptk_att_combine_kernel, dim3((unsigned)(N * NH)), dim3(32), 0, s, out, scratch, N * NH, HD, a.splits);
@@ -661,9 +695,10 @@ static inline void ptk_att_dkdv_launch(cudaStream_t s, float *dk, float *dv, con
 
 // backend.h's attention_backward: one causal sequence of T tokens. Writes dq
 // (T, NH*HD), dk, dv (T, NKV*HD); scratch: ptk_attention_backward_scratch(T, NH).
+// allow_tc as for ptk_attention.
 static inline void ptk_attention_backward(cudaStream_t s, float *dq, float *dk, float *dv, const float *dout,
                                           const float *q, const float *k, const float *v, const float *out,
-                                          int T, int NH, int NKV, int HD, float *scratch) {
+                                          int T, int NH, int NKV, int HD, float *scratch, int allow_tc = 1) {
     if (T <= 0 || NKV <= 0 || NH < NKV || NH % NKV || HD <= 0 || HD > PTK_ATT_MAX_HD) return;
     ptk_att_args a = {};
     a.q = q; a.k = k; a.v = v; a.dout = dout; a.o = out; a.lse = scratch;
@@ -671,6 +706,11 @@ static inline void ptk_attention_backward(cudaStream_t s, float *dq, float *dk, 
     a.scale = 1.0f / sqrtf((float)HD);
     int full = ptk_att_aligned(dq) && ptk_att_aligned(dk) && ptk_att_aligned(dv) && ptk_att_aligned(dout) &&
                ptk_att_aligned(q) && ptk_att_aligned(k) && ptk_att_aligned(v) && ptk_att_aligned(out);
+    if (allow_tc && ptk_attention_uses_tc(T, HD, full)) {
+        if (HD == 64) ptk_atc_backward<64>(s, dq, dk, dv, a, scratch);
+        else ptk_atc_backward<128>(s, dq, dk, dv, a, scratch);
+        return;
+    }
     a.out = scratch;
     ptk_att_rows_dispatch<PTK_ATT_LSE>(s, a, 0, full);
     int dpl = ptk_att_dpl(HD);
