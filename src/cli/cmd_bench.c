@@ -15,7 +15,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n) {
+double cli_median(double *v, int n) {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
@@ -117,7 +117,7 @@ int cmd_bench(int argc, char **argv) {
         printf("{\"device\": \"%s\", \"model\": \"%s\", \"prompt_tokens\": %d, \"gen_tokens\": %d, \"reps\": %d, "
                "\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"load_s\": %.3f, \"setup_s\": %.3f, "
                "\"peak_gpu_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
-               be->ops->name, m.path, n_prompt, n_gen, reps, median(pre, reps), median(dec, reps), load_s, setup_s,
+               be->ops->name, m.path, n_prompt, n_gen, reps, cli_median(pre, reps), cli_median(dec, reps), load_s, setup_s,
                peak_dev, ru.ru_maxrss / 1024.0);
     } else {
         printf("model      %s (%s, %.1fM parameters)\n", m.path, m.cfg.arch, m.n_params / 1e6);
@@ -125,8 +125,8 @@ int cmd_bench(int argc, char **argv) {
         if (be->ops->host_memory) printf(", %d threads", be->n_threads);
         printf("\nload       %.2f s (model), %.2f s (with runtime)\n", load_s, setup_s);
         printf("\n%-22s %10s %10s %10s\n", "tokens/s", "median", "min", "max");
-        printf("%-22s %10.1f %10.1f %10.1f\n", "prefill", median(pre, reps), pre_lo, pre_hi);
-        printf("%-22s %10.1f %10.1f %10.1f\n", "decode", median(dec, reps), dec_lo, dec_hi);
+        printf("%-22s %10.1f %10.1f %10.1f\n", "prefill", cli_median(pre, reps), pre_lo, pre_hi);
+        printf("%-22s %10.1f %10.1f %10.1f\n", "decode", cli_median(dec, reps), dec_lo, dec_hi);
         printf("\n(prefill %d tokens, decode %d tokens, %d reps)\n", n_prompt, n_gen, reps);
         if (peak_dev > 0) printf("peak %s memory %.1f MiB\n", be->ops->name, peak_dev);
         printf("peak RSS   %.1f MiB\n", ru.ru_maxrss / 1024.0);

@@ -19,11 +19,6 @@
 #include "pt_time.h"
 #include "train_graph.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int cmd_bench_train(int argc, char **argv) {
     const char *model_path = NULL, *shape = NULL, *device = "auto";
     int threads = cli_default_threads(), seq = 512, batch = 1, r = 16, steps = 10, warmup = 3, json = 0, train_flag = 0;
@@ -126,8 +121,7 @@ int cmd_bench_train(int argc, char **argv) {
         }
         if (s >= warmup) times[s - warmup] = pt_now_s() - a0;
     }
-    qsort(times, (size_t)steps, sizeof *times, cmp_double);
-    double step_s = times[steps / 2];
+    double step_s = cli_median(times, steps);
     const pt_config *c = &m.cfg;
     double lin = (double)c->n_layer * ((double)c->n_embd * c->n_head * c->head_dim * 2 +
                                        (double)c->n_embd * c->n_head_kv * c->head_dim * 2 + 3.0 * c->n_embd * c->n_ff) +

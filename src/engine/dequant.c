@@ -6,6 +6,8 @@
 // The low nibble of qs[j] is element j, the high nibble element j+16.
 #include "dequant.h"
 
+#include "backend.h"
+
 #include <string.h>
 
 float fp16_to_f32(uint16_t h) {
@@ -63,12 +65,7 @@ uint16_t f32_to_fp16(float f) {
     return (uint16_t)(sign | h);
 }
 
-float bf16_to_f32(uint16_t h) {
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
+float bf16_to_f32(uint16_t h) { return pt_bf16_to_f32(h); }
 
 typedef struct {
     ggml_type type;
