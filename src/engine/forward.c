@@ -114,7 +114,7 @@ int runtime_set_adapter(pt_runtime *rt, const pt_adapter *a, float scale, pt_err
     if (a) {
         int rc = adapter_dev_init(&rt->adev, rt->be, a, err);
         if (rc) return rc;
-        rt->adapter = &rt->adev.view;
+        rt->adapter = rt->adev.mirrored ? &rt->adev.view : a;   // host backends: the adapter itself, live
     }
     rt->adapter_scale = scale;
     runtime_reset(rt);

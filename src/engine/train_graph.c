@@ -143,7 +143,7 @@ int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, 
         g->w = &g->own_w;
     }
     if (!rc) rc = adapter_dev_init(&g->adev, be, a, err);
-    g->ad = &g->adev.view;
+    g->ad = g->adev.mirrored ? &g->adev.view : a;
     if (!rc) rc = alloc_all(g, err);
     if (rc) {
         train_graph_free(g);
