@@ -8,6 +8,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 MODEL="${1:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf}"
 T="${2:-2}"
 PY="${PY:-$ROOT/.venv-ref/bin/python}"
+[ -x "$PY" ] || PY=/opt/ref/bin/python
 echo "== peftui (threads $T)"
 "$ROOT/build/peftui" bench -m "$MODEL" -t "$T" --prompt-tokens 128 --gen-tokens 64 --reps 3
 echo "== llama.cpp via llama-cpp-python (threads $T)"
