@@ -466,6 +466,10 @@ int cmd_train(int argc, char **argv) {
         rc = cli_error(CLI_ERR, "%s", err.msg);
         goto done;
     }
+    pt_train_status st0;
+    trainer_status(t, &st0);
+    printf("device  %s\n", st0.device);
+    fflush(stdout);
     rc = watch(t, p->out_dir);
 done:
     dataset_free(&all);

@@ -614,6 +614,7 @@ int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *trai
         goto fail;
     }
     snprintf(t->st.message, sizeof(t->st.message), "starting");
+    t->be->ops->describe(t->be, t->st.device, sizeof t->st.device);
     char log_path[1100];
     snprintf(log_path, sizeof(log_path), "%s/log.jsonl", p->out_dir);
     if (p->resume_dir[0]) {

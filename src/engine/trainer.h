@@ -55,6 +55,7 @@ typedef struct {              // a snapshot for the UI
     double eta_s;
     char message[256];        // what it is doing, or the error that stopped it
     char last_checkpoint[1024];
+    char device[160];         // the backend it runs on, described ("cpu, 2 threads", "cuda: NVIDIA H100 ...")
 } pt_train_status;
 
 typedef struct pt_trainer pt_trainer;
