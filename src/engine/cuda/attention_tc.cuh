@@ -84,6 +84,29 @@ __device__ __forceinline__ void ptk_atc_unstage(float *st, const ptk_facc &f, fl
     }
 }
 
+// dst (16, 16*NT) fp32, row stride lds = a (16, 16*DC) @ b^T for b (16*NT,
+// 16*DC): a and b bf16 in shared memory with row strides lda and ldb (b read
+// column-major as the product's right operand). One warp.
+template <int NT, int DC>
+__device__ __forceinline__ void ptk_atc_abt(float *dst, int lds, const __nv_bfloat16 *a, int lda,
+                                            const __nv_bfloat16 *b, int ldb) {
+    namespace wm = nvcuda::wmma;
+    PTK_ATT_UNROLL
+    for (int nt = 0; nt < NT; nt++) {
+        ptk_facc st;
+        wm::fill_fragment(st, 0.0f);
+        PTK_ATT_UNROLL
+        for (int c = 0; c < DC; c++) {
+            ptk_fa af;
+            ptk_fb_col bf;
+            wm::load_matrix_sync(af, a + c * 16, lda);
+            wm::load_matrix_sync(bf, b + nt * 16 * ldb + c * 16, ldb);
+            wm::mma_sync(st, af, bf, st);
+        }
+        wm::store_matrix_sync(dst + nt * 16, st, lds, wm::mem_row_major);
+    }
+}
+
 // Shared-memory plan (bytes) of the row kernel: 4 warps of 16 rows, BN keys per tile.
 template <int HD, int MODE>
 struct ptk_atc_cfg {
@@ -426,20 +449,7 @@ static __global__ void __launch_bounds__(32 * ptk_atcbw_cfg<HD>::WARPS)
             if (wk0 >= T || i0 + BQ - 1 < wk0) continue;  // warp-uniform: no query sees these keys
 
             // S^T (16 keys, BQ queries) = K Q^T into TA
-            PTK_ATT_UNROLL
-            for (int nt = 0; nt < NT; nt++) {
-                ptk_facc st;
-                wm::fill_fragment(st, 0.0f);
-                PTK_ATT_UNROLL
-                for (int c = 0; c < DC; c++) {
-                    ptk_fa ka;
-                    ptk_fb_col qb;
-                    wm::load_matrix_sync(ka, Kw + c * 16, LDH);
-                    wm::load_matrix_sync(qb, Qs + nt * 16 * LDH + c * 16, LDH);
-                    wm::mma_sync(st, ka, qb, st);
-                }
-                wm::store_matrix_sync(TA + nt * 16, st, LDS, wm::mem_row_major);
-            }
+            ptk_atc_abt<NT, DC>(TA, LDS, Kw, LDH, Qs, LDH);
             __syncwarp();
             // P^T = 2^(x - L2) where query i sees the key: fp32 in place in TA, bf16 into PT (TB)
             PTK_ATT_UNROLL
@@ -457,20 +467,7 @@ static __global__ void __launch_bounds__(32 * ptk_atcbw_cfg<HD>::WARPS)
             __syncwarp();  // PT is read before dP^T overwrites it
 
             // dP^T (16 keys, BQ queries) = V dO^T into TB
-            PTK_ATT_UNROLL
-            for (int nt = 0; nt < NT; nt++) {
-                ptk_facc st;
-                wm::fill_fragment(st, 0.0f);
-                PTK_ATT_UNROLL
-                for (int c = 0; c < DC; c++) {
-                    ptk_fa va;
-                    ptk_fb_col ob;
-                    wm::load_matrix_sync(va, Vw + c * 16, LDH);
-                    wm::load_matrix_sync(ob, DOs + nt * 16 * LDH + c * 16, LDH);
-                    wm::mma_sync(st, va, ob, st);
-                }
-                wm::store_matrix_sync(TB + nt * 16, st, LDS, wm::mem_row_major);
-            }
+            ptk_atc_abt<NT, DC>(TB, LDS, Vw, LDH, DOs, LDH);
             __syncwarp();
             // dS^T = P^T (dP^T - D), bf16 into TA once every lane has read its P
             float ds[BQ / 2];
