@@ -31,7 +31,7 @@ if(PEFTUI_FUZZ)
                         -fno-sanitize-recover=undefined -g)
   # The engine again, instrumented for coverage and sanitizers.
   add_library(peftui_engine_fuzz STATIC ${PT_ENGINE_SRC})
-  target_include_directories(peftui_engine_fuzz PUBLIC src/engine src/infer ${CBLAS_INCLUDE})
+  target_include_directories(peftui_engine_fuzz PUBLIC src/engine src ${CBLAS_INCLUDE})
   target_compile_options(peftui_engine_fuzz PRIVATE ${PT_WARN} ${PT_ARCH} ${PT_FUZZ_LIB_FLAGS})
   target_compile_definitions(peftui_engine_fuzz PUBLIC PEFTUI_PROMPTS_DIR="${CMAKE_SOURCE_DIR}/prompts"
                              PEFTUI_SOURCE_DIR="${CMAKE_SOURCE_DIR}")

@@ -188,7 +188,7 @@ step_build() {
     set +x
     grep -q '^PEFTUI_CUDA:BOOL=ON' "$BUILD/CMakeCache.txt" || echo "WARNING: PEFTUI_CUDA is not ON"
     grep -q 'PEFTUI_HAVE_CUDA=1' "$BUILD/compile_commands.json" && echo "CUDA backend compiled in (PEFTUI_HAVE_CUDA=1)" \
-        || echo "WARNING: no PEFTUI_HAVE_CUDA=1 in compile_commands.json (no src/engine/*.cu?)"
+        || echo "WARNING: no PEFTUI_HAVE_CUDA=1 in compile_commands.json (no src/engine/backend/*.cu?)"
     echo "== ldd peftui"
     ldd "$BUILD/peftui" | grep -E 'cjson|pcre2|ncurses|tinfo|readline|openblas|gfortran|cublas|cudart|not found'
     ! ldd "$BUILD/peftui" | grep -q 'not found'

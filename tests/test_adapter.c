@@ -15,13 +15,13 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "cpu_blas.h"
-#include "export.h"
-#include "forward.h"
-#include "lora.h"
-#include "mapped_file.h"
-#include "model.h"
-#include "safetensors.h"
+#include "backend/cpu_blas.h"
+#include "lora/export.h"
+#include "infer/forward.h"
+#include "lora/lora.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
+#include "io/safetensors.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 #define PEFT PT_SOURCE_DIR "/tests/data/peft/"

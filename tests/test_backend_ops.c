@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
-#include "dequant.h"
+#include "backend/backend.h"
+#include "io/dequant.h"
 #include "check.h"
-#include "cpu_blas.h"
+#include "backend/cpu_blas.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) {  // uniform in [-1, 1)

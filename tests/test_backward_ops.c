@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend.h"
+#include "backend/backend.h"
 #include "check.h"
-#include "cpu_blas.h"
+#include "backend/cpu_blas.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
 static float frand(void) {

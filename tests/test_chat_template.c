@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "chat_template.h"
+#include "text/chat_template.h"
 #include "data/template_goldens.h"
 
 // The Jinja templates as shipped in the models' tokenizer_config.json.

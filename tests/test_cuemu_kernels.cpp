@@ -37,8 +37,8 @@
 #include <vector>
 
 extern "C" {
-#include "backend.h"
-#include "dequant.h"
+#include "backend/backend.h"
+#include "io/dequant.h"
 }
 #include "check.h"
 

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "chat_template.h"
+#include "text/chat_template.h"
 #include "check.h"
-#include "dataset.h"
-#include "tokenizer.h"
+#include "train/dataset.h"
+#include "text/tokenizer.h"
 
 #define TINY_TOK PT_SOURCE_DIR "/tests/data/tiny/llama-hf/tokenizer.json"
 #define SMOL_TOK PT_SOURCE_DIR "/tests/data/tokenizer/smollm2/tokenizer.json"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "dequant.h"
+#include "io/dequant.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t rng_u32(void) { // xorshift64*

@@ -19,18 +19,18 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "adapter_dev.h"
-#include "backend.h"
-#include "chat_template.h"
+#include "lora/adapter_dev.h"
+#include "backend/backend.h"
+#include "text/chat_template.h"
 #include "check.h"
-#include "cpu_blas.h"
-#include "dataset.h"
-#include "forward.h"
-#include "lora.h"
-#include "model.h"
-#include "train_graph.h"
-#include "trainer.h"
-#include "weights_dev.h"
+#include "backend/cpu_blas.h"
+#include "train/dataset.h"
+#include "infer/forward.h"
+#include "lora/lora.h"
+#include "model/model.h"
+#include "train/train_graph.h"
+#include "train/trainer.h"
+#include "model/weights_dev.h"
 
 #define MODEL PT_SOURCE_DIR "/tests/data/tiny/llama-hf"
 

@@ -7,10 +7,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "cpu_blas.h"
-#include "forward.h"
-#include "mapped_file.h"
-#include "model.h"
+#include "backend/cpu_blas.h"
+#include "infer/forward.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 

@@ -10,14 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
-#include "chat_template.h"
-#include "dataset.h"
-#include "gguf.h"
-#include "lora.h"
-#include "mapped_file.h"
-#include "model.h"
-#include "safetensors.h"
-#include "tokenizer.h"
+#include "text/chat_template.h"
+#include "train/dataset.h"
+#include "io/gguf.h"
+#include "lora/lora.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
+#include "io/safetensors.h"
+#include "text/tokenizer.h"
 
 #define REG PT_SOURCE_DIR "/tests/data/fuzz-regressions/"
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/llama-hf/"

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "gguf.h"
+#include "io/gguf.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 #define REAL PT_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -15,10 +15,10 @@
 #include <string.h>
 
 #include "check.h"
-#include "cpu_blas.h"
-#include "forward.h"
-#include "mapped_file.h"
-#include "model.h"
+#include "backend/cpu_blas.h"
+#include "infer/forward.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
 
 #define MODEL PT_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 #define GOLD PT_SOURCE_DIR "/tests/data/logits/"

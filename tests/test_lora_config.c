@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "lora.h"
-#include "mapped_file.h"
-#include "model.h"
+#include "lora/lora.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
 
 #define PEFT PT_SOURCE_DIR "/tests/data/peft/"
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"

@@ -12,10 +12,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "dequant.h"
-#include "gguf.h"
-#include "model.h"
-#include "safetensors.h"
+#include "io/dequant.h"
+#include "io/gguf.h"
+#include "model/model.h"
+#include "io/safetensors.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 #define REAL PT_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "optimizer.h"
+#include "train/optimizer.h"
 
 static char *read_all(const char *path) {
     FILE *f = fopen(path, "rb");

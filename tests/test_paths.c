@@ -29,10 +29,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "checkpoint.h"
-#include "export.h"
-#include "lora.h"
-#include "model.h"
+#include "train/checkpoint.h"
+#include "lora/export.h"
+#include "lora/lora.h"
+#include "model/model.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 

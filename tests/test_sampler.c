@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "sampler.h"
+#include "infer/sampler.h"
 
 static pt_sampling plain(float temp) { // every filter off
     pt_sampling p;

@@ -2,8 +2,8 @@
 // (tests/reference/make_tokenizer_goldens.py), round trips, streaming decode,
 // invalid input and corrupt files.
 #include "check.h"
-#include "gguf.h"
-#include "tokenizer.h"
+#include "io/gguf.h"
+#include "text/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -8,8 +8,8 @@
 // With PEFTUI_TOKENIZER_OUT=DIR set the written folders are left in DIR/<name>/
 // (for a check with transformers' AutoTokenizer; see the file's end).
 #include "check.h"
-#include "gguf.h"
-#include "tokenizer.h"
+#include "io/gguf.h"
+#include "text/tokenizer.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

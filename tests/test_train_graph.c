@@ -15,14 +15,14 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "cpu_blas.h"
-#include "export.h"
-#include "forward.h"
-#include "lora.h"
-#include "mapped_file.h"
-#include "model.h"
-#include "safetensors.h"
-#include "train_graph.h"
+#include "backend/cpu_blas.h"
+#include "lora/export.h"
+#include "infer/forward.h"
+#include "lora/lora.h"
+#include "io/mapped_file.h"
+#include "model/model.h"
+#include "io/safetensors.h"
+#include "train/train_graph.h"
 
 #define DATA PT_SOURCE_DIR "/tests/data/"
 

@@ -18,15 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "chat_template.h"
-#include "pt_time.h"
+#include "text/chat_template.h"
+#include "core/pt_time.h"
 #include "check.h"
-#include "checkpoint.h"
-#include "cpu_blas.h"
-#include "dataset.h"
-#include "lora.h"
-#include "model.h"
-#include "trainer.h"
+#include "train/checkpoint.h"
+#include "backend/cpu_blas.h"
+#include "train/dataset.h"
+#include "lora/lora.h"
+#include "model/model.h"
+#include "train/trainer.h"
 
 #define MODEL PT_SOURCE_DIR "/tests/data/tiny/llama-hf"
 

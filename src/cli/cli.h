@@ -10,13 +10,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend.h"
-#include "chat_template.h"
-#include "forward.h"
-#include "generate.h"
-#include "lora.h"
-#include "model.h"
-#include "sampler.h"
+#include "backend/backend.h"
+#include "text/chat_template.h"
+#include "infer/forward.h"
+#include "infer/generate.h"
+#include "lora/lora.h"
+#include "model/model.h"
+#include "infer/sampler.h"
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
-#include "pt_time.h"
+#include "core/pt_time.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

@@ -15,9 +15,9 @@
 #include <sys/resource.h>
 
 #include "cli.h"
-#include "optimizer.h"
-#include "pt_time.h"
-#include "train_graph.h"
+#include "train/optimizer.h"
+#include "core/pt_time.h"
+#include "train/train_graph.h"
 
 int cmd_bench_train(int argc, char **argv) {
     const char *model_path = NULL, *shape = NULL, *device = "auto";

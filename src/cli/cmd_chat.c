@@ -16,7 +16,7 @@
 #include <readline/readline.h>
 
 #include "cli.h"
-#include "lora.h"
+#include "lora/lora.h"
 
 #define HISTORY_MAX 1000
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lora.h"
+#include "lora/lora.h"
 
 
 #define MIN_COL 40   // narrowest column worth reading side by side

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "export.h"
-#include "lora.h"
+#include "lora/export.h"
+#include "lora/lora.h"
 
 // Loads the model and the adapter, prints the warnings, writes the export.
 int cli_export_run(const char *model, int threads, const char *adapter_dir, const char *format, float scale,

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lora.h"
+#include "lora/lora.h"
 
 // --- LoRA adapters on the command line, shared with chat and compare --------
 

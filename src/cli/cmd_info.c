@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "weights_dev.h"
-#include "tokenizer.h"
+#include "model/weights_dev.h"
+#include "text/tokenizer.h"
 
 #define LORA_RANK 8
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 // Writes bytes as a quoted piece: printable UTF-8 as is, control bytes,
 // quotes, backslashes and bytes that are not whole UTF-8 characters escaped.

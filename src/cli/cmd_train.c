@@ -17,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "train/checkpoint.h"
 #include "cli.h"
-#include "dataset.h"
-#include "lora.h"
-#include "trainer.h"
+#include "train/dataset.h"
+#include "lora/lora.h"
+#include "train/trainer.h"
 
 typedef struct {
     // flags; sentinels (INT_MIN, NAN, NULL) mean "not given"

@@ -2,7 +2,7 @@
 // loading the model (with a one-line error that says what to do next), the
 // backend/runtime/session stack, the chat template, UTF-8 checks and Ctrl-C.
 #include "cli.h"
-#include "pt_time.h"
+#include "core/pt_time.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 int cli_default_threads(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

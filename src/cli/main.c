@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cpu_blas.h"
+#include "backend/cpu_blas.h"
 
 typedef struct {
     const char *name;

@@ -1,7 +1,7 @@
 // generate.c - prefill, then sample and decode one token at a time, streaming
 // complete UTF-8 text and holding back any tail that could begin a stop string.
-#include "generate.h"
-#include "pt_time.h"
+#include "infer/generate.h"
+#include "core/pt_time.h"
 
 #include <stdlib.h>
 #include <string.h>

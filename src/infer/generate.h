@@ -5,8 +5,8 @@
 #define PT_GENERATE_H
 
 #include <stdint.h>
-#include "../engine/forward.h"
-#include "sampler.h"
+#include "infer/forward.h"
+#include "infer/sampler.h"
 
 typedef enum {
     PT_STOP_EOG = 1,       // end-of-generation token

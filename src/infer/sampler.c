@@ -6,7 +6,7 @@
 // by the sampler; nothing is allocated per call. With top_k on, only k of them
 // are ever sorted; top-p without top-k sorts a growing head (256, 1024, ...)
 // chosen by quickselect instead of the whole vocabulary.
-#include "sampler.h"
+#include "infer/sampler.h"
 
 #include <math.h>
 #include <stdlib.h>

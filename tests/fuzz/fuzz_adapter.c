@@ -3,8 +3,8 @@
 // (loaded once): one whose adapter_model.safetensors is the input (real config),
 // one whose adapter_config.json is the input (real weights).
 #include "common.c"
-#include "lora.h"
-#include "model.h"
+#include "lora/lora.h"
+#include "model/model.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/llama-hf"
 #define PEFT PT_SOURCE_DIR "/tests/data/peft/tiny-lora/"

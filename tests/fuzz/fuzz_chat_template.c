@@ -2,7 +2,7 @@
 // template_load, rendering a fixed conversation; and the input as a model's
 // Jinja chat_template through template_guess and template_jinja_default_system.
 #include "common.c"
-#include "chat_template.h"
+#include "text/chat_template.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

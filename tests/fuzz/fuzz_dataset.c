@@ -2,9 +2,9 @@
 // data.txt through dataset_load with the tiny tokenizer and the ChatML
 // template (loaded once), then a split.
 #include "common.c"
-#include "chat_template.h"
-#include "dataset.h"
-#include "tokenizer.h"
+#include "text/chat_template.h"
+#include "train/dataset.h"
+#include "text/tokenizer.h"
 
 #define TOK PT_SOURCE_DIR "/tests/data/tiny/llama-hf/tokenizer.json"
 

@@ -1,9 +1,9 @@
 // fuzz_gguf.c - GGUF header, metadata and tensor table (gguf_open), then the
 // readers on top of it: typed getters, the GGUF tokenizer and model_load.
 #include "common.c"
-#include "gguf.h"
-#include "model.h"
-#include "tokenizer.h"
+#include "io/gguf.h"
+#include "model/model.h"
+#include "text/tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 // fuzz_model_hf_config.c - a Hugging Face model folder whose config.json is the
 // input; weights and tokenizer are the tiny test model's (linked once).
 #include "common.c"
-#include "model.h"
+#include "model/model.h"
 
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/llama-hf/"
 

@@ -2,7 +2,7 @@
 // and a sharded index (model.safetensors.index.json = the input, beside the
 // tiny model's real shards) through st_set_open_dir.
 #include "common.c"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #define SHARDS PT_SOURCE_DIR "/tests/data/tiny/llama-hf-sharded/"
 

@@ -3,7 +3,7 @@
 // range) whole and through the streaming detokenizer. Tokenizers are loaded
 // once: the tiny BPE (Llama-HF), the tiny SentencePiece and Llama-3 BPE.
 #include "common.c"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 #define TOKDIR PT_SOURCE_DIR "/tests/data/"
 

@@ -1,7 +1,7 @@
 // fuzz_tokenizer_json.c - tokenizer.json (the input) through tokenizer_load_json;
 // a tokenizer that loads must encode and decode a fixed text.
 #include "common.c"
-#include "tokenizer.h"
+#include "text/tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

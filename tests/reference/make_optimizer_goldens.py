@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Goldens for peftui's optimizer (src/engine/optimizer.c): torch.optim.AdamW
+"""Goldens for peftui's optimizer (src/engine/train/optimizer.c): torch.optim.AdamW
 driven by transformers' learning-rate schedules, torch.nn.utils.clip_grad_norm_,
 and the schedules' learning rate at every step.
 

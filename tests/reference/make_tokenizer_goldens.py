@@ -38,7 +38,7 @@ Japanese, emoji with ZWJ sequences, long numbers, runs of spaces, tabs, \n\n\n,
 \r\n, contractions, code, chat markup with special tokens, odd Unicode spaces)
 and 300 random mixes of those from a fixed seed.
 
-Findings about SmolLM2 (recorded here and in src/engine/tokenizer_gguf.c):
+Findings about SmolLM2 (recorded here and in src/engine/text/tokenizer_gguf.c):
   * The GGUF says bos=1 <|im_start|>, eos=2 <|im_end|>, unk=0, pad=2,
     add_bos_token=false. transformers loading it adds no BOS (its post-processor
     template is just $A), the same as the original HF SmolLM2 tokenizer. So

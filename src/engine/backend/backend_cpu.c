@@ -1,0 +1,224 @@
+// backend_cpu.c - the CPU backend: matrix products through OpenBLAS, the
+// other ops as vectorisable loops split across threads with OpenMP.
+// The naive oracle for every op is in backend_naive.c.
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/backend_host.h"
+#include "backend/backend_cpu_internal.h"
+
+void openblas_set_num_threads(int); // from OpenBLAS; not in every cblas.h
+
+static void *cpu_alloc(pt_backend *be, size_t bytes) {
+    // 64-byte aligned for AVX-512 loads; zeroed as the table promises
+    size_t n = (bytes + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, n ? n : 64);
+    if (p) memset(p, 0, n);
+    return p;
+}
+static void cpu_free(pt_backend *be, void *p) { free(p); }
+static void cpu_copy(pt_backend *be, void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
+static void cpu_sync(pt_backend *be) {}
+static int cpu_supports(pt_backend *be, pt_op op) { return 1; }
+
+static void cpu_destroy(pt_backend *be) {
+    cpu_ctx *c = be->ctx;
+    if (c) free(c->scratch);
+    free(c);
+    free(be);
+}
+
+static void cpu_matmul(pt_backend *be, float *out, const float *inp, const float *w,
+                       const float *bias, int N, int K, int M, float alpha, float beta) {
+    if (N == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, M, K, alpha, w, K, inp, 1, beta, out, 1);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, K, alpha, inp, K, w, K, beta, out, M);
+    if (bias)
+        for (int n = 0; n < N; n++) {
+            float *o = out + (size_t)n * M;
+            for (int m = 0; m < M; m++) o[m] += bias[m];
+        }
+}
+
+static void cpu_embedding(pt_backend *be, float *out, const int32_t *tokens, const float *table, int N, int C) {
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * C, table + (size_t)tokens[n] * C, sizeof(float) * C);
+}
+
+static void cpu_rmsnorm(pt_backend *be, float *out, const float *inp, const float *weight, int N, int C, float eps) {
+#pragma omp parallel for num_threads(be->n_threads) if (N > 8)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *o = out + (size_t)n * C;
+        float ss = 0.0f;
+        for (int c = 0; c < C; c++) ss += x[c] * x[c];
+        float r = 1.0f / sqrtf(ss / (float)C + eps);
+        for (int c = 0; c < C; c++) o[c] = (x[c] * r) * weight[c];
+    }
+}
+
+// Rotates each (i, i + HD/2) pair by sign * angle: sign 1 is RoPE (HF
+// rotate_half), -1 its transpose, the backward.
+void cpu_rope_rotate(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta, float sign) {
+    int half = HD / 2;
+#pragma omp parallel for num_threads(be->n_threads) if (N > 8)
+    for (int n = 0; n < N; n++) {
+        float cs[256], sn[256];   // HD/2 <= 256 (head dims up to 512)
+        for (int i = 0; i < half; i++) {
+            float inv_freq = 1.0f / powf(theta, (float)(2 * i) / (float)HD);
+            float ang = (float)pos[n] * inv_freq;
+            cs[i] = cosf(ang);
+            sn[i] = sign * sinf(ang);
+        }
+        for (int h = 0; h < H; h++) {
+            float *v = x + ((size_t)n * H + h) * HD;
+            for (int i = 0; i < half; i++) {
+                float a = v[i], b = v[i + half];
+                v[i] = a * cs[i] - b * sn[i];
+                v[i + half] = b * cs[i] + a * sn[i];
+            }
+        }
+    }
+}
+
+static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta) {
+    cpu_rope_rotate(be, x, pos, N, H, HD, theta, 1.0f);
+}
+
+int cpu_scratch(pt_backend *be, size_t per_thread) {
+    cpu_ctx *c = be->ctx;
+    if (per_thread <= c->scratch_per_thread) return 1;
+    // grows once per longer context, never per token
+    float *p = malloc(sizeof(float) * (per_thread + 1024) * (size_t)be->n_threads);
+    if (!p) return 0;
+    free(c->scratch);
+    c->scratch = p;
+    c->scratch_per_thread = per_thread + 1024;
+    return 1;
+}
+
+// Many queries at once (prefill, training): per head, S = q_h k_g^T and
+// out_h = softmax(S) v_g as matrix products over the (N, pos0+N) scores.
+static void attention_gemm(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
+                           int N, int pos0, int NH, int NKV, int HD, int window) {
+    cpu_ctx *c = be->ctx;
+    int group = NH / NKV, KV = NKV * HD, Q = NH * HD, T = pos0 + N;
+    float scale = 1.0f / sqrtf((float)HD);
+    if (!cpu_scratch(be, (size_t)N * T)) return;
+#pragma omp parallel for num_threads(be->n_threads) schedule(dynamic, 1)
+    for (int h = 0; h < NH; h++) {
+        float *S = c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread;  // (N, T)
+        const float *kg = kc + (size_t)(h / group) * HD, *vg = vc + (size_t)(h / group) * HD;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, T, HD, scale, q + (size_t)h * HD, Q, kg, KV, 0.0f, S, T);
+        for (int n = 0; n < N; n++) {
+            float *row = S + (size_t)n * T, mx = -INFINITY, sum = 0.0f;
+            int last = pos0 + n, first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
+            for (int t = first; t <= last; t++) mx = row[t] > mx ? row[t] : mx;
+            for (int t = first; t <= last; t++) { row[t] = expf(row[t] - mx); sum += row[t]; }
+            float inv = 1.0f / sum;
+            for (int t = 0; t < T; t++) row[t] = t >= first && t <= last ? row[t] * inv : 0.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, HD, T, 1.0f, S, T, vg, KV, 0.0f, out + (size_t)h * HD, Q);
+    }
+}
+
+static void cpu_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
+                          int N, int pos0, int NH, int NKV, int HD, int window) {
+    if (N >= 16) {
+        attention_gemm(be, out, q, kc, vc, N, pos0, NH, NKV, HD, window);
+        return;
+    }
+    cpu_ctx *c = be->ctx;
+    if (!cpu_scratch(be, (size_t)(pos0 + N))) return;  // out of memory: leaves out unwritten
+    int group = NH / NKV, KV = NKV * HD, Q = NH * HD;
+    float scale = 1.0f / sqrtf((float)HD);
+#pragma omp parallel for num_threads(be->n_threads) collapse(2) schedule(dynamic, 1)
+    for (int n = 0; n < N; n++)
+        for (int h = 0; h < NH; h++) {
+            float *sc = c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread;
+            int last = pos0 + n;
+            int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
+            const float *qh = q + (size_t)n * Q + (size_t)h * HD;
+            const float *kb = kc + (size_t)(h / group) * HD;
+            const float *vb = vc + (size_t)(h / group) * HD;
+            float mx = -INFINITY;
+            for (int t = first; t <= last; t++) {
+                const float *kh = kb + (size_t)t * KV;
+                float d = 0.0f;
+                for (int i = 0; i < HD; i++) d += qh[i] * kh[i];
+                d *= scale;
+                sc[t] = d;
+                if (d > mx) mx = d;
+            }
+            float sum = 0.0f;
+            for (int t = first; t <= last; t++) { sc[t] = expf(sc[t] - mx); sum += sc[t]; }
+            float inv = 1.0f / sum;
+            float *oh = out + (size_t)n * Q + (size_t)h * HD;
+            for (int i = 0; i < HD; i++) oh[i] = 0.0f;
+            for (int t = first; t <= last; t++) {
+                const float *vh = vb + (size_t)t * KV;
+                float p = sc[t] * inv;
+                for (int i = 0; i < HD; i++) oh[i] += p * vh[i];
+            }
+        }
+}
+
+static void cpu_swiglu(pt_backend *be, float *out, const float *gate, const float *up, size_t n) {
+#pragma omp parallel for num_threads(be->n_threads) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+static void cpu_add(pt_backend *be, float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static void cpu_softmax(pt_backend *be, float *out, const float *inp, int N, int V) {
+#pragma omp parallel for num_threads(be->n_threads) if (N > 1)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * V;
+        float *o = out + (size_t)n * V;
+        float mx = -INFINITY;
+        double sum = 0.0;  // float sums drift over a 50k vocabulary
+        for (int v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
+        for (int v = 0; v < V; v++) { o[v] = expf(x[v] - mx); sum += o[v]; }
+        float inv = (float)(1.0 / sum);
+        for (int v = 0; v < V; v++) o[v] *= inv;
+    }
+}
+
+static const pt_backend_ops cpu_ops = {
+    .name = "cpu", .host_memory = 1,
+    .destroy = cpu_destroy, .alloc = cpu_alloc, .free = cpu_free,
+    .upload = cpu_copy, .download = cpu_copy, .synchronize = cpu_sync, .supports = cpu_supports,
+    .matmul = cpu_matmul, .matmul_q = cpu_matmul_q, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
+    .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
+    .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
+    .attention_backward = cpu_attention_backward, .swiglu_backward = cpu_swiglu_backward,
+    .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout, .embedding_backward = cpu_embedding_backward,
+    PT_HOST_OPS,
+};
+
+int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {
+    *out = NULL;
+    if (n_threads < 1) n_threads = 1;
+    pt_backend *be = calloc(1, sizeof *be);
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the CPU backend");
+    }
+    be->ops = &cpu_ops;
+    be->n_threads = n_threads;
+    be->ctx = c;
+    openblas_set_num_threads(n_threads);
+    *out = be;
+    return PT_OK;
+}

@@ -1,0 +1,36 @@
+// backend_cpu_internal.h - the CPU backend's ops that live outside
+// backend_cpu.c: quantised products (backend_cpu_q.c) and the training ops
+// (backend_cpu_train.c). Not part of the public API.
+#ifndef PT_BACKEND_CPU_INTERNAL_H
+#define PT_BACKEND_CPU_INTERNAL_H
+
+#include "backend/backend.h"
+
+typedef struct {
+    float *scratch;      // attention: (n_threads, scratch_per_thread) floats
+    size_t scratch_per_thread;
+} cpu_ctx;
+
+// Makes sure c->scratch holds n_threads * per_thread floats (outside parallel regions).
+int cpu_scratch(pt_backend *be, size_t per_thread);
+
+void cpu_rope_rotate(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta, float sign);
+void cpu_matmul_q(pt_backend *be, float *out, const float *inp, const void *w, int wtype,
+                  size_t row_bytes, const float *bias, int N, int K, int M);
+
+void cpu_gemm(pt_backend *be, int transA, int transB, int M, int N, int K, float alpha,
+              const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void cpu_rmsnorm_backward(pt_backend *be, float *dinp, const float *dout, const float *inp,
+                          const float *weight, int N, int C, float eps);
+void cpu_rope_backward(pt_backend *be, float *dx, const int32_t *pos, int N, int H, int HD, float theta);
+void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
+                            const float *q, const float *k, const float *v, const float *out,
+                            int T, int NH, int NKV, int HD);
+void cpu_swiglu_backward(pt_backend *be, float *dgate, float *dup, const float *dout,
+                         const float *gate, const float *up, size_t n);
+void cpu_cross_entropy(pt_backend *be, float *logits, float *losses, const int32_t *targets,
+                       int N, int V, float gscale);
+void cpu_embedding_backward(pt_backend *be, float *dtable, const float *dout, const int32_t *tokens, int N, int C);
+void cpu_dropout(pt_backend *be, float *out, const float *inp, size_t n, float p, uint64_t seed);
+
+#endif

@@ -1,0 +1,130 @@
+// lora.h - PEFT's LoraConfig (every field, PEFT's meaning) and LoRA adapters
+// bound to a loaded base model: A (r, in) and B (out, r) per targeted linear
+// layer, exactly PEFT's layout, so adapter_model.safetensors round-trips.
+//
+// Scale of a module: lora_alpha / r, or lora_alpha / sqrt(r) with
+// use_rslora (r and alpha per module after rank_pattern / alpha_pattern).
+// Forward: y = W x + scale * B (A dropout(x)).
+#ifndef PT_LORA_H
+#define PT_LORA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "model/model.h"
+#include "core/pt_error.h"
+
+// The linear layers of a LLaMA-family block, in PEFT's names.
+typedef enum { PT_LIN_Q, PT_LIN_K, PT_LIN_V, PT_LIN_O, PT_LIN_GATE, PT_LIN_UP, PT_LIN_DOWN, PT_LIN_COUNT } pt_linear;
+extern const char *const pt_linear_names[PT_LIN_COUNT];  // "q_proj", ... "down_proj"
+extern const char *const pt_linear_parents[PT_LIN_COUNT]; // "self_attn" or "mlp"
+
+typedef enum { PT_BIAS_NONE, PT_BIAS_ALL, PT_BIAS_LORA_ONLY } pt_lora_bias;
+// init_lora_weights true / "gaussian" / false. As PEFT: true = Kaiming-uniform A,
+// zero B; "gaussian" = A ~ N(0, 1/r^2), zero B; false = nn.Linear's own init for
+// both A and B (B non-zero: the adapter changes the output from the start).
+typedef enum { PT_INIT_KAIMING, PT_INIT_GAUSSIAN, PT_INIT_ZERO_A } pt_lora_init;
+
+typedef struct { char *key; float value; } pt_pattern;  // rank_pattern / alpha_pattern entry
+
+typedef struct {
+    char task_type[32];           // "CAUSAL_LM"
+    char base_model[512];         // base_model_name_or_path
+    int r;                        // default 8
+    float lora_alpha;             // default 8
+    float lora_dropout;           // [0, 1), default 0
+    char **target_modules;        // list form: names matched exactly or as a ".suffix"
+    int n_target_modules;
+    char *target_regex;           // string form: must match the whole module name (PCRE2)
+    int target_all_linear;        // "all-linear"
+    char **exclude_modules;       // exclude_modules list (wins over targets)
+    int n_exclude_modules;
+    pt_lora_bias bias;
+    int use_rslora;
+    pt_lora_init init;
+    int *layers_to_transform;     // NULL = all layers
+    int n_layers_to_transform;
+    char layers_pattern[64];      // e.g. "layers"; "" = none
+    pt_pattern *rank_pattern;     // keys match as (.*\.)?(key)$
+    int n_rank_pattern;
+    pt_pattern *alpha_pattern;
+    int n_alpha_pattern;
+    int fan_in_fan_out;           // must be false for LLaMA (nn.Linear); true is refused
+    char **modules_to_save;
+    int n_modules_to_save;
+    int inference_mode;
+    char *exclude_regex;          // exclude_modules as a string: a regex matching the whole name
+} pt_lora_config;
+
+// PEFT's defaults; target_modules left empty (resolved per model type at bind time).
+void lora_config_defaults(pt_lora_config *c);
+void lora_config_free(pt_lora_config *c);
+int lora_config_copy(pt_lora_config *dst, const pt_lora_config *src, pt_err *err);
+// Checks r > 0, alpha > 0, 0 <= dropout < 1, ...; names the field at fault.
+int lora_config_validate(const pt_lora_config *c, pt_err *err);
+// From adapter_config.json text. Every PEFT field is accepted at its default;
+// a field peftui does not implement set to anything else is refused by name.
+int lora_config_from_json(pt_lora_config *c, const char *json, const char *path, pt_err *err);
+// PEFT's full adapter_config.json (every field PEFT writes). malloc'd.
+char *lora_config_to_json(const pt_lora_config *c);
+// PEFT's default target_modules for a model type ("llama" -> q_proj, v_proj; ...);
+// returns the count written into names (NULL-terminated list of static strings).
+int lora_default_targets(const char *model_type, const char **names, int cap);
+
+// One adapted linear layer. A == NULL: not targeted.
+typedef struct {
+    int r;
+    float scale;            // alpha / r (or / sqrt(r))
+    int in, out;
+    float *A;               // (r, in)
+    float *B;               // (out, r)
+} pt_lora_module;
+// bias: PEFT makes the base layers' own biases trainable. LLaMA/Mistral have
+// none, so "all"/"lora_only" change nothing there; on a model with biases
+// (qwen2) a bias other than "none" is refused as not implemented.
+
+typedef struct {
+    pt_lora_config cfg;
+    int n_layer;
+    pt_lora_module *mods;   // (n_layer * PT_LIN_COUNT), index l * PT_LIN_COUNT + slot
+    float *params;          // every A then B, module by module, then the saved modules, in one allocation
+    // modules_to_save: whole trainable copies that replace the base's module
+    // while the adapter is active (PEFT's ModulesToSaveWrapper); NULL if not saved
+    float *save_embed;      // (V, C) model.embed_tokens
+    float *save_head;       // (V, C) lm_head (its own copy even when the base ties it to the embedding)
+    size_t n_params;
+    char name[128];         // adapter name (folder name when loaded)
+    char base_fingerprint[80]; // model_fingerprint of the base it was trained on ("fnv1a64:..."), or "" (unknown)
+    char base_name[256];
+    char template_name[64]; // chat template used in training, or ""
+    int merged;             // 1 while merged into a model's weights
+} pt_adapter;
+
+// Whether modules_to_save entry `entry` names module `name` (PEFT: the name
+// ends with the entry, at a dot boundary).
+int lora_saves_module(const pt_lora_config *c, const char *name);
+
+// Module name as PEFT sees it: "model.layers.3.self_attn.q_proj".
+void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot);
+// Binds cfg to model m: resolves targets (error listing the existing module
+// names when a pattern matches nothing), allocates and initialises A and B
+// as PEFT does for init_lora_weights (see pt_lora_init) from seed.
+int adapter_create(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, uint64_t seed, pt_err *err);
+// As adapter_create, but A and B are left zero (a loader fills them).
+int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt_err *err);
+void adapter_free(pt_adapter *a);
+// A fingerprint of the base weights (hash of config and a sample of every tensor).
+void model_fingerprint(const pt_model *m, char *buf, size_t cap);
+
+// PEFT folder: adapter_config.json + adapter_model.safetensors (+ peftui.json
+// with base name/fingerprint and template). Written to temporary names and
+// renamed, so the folder is never left half-written.
+int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err *err);
+// Loads a PEFT (or peftui) adapter folder onto m. Shape mismatch -> error naming
+// the tensor. *warning gets a line (or "") when the base fingerprint differs.
+int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warning, size_t wcap, pt_err *err);
+
+// Merge into / unmerge from the model's float32 weights: W += sign * scale * B @ A.
+int adapter_merge(pt_adapter *a, pt_model *m, float user_scale, pt_err *err);
+int adapter_unmerge(pt_adapter *a, pt_model *m, float user_scale, pt_err *err);
+
+#endif

@@ -1,0 +1,221 @@
+// model_load.c - model_load dispatch (GGUF file or HF folder), the weight
+// slots both sources fill, and model_free / model_linear_names.
+#include "model/model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/model_internal.h"
+
+typedef struct {
+    const char *gguf, *hf;  // names, %d = layer
+    int per_layer;
+} slot_info;
+
+static const slot_info SLOTS[W_COUNT] = {
+    [W_TOK_EMBD] = {"token_embd.weight", "model.embed_tokens.weight", 0},
+    [W_ATTN_NORM] = {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight", 1},
+    [W_Q] = {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight", 1},
+    [W_K] = {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight", 1},
+    [W_V] = {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight", 1},
+    [W_BQ] = {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias", 1},
+    [W_BK] = {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias", 1},
+    [W_BV] = {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias", 1},
+    [W_O] = {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight", 1},
+    [W_FFN_NORM] = {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight", 1},
+    [W_GATE] = {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight", 1},
+    [W_UP] = {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight", 1},
+    [W_DOWN] = {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight", 1},
+    [W_OUT_NORM] = {"output_norm.weight", "model.norm.weight", 0},
+    [W_LM_HEAD] = {"output.weight", "lm_head.weight", 0},
+};
+
+// PyTorch shape of one layer's slice of slot s; returns n_dims.
+static int slot_shape(const pt_config *c, weight_slot s, int64_t shape[2]) {
+    int64_t C = c->n_embd, F = c->n_ff, V = c->vocab_size;
+    int64_t Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_head_kv * c->head_dim;
+    switch (s) {
+    case W_TOK_EMBD: case W_LM_HEAD: shape[0] = V; shape[1] = C; return 2;
+    case W_ATTN_NORM: case W_FFN_NORM: case W_OUT_NORM: shape[0] = C; return 1;
+    case W_Q: shape[0] = Q; shape[1] = C; return 2;
+    case W_K: case W_V: shape[0] = KV; shape[1] = C; return 2;
+    case W_BQ: shape[0] = Q; return 1;
+    case W_BK: case W_BV: shape[0] = KV; return 1;
+    case W_O: shape[0] = C; shape[1] = Q; return 2;
+    case W_GATE: case W_UP: shape[0] = F; shape[1] = C; return 2;
+    case W_DOWN: shape[0] = C; shape[1] = F; return 2;
+    default: return 0;
+    }
+}
+
+static float **slot_field(pt_weights *w, weight_slot s) {
+    switch (s) {
+    case W_TOK_EMBD: return &w->tok_embd;
+    case W_ATTN_NORM: return &w->attn_norm;
+    case W_Q: return &w->wq;
+    case W_K: return &w->wk;
+    case W_V: return &w->wv;
+    case W_BQ: return &w->bq;
+    case W_BK: return &w->bk;
+    case W_BV: return &w->bv;
+    case W_O: return &w->wo;
+    case W_FFN_NORM: return &w->ffn_norm;
+    case W_GATE: return &w->w_gate;
+    case W_UP: return &w->w_up;
+    case W_DOWN: return &w->w_down;
+    case W_OUT_NORM: return &w->out_norm;
+    case W_LM_HEAD: return &w->lm_head;
+    default: return NULL;
+    }
+}
+
+static int slot_used(const pt_config *c, weight_slot s) {
+    if (s == W_BQ || s == W_BK || s == W_BV)
+        return c->has_qkv_bias;
+    if (s == W_LM_HEAD)
+        return !c->tied_embeddings;
+    return 1;
+}
+
+int model_arch_supported(const char *arch) {
+    return !strcmp(arch, "llama") || !strcmp(arch, "mistral") || !strcmp(arch, "qwen2") ||
+           !strcmp(arch, "smollm");
+}
+
+int model_check_config(const pt_config *c, const char *path, pt_err *err) {
+#define BAD(...) return pt_fail(err, PT_ERR_FORMAT, __VA_ARGS__)
+    if (c->n_layer < 1 || c->n_layer > 4096) BAD("%s: bad layer count %d", path, c->n_layer);
+    if (c->n_embd < 1 || c->n_embd > (1 << 20)) BAD("%s: bad hidden size %d", path, c->n_embd);
+    if (c->n_ff < 1 || c->n_ff > (1 << 22)) BAD("%s: bad feed-forward size %d", path, c->n_ff);
+    if (c->n_head < 1 || c->n_head > 4096) BAD("%s: bad head count %d", path, c->n_head);
+    if (c->n_head_kv < 1 || c->n_head_kv > c->n_head || c->n_head % c->n_head_kv)
+        BAD("%s: %d key/value heads do not divide %d heads", path, c->n_head_kv, c->n_head);
+    if (c->head_dim < 2 || c->head_dim > 4096 || c->head_dim % 2)
+        BAD("%s: bad head dimension %d (must be even)", path, c->head_dim);
+    if (c->vocab_size < 1 || c->vocab_size > (1 << 24)) BAD("%s: bad vocabulary size %d", path, c->vocab_size);
+    if (c->max_ctx < 1) BAD("%s: bad context length %d", path, c->max_ctx);
+    if (!(c->rope_theta > 0) || isinf(c->rope_theta)) BAD("%s: bad rope theta %g", path, c->rope_theta);
+    if (!(c->rms_eps > 0) || !(c->rms_eps < 1)) BAD("%s: bad RMS norm epsilon %g", path, c->rms_eps);
+    if (c->sliding_window < 0) BAD("%s: bad sliding window %d", path, c->sliding_window);
+#undef BAD
+    return PT_OK;
+}
+
+static void slot_name(const model_source *src, weight_slot s, int layer, char *buf, size_t cap) {
+    const char *fmt = src->kind == PT_SRC_GGUF ? SLOTS[s].gguf : SLOTS[s].hf;
+    snprintf(buf, cap, fmt, layer);
+}
+
+int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
+    const pt_config *c = &m->cfg;
+    char name[128];
+    int rc;
+    // pass 1: every tensor present, loadable and of the right shape
+    uint64_t total = 0, per_slot[W_COUNT] = {0};
+    for (int s = 0; s < W_COUNT; s++) {
+        if (!slot_used(c, (weight_slot)s))
+            continue;
+        int64_t shape[2] = {1, 1};
+        int nd = slot_shape(c, (weight_slot)s, shape);
+        int n = SLOTS[s].per_layer ? c->n_layer : 1;
+        for (int l = 0; l < n; l++) {
+            slot_name(src, (weight_slot)s, l, name, sizeof name);
+            if ((rc = src->check(src->ctx, name, nd, shape, err)))
+                return rc;
+        }
+        per_slot[s] = (uint64_t)shape[0] * (uint64_t)(nd == 2 ? shape[1] : 1);
+        total += per_slot[s] * (uint64_t)n; // bounded: check() matched tensors in the file
+    }
+    if (total > SIZE_MAX / sizeof(float))
+        return pt_fail(err, PT_ERR_NOMEM, "%s: model too large", m->path);
+    float *mem = NULL;
+    if (posix_memalign((void **)&mem, 64, (size_t)total * sizeof(float)) != 0 || !mem)
+        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory for %llu weights", m->path,
+                       (unsigned long long)total);
+    m->weights_mem = mem;
+    m->n_params = (size_t)total;
+    // pass 2: carve the block (llm.c style) and convert each tensor into its slice
+    float *p = mem;
+    for (int s = 0; s < W_COUNT; s++) {
+        if (!slot_used(c, (weight_slot)s))
+            continue;
+        int n = SLOTS[s].per_layer ? c->n_layer : 1;
+        *slot_field(&m->w, (weight_slot)s) = p;
+        int n_head = 0;
+        if (src->unpermute_qk && (s == W_Q || s == W_BQ))
+            n_head = c->n_head;
+        if (src->unpermute_qk && (s == W_K || s == W_BK))
+            n_head = c->n_head_kv;
+        for (int l = 0; l < n; l++, p += per_slot[s]) {
+            slot_name(src, (weight_slot)s, l, name, sizeof name);
+            if ((rc = src->read(src->ctx, name, p, n_head, err)))
+                return rc;
+        }
+    }
+    if (c->tied_embeddings)
+        m->w.lm_head = m->w.tok_embd;
+    return PT_OK;
+}
+
+int model_add_desc(pt_model *m, const char *name, const char *type, int n_dims,
+                   const int64_t *shape, pt_err *err) {
+    if (m->n_tensors % 64 == 0) { // full (capacity is always a multiple of 64)
+        pt_tensor_desc *nt = realloc(m->tensors, (size_t)(m->n_tensors + 64) * sizeof *nt);
+        if (!nt)
+            return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", m->path);
+        m->tensors = nt;
+    }
+    pt_tensor_desc *d = &m->tensors[m->n_tensors++];
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->type, sizeof d->type, "%s", type);
+    d->n_dims = n_dims < 0 ? 0 : n_dims > 4 ? 4 : n_dims;
+    for (int i = 0; i < d->n_dims; i++)
+        d->shape[i] = shape[i];
+    return PT_OK;
+}
+
+int model_load(pt_model *m, const char *path, pt_err *err) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        m->source = PT_SRC_HF;
+        rc = model_load_hf(m, path, err);
+    } else {
+        m->source = PT_SRC_GGUF;
+        rc = model_load_gguf(m, path, err);
+    }
+    if (rc)
+        model_free(m);
+    return rc;
+}
+
+void model_free(pt_model *m) {
+    free(m->weights_mem);
+    free(m->qlayers);
+    free(m->qmem);
+    free(m->tensors);
+    free(m->chat_template);
+    if (m->tok)
+        tokenizer_free(m->tok);
+    memset(m, 0, sizeof *m);
+}
+
+int model_linear_names(const pt_model *m, const char **names, int cap) {
+    // every nn.Linear in a LLaMA-family block, in model order; lm_head is the
+    // output head, which PEFT's all-linear leaves out
+    static const char *LINEAR[] = {"q_proj", "k_proj", "v_proj", "o_proj",
+                                   "gate_proj", "up_proj", "down_proj"};
+    int n = 0;
+    for (; n < (int)(sizeof LINEAR / sizeof LINEAR[0]) && n < cap; n++)
+        names[n] = LINEAR[n];
+    return n;
+}

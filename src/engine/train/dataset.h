@@ -1,0 +1,45 @@
+// dataset.h - training data: Alpaca (instruction/input/output), ShareGPT
+// (conversations with from/value), chat messages (role/content) as JSON or
+// JSONL, and plain text; rendered through a chat template into tokens with a
+// loss mask (answer tokens only by default), truncated to max_seq_len.
+#ifndef PT_DATASET_H
+#define PT_DATASET_H
+
+#include <stdint.h>
+#include "core/pt_error.h"
+#include "text/tokenizer.h"
+
+struct pt_chat_template;
+
+typedef struct {
+    int32_t *tokens;   // (n)
+    uint8_t *loss;     // (n) 1: predict this token (its logit comes from position i-1)
+    int n;
+    int line;          // source line (JSONL) or record index (JSON array), 1-based
+} pt_example;
+
+typedef struct {
+    pt_example *ex;
+    int n;
+    int n_truncated;   // examples cut to max_seq_len
+    int n_skipped;     // examples with no loss token left after truncation
+    char format[16];   // "alpaca", "sharegpt", "messages", "text"
+} pt_dataset;
+
+typedef struct {
+    int max_seq_len;          // truncate to this many tokens
+    int train_on_prompt;      // 1: loss on every token, not just answers
+    const char *default_system; // system message the template adds when a row has none (may be NULL)
+} pt_dataset_opts;
+
+// Format from the extension (.json, .jsonl, .txt) and the first row's keys.
+// A bad row is an error naming the file and its line.
+int dataset_load(pt_dataset *d, const char *path, const pt_tokenizer *tok, const struct pt_chat_template *tmpl,
+                 const pt_dataset_opts *opts, pt_err *err);
+void dataset_free(pt_dataset *d);
+
+// Seeded split into train and eval (eval_frac of the rows, at least 1 when
+// eval_frac > 0 and there are >= 2 rows). Examples are moved, d is emptied.
+int dataset_split(pt_dataset *d, double eval_frac, uint64_t seed, pt_dataset *train, pt_dataset *eval, pt_err *err);
+
+#endif

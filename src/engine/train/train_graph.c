@@ -1,0 +1,374 @@
+// train_graph.c - forward and backward of the decoder with LoRA, for
+// training. The forward keeps each layer's activations; the backward walks
+// the same list in reverse and produces gradients for the adapter's A and B
+// only (the base weights are frozen: only their input gradients are formed).
+//
+// Letters: B sequences, T tokens each (this step's longest row), R = B*T rows,
+// C hidden, F ffn, Q = NH*HD, KV = NKV*HD, V vocab, r LoRA rank.
+#include "train/train_graph.h"
+
+#include "lora/adapter_dev.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NSLOT PT_LIN_COUNT
+// Rows of logits alive at once, (ce, V) instead of (R, V): 64 on the CPU
+// (cache-sized), 1024 on a device (fewer, larger products keep it busy).
+#define CE_CHUNK_HOST 64
+#define CE_CHUNK_DEV 1024
+
+struct pt_train_graph {
+    pt_backend *be;
+    const pt_model *m;
+    pt_adapter *a;       // the host adapter (config, layout)
+    pt_adapter *ad;      // the same as the backend sees it (adev.view): mods and params in backend memory
+    pt_adapter_dev adev;
+    const pt_bweights *w;  // base weights on the backend (own_w, or shared)
+    pt_bweights own_w;
+    int ce;              // rows per cross-entropy chunk
+    int B, T;            // capacity: B sequences of up to T tokens
+    float *mem;          // every buffer below, one allocation (backend memory)
+    float *grads;        // (n_params) same layout as a->params
+    // saved activations, per layer l (stride R_max rows). The two norms'
+    // outputs and silu(gate) * up are not kept: the backward recomputes them
+    // (cheap row ops, bit-identical), which saves 2C + F of every row's
+    // 7C + 3F-ish floats per layer.
+    float *x_in;   // (L+1, R, C) residual stream entering layer l; [L] leaves the last layer
+    float *q;      // (L, R, Q) after RoPE
+    float *k;      // (L, R, KV) after RoPE
+    float *v;      // (L, R, KV)
+    float *att;    // (L, R, Q) attention output (o_proj input)
+    float *x_mid;  // (L, R, C) after the attention residual
+    float *gate;   // (L, R, F)
+    float *up;     // (L, R, F)
+    float *xn;     // (R, C) scratch: this layer's attention or ffn norm
+    float *h;      // (R, F) scratch: this layer's silu(gate) * up (down_proj input)
+    float *lora_u; // per module (R, r): A @ dropout(x), at u_off[module]
+    size_t *u_off; // (L * NSLOT)
+    float *xnf;    // (R, C) final norm
+    // scratch
+    float *dx, *dxn, *tmp;      // (R, C)
+    float *dq, *datt;           // (R, Q)
+    float *dk, *dv;             // (R, KV)
+    float *dh, *dgate, *dup;    // (R, F)
+    float *drop;                // (R, max(C, F, Q)) dropped-out module input (only with lora_dropout > 0)
+    int drop_cap;               // 1 when drop was allocated
+    float *du;                  // (R, r_max)
+    float *logits;              // (ce, V)
+    float *losses;              // (R)
+    int32_t *tok, *pos, *tgt;   // (R) backend copies of the host arrays below
+    int32_t *rows, *tgt_c;      // (R) the rows that predict a target, and those targets, packed
+    int32_t *h_tok;             // (5, R) host: tok, pos, tgt, rows, tgt_c, uploaded in one copy
+    float *h_loss;              // (R) host copy of losses
+    int r_max;
+};
+
+static int alloc_all(pt_train_graph *g, pt_err *err) {
+    const pt_config *c = &g->m->cfg;
+    size_t L = c->n_layer, R = (size_t)g->B * g->T, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
+    size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
+    size_t wide = F > C ? F : C;
+    wide = Q > wide ? Q : wide;
+    size_t nu = 0;
+    g->u_off = calloc(L * NSLOT, sizeof(size_t));
+    if (!g->u_off) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the training graph");
+    for (size_t i = 0; i < L * NSLOT; i++) {
+        g->u_off[i] = nu;
+        const pt_lora_module *mod = &g->ad->mods[i];
+        if (mod->A) {
+            nu += R * (size_t)mod->r;
+            if (mod->r > g->r_max) g->r_max = mod->r;
+        }
+    }
+    size_t sizes[] = {
+        g->a->n_params,                                   // grads
+        (L + 1) * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C,
+        L * R * F, L * R * F, R * C, R * F, nu, R * C,    // activations
+        R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F,
+        g->a->cfg.lora_dropout > 0.0f ? R * wide : 1,     // drop: only with lora_dropout
+        R * (size_t)(g->r_max ? g->r_max : 1), (size_t)g->ce * V, R, // scratch
+    };
+    float **ptrs[] = {&g->grads, &g->x_in, &g->q, &g->k, &g->v, &g->att, &g->x_mid,
+                      &g->gate, &g->up, &g->xn, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
+                      &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->drop, &g->du, &g->logits, &g->losses};
+    size_t n = sizeof sizes / sizeof sizes[0], total = 0;
+    for (size_t i = 0; i < n; i++) total += (sizes[i] + 15) & ~(size_t)15;  // 64-byte aligned slices
+    const pt_backend_ops *o = g->be->ops;
+    size_t need = total * sizeof(float) + 5 * R * sizeof(int32_t), avail = o->mem_available(g->be);
+    if (need > avail)
+        return pt_fail(err, PT_ERR_NOMEM, "training activations need %.0f MiB on %s for batch %d x %d, %.0f MiB are free; "
+                       "lower --batch or --max-seq-len", need / 1048576.0, o->name, g->B, g->T, avail / 1048576.0);
+    size_t act = R * wide > (size_t)g->ce * V ? R * wide : (size_t)g->ce * V;  // largest *_w operand
+    g->mem = o->alloc(g->be, total * sizeof(float));
+    g->tok = o->alloc(g->be, 5 * R * sizeof(int32_t));
+    g->h_tok = malloc(5 * R * sizeof(int32_t));
+    g->h_loss = malloc(R * sizeof(float));
+    if (!g->mem || !g->tok || !g->h_tok || !g->h_loss || o->reserve(g->be, act) != 0)
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory for training activations (%.0f MiB for batch %d x %d); "
+                       "lower --batch or --max-seq-len", need / 1048576.0, g->B, g->T);
+    float *p = g->mem;
+    for (size_t i = 0; i < n; i++) {
+        *ptrs[i] = p;
+        p += (sizes[i] + 15) & ~(size_t)15;
+    }
+    g->drop_cap = g->a->cfg.lora_dropout > 0.0f;
+    g->pos = g->tok + R;
+    g->tgt = g->pos + R;
+    g->rows = g->tgt + R;
+    g->tgt_c = g->rows + R;
+    return PT_OK;
+}
+
+int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, const pt_bweights *bw,
+                       pt_adapter *a, int B, int T, pt_err *err) {
+    *out = NULL;
+    if (B < 1 || T < 2) return pt_fail(err, PT_ERR_ARG, "training needs batch >= 1 and sequence length >= 2");
+    if (a->n_layer != m->cfg.n_layer || a->merged)
+        return pt_fail(err, PT_ERR_ARG, "adapter %s does not fit this model (or is merged)", a->name);
+    pt_train_graph *g = calloc(1, sizeof *g);
+    if (!g) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    g->be = be;
+    g->m = m;
+    g->a = a;
+    g->B = B;
+    g->T = T;
+    g->ce = be->ops->host_memory ? CE_CHUNK_HOST : CE_CHUNK_DEV;
+    int rc = PT_OK;
+    if (bw) {
+        g->w = bw;
+    } else {
+        rc = bweights_init(&g->own_w, be, m, err);
+        g->w = &g->own_w;
+    }
+    if (!rc) rc = adapter_dev_init(&g->adev, be, a, err);
+    g->ad = g->adev.mirrored ? &g->adev.view : a;
+    if (!rc) rc = alloc_all(g, err);
+    if (rc) {
+        train_graph_free(g);
+        return rc;
+    }
+    *out = g;
+    return PT_OK;
+}
+
+void train_graph_free(pt_train_graph *g) {
+    if (!g) return;
+    if (g->mem) g->be->ops->free(g->be, g->mem);
+    if (g->tok) g->be->ops->free(g->be, g->tok);
+    free(g->h_tok);
+    free(g->h_loss);
+    adapter_dev_free(&g->adev);
+    bweights_free(&g->own_w);
+    free(g->u_off);
+    free(g);
+}
+
+float *train_graph_grads(pt_train_graph *g) { return g->grads; }
+float *train_graph_params(pt_train_graph *g) { return g->ad->params; }
+void train_graph_download_params(pt_train_graph *g) { adapter_dev_download(&g->adev, g->a); }
+void train_graph_upload_params(pt_train_graph *g) { adapter_dev_upload(&g->adev, g->a); }
+
+void train_graph_zero_grads(pt_train_graph *g) { g->be->ops->zero(g->be, g->grads, sizeof(float) * g->a->n_params); }
+
+static uint64_t mix(uint64_t a, uint64_t b) {
+    uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ull + (a << 6) + (a >> 2));
+    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+    return z ^ (z >> 29);
+}
+
+// out (R, M) = inp (R, K) @ W^T (+ b) + scale * (dropout(inp) @ A^T) @ B^T; saves A @ dropout(inp).
+static void lin_fwd(pt_train_graph *g, int l, pt_linear slot, float *out, const float *inp, const void *W,
+                    const float *b, int R, int K, int M, float p_drop, uint64_t seed) {
+    const pt_backend_ops *o = g->be->ops;
+    o->matmul_w(g->be, out, inp, W, b, R, K, M, 1.0f, 0.0f);
+    const pt_lora_module *mod = &g->ad->mods[l * NSLOT + slot];
+    if (!mod->A) return;
+    const float *xd = inp;
+    if (p_drop > 0.0f) {
+        o->dropout(g->be, g->drop, inp, (size_t)R * K, p_drop, mix(seed, (uint64_t)(l * NSLOT + slot)));
+        xd = g->drop;
+    }
+    float *u = g->lora_u + g->u_off[l * NSLOT + slot];  // (R, r)
+    o->matmul(g->be, u, xd, mod->A, NULL, R, K, mod->r, 1.0f, 0.0f);
+    o->matmul(g->be, out, u, mod->B, NULL, R, mod->r, M, mod->scale, 1.0f);
+}
+
+// Given dout (R, M) of lin_fwd: dinp (R, K) = beta * dinp + d/dinp; adds dA, dB into grads.
+static void lin_bwd(pt_train_graph *g, int l, pt_linear slot, float *dinp, float beta, const float *dout,
+                    const float *inp, const void *W, int R, int K, int M, float p_drop, uint64_t seed) {
+    const pt_backend_ops *o = g->be->ops;
+    o->matmul_w_backward(g->be, dinp, dout, W, R, K, M, beta);  // dout @ W
+    const pt_lora_module *mod = &g->ad->mods[l * NSLOT + slot];
+    if (!mod->A) return;
+    int r = mod->r;
+    float *gA = g->grads + (mod->A - g->ad->params), *gB = g->grads + (mod->B - g->ad->params);
+    const float *u = g->lora_u + g->u_off[l * NSLOT + slot];
+    uint64_t ms = mix(seed, (uint64_t)(l * NSLOT + slot));
+    o->gemm(g->be, 1, 0, M, r, R, mod->scale, dout, M, u, r, 1.0f, gB, r);      // dB += s dout^T u
+    o->gemm(g->be, 0, 0, R, r, M, mod->scale, dout, M, mod->B, r, 0.0f, g->du, r); // du = s dout B
+    const float *xd = inp;
+    if (p_drop > 0.0f) {
+        o->dropout(g->be, g->drop, inp, (size_t)R * K, p_drop, ms);
+        xd = g->drop;
+    }
+    o->gemm(g->be, 1, 0, r, K, R, 1.0f, g->du, r, xd, K, 1.0f, gA, K);          // dA += du^T xd
+    if (p_drop > 0.0f) {  // d inp += dropout'(du @ A): the same mask again
+        o->gemm(g->be, 0, 0, R, K, r, 1.0f, g->du, r, mod->A, K, 0.0f, g->drop, K);
+        o->dropout(g->be, g->drop, g->drop, (size_t)R * K, p_drop, ms);
+        o->add(g->be, dinp, dinp, g->drop, (size_t)R * K);
+    } else {
+        o->gemm(g->be, 0, 0, R, K, r, 1.0f, g->du, r, mod->A, K, 1.0f, dinp, K);
+    }
+}
+
+int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *mask, const int *lengths,
+                     int backward, float grad_scale, uint64_t dropout_seed,
+                     float *loss, int *n_targets, pt_err *err) {
+    pt_backend *be = g->be;
+    const pt_backend_ops *o = be->ops;
+    const pt_config *c = &g->m->cfg;
+    const pt_bweights *w = g->w;
+    int L = c->n_layer, C = c->n_embd, F = c->n_ff, V = c->vocab_size, HD = c->head_dim;
+    int NH = c->n_head, NKV = c->n_head_kv, Q = NH * HD, KV = NKV * HD;
+    int B = g->B, T = 0;
+    for (int b = 0; b < B; b++) {
+        if (lengths[b] < 0 || lengths[b] > g->T)
+            return pt_fail(err, PT_ERR_ARG, "row %d has %d tokens; the graph holds 1..%d", b, lengths[b], g->T);
+        if (lengths[b] > T) T = lengths[b];
+    }
+    if (T < 2) return pt_fail(err, PT_ERR_ARG, "a batch needs a row of at least 2 tokens");
+    int R = B * T;  // this step's rows: (B, T) packed, each row padded to T
+    float p_drop = backward ? g->a->cfg.lora_dropout : 0.0f;
+    if (p_drop > 0.0f && g->drop_cap == 0)
+        return pt_fail(err, PT_ERR_ARG, "lora_dropout was 0 when the training graph was made; make it again");
+
+    // inputs: tokens (pad 0), positions 0..T-1 per row, targets shifted left
+    size_t Rs = (size_t)g->B * g->T;  // the host staging rows: tok, pos, tgt, rows, tgt_c
+    int32_t *tok = g->h_tok, *pos = tok + Rs, *tgt = pos + Rs, *hrows = tgt + Rs, *htgt_c = hrows + Rs;
+    int nt = 0;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            int i = b * T + t, in = t < lengths[b];
+            int32_t id = in ? tokens[(size_t)b * g->T + t] : 0;
+            if (id < 0 || id >= V) return pt_fail(err, PT_ERR_ARG, "token id %d outside the vocabulary", id);
+            tok[i] = id;
+            pos[i] = t;
+            int next = t + 1 < lengths[b] && mask[(size_t)b * g->T + t + 1];
+            tgt[i] = next ? tokens[(size_t)b * g->T + t + 1] : -1;
+            nt += next;
+        }
+    *n_targets = nt;
+    *loss = 0.0f;
+    if (nt == 0) return PT_OK;  // nothing to learn from; no gradient
+    for (int i = 0, k = 0; i < R; i++)
+        if (tgt[i] >= 0) {
+            hrows[k] = i;
+            htgt_c[k++] = tgt[i];
+        }
+    o->upload(be, g->tok, g->h_tok, 5 * Rs * sizeof(int32_t));
+    tok = g->tok;
+    pos = g->pos;
+
+#define LS(p, l, n) ((p) + (size_t)(l) * (size_t)R * (size_t)(n))  // layer l's (R, n) slice
+#define BI(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)   // layer l's bias or NULL
+#define WL(p, l, n) bw_layer(w, (p), (l), (n))                         // layer l's base weight
+    pt_adapter *a = g->ad;
+    if (a->save_embed)  // modules_to_save copies (float32, trained) replace the base's
+        o->embedding(be, g->x_in, tok, a->save_embed, R, C);
+    else
+        o->embedding_w(be, g->x_in, tok, w->tok_embd, R, C);
+    for (int l = 0; l < L; l++) {
+        float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
+        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
+        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h, *xo = LS(g->x_in, l + 1, C);
+        o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
+        lin_fwd(g, l, PT_LIN_Q, q, xn1, WL(w->wq, l, (size_t)Q * C), BI(w->bq, l, Q), R, C, Q, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_K, k, xn1, WL(w->wk, l, (size_t)KV * C), BI(w->bk, l, KV), R, C, KV, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_V, v, xn1, WL(w->wv, l, (size_t)KV * C), BI(w->bv, l, KV), R, C, KV, p_drop, dropout_seed);
+        o->rope(be, q, pos, R, NH, HD, c->rope_theta);
+        o->rope(be, k, pos, R, NKV, HD, c->rope_theta);
+        for (int b = 0; b < B; b++)  // each sequence attends causally to itself only
+            o->attention(be, att + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
+                         v + (size_t)b * T * KV, T, 0, NH, NKV, HD, 0);
+        lin_fwd(g, l, PT_LIN_O, g->tmp, att, WL(w->wo, l, (size_t)C * Q), NULL, R, Q, C, p_drop, dropout_seed);
+        o->add(be, xm, x, g->tmp, (size_t)R * C);
+        o->rmsnorm(be, xn2, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        lin_fwd(g, l, PT_LIN_GATE, ga, xn2, WL(w->w_gate, l, (size_t)F * C), NULL, R, C, F, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_UP, upl, xn2, WL(w->w_up, l, (size_t)F * C), NULL, R, C, F, p_drop, dropout_seed);
+        o->swiglu(be, h, ga, upl, (size_t)R * F);
+        lin_fwd(g, l, PT_LIN_DOWN, g->tmp, h, WL(w->w_down, l, (size_t)C * F), NULL, R, F, C, p_drop, dropout_seed);
+        o->add(be, xo, xm, g->tmp, (size_t)R * C);
+    }
+    float *xL = LS(g->x_in, L, C);
+    o->rmsnorm(be, g->xnf, xL, w->out_norm, R, C, c->rms_eps);
+
+    // Only the nt rows that predict a target need the head (in answer-only
+    // SFT most rows do not): gather them, then head + cross-entropy a chunk at
+    // a time, each chunk's logit gradient going straight into d xnf, so
+    // (R, V) never exists. g->tmp holds the gathered rows, g->dx their gradient.
+    // The losses stay on the backend until the last chunk: one download.
+    float gscale = grad_scale / (float)nt;
+    o->embedding(be, g->tmp, g->rows, g->xnf, nt, C);  // a gather of rows
+    for (int r0 = 0; r0 < nt; r0 += g->ce) {
+        int rows = nt - r0 < g->ce ? nt - r0 : g->ce;
+        const float *xc = g->tmp + (size_t)r0 * C;
+        if (a->save_head)
+            o->matmul(be, g->logits, xc, a->save_head, NULL, rows, C, V, 1.0f, 0.0f);
+        else
+            o->matmul_w(be, g->logits, xc, w->lm_head, NULL, rows, C, V, 1.0f, 0.0f);
+        o->cross_entropy(be, g->logits, g->losses + r0, g->tgt_c + r0, rows, V, gscale);
+        if (backward && a->save_head) {  // d xnf = dlogits @ head;  d head (V, C) += dlogits^T @ xnf
+            o->gemm(be, 0, 0, rows, C, V, 1.0f, g->logits, V, a->save_head, C, 0.0f, g->dx + (size_t)r0 * C, C);
+            o->gemm(be, 1, 0, V, C, rows, 1.0f, g->logits, V, xc, C, 1.0f, g->grads + (a->save_head - a->params), C);
+        } else if (backward) {
+            o->matmul_w_backward(be, g->dx + (size_t)r0 * C, g->logits, w->lm_head, rows, C, V, 0.0f);
+        }
+    }
+    if (backward) {  // scatter the gathered rows' gradient back; other rows get none
+        o->zero(be, g->dxn, sizeof(float) * (size_t)R * C);
+        o->embedding_backward(be, g->dxn, g->dx, g->rows, nt, C);
+    }
+    float *losses = g->h_loss;
+    o->download(be, losses, g->losses, sizeof(float) * nt);
+    double total = 0.0;
+    for (int i = 0; i < nt; i++) total += losses[i];
+    *loss = (float)(total / nt);
+    if (!isfinite(*loss) || !backward) return o->check(be, err);  // the caller reports a NaN; no backward through it
+
+    o->zero(be, g->dx, sizeof(float) * (size_t)R * C);
+    o->rmsnorm_backward(be, g->dx, g->dxn, xL, w->out_norm, R, C, c->rms_eps);
+    for (int l = L - 1; l >= 0; l--) {
+        float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
+        float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
+        float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h;
+        // ffn: x_out = x_mid + down(silu(gate(xn2)) * up(xn2)); h and xn2 recomputed as the forward made them
+        o->swiglu(be, h, ga, upl, (size_t)R * F);
+        o->rmsnorm(be, xn2, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        lin_bwd(g, l, PT_LIN_DOWN, g->dh, 0.0f, g->dx, h, WL(w->w_down, l, (size_t)C * F), R, F, C, p_drop, dropout_seed);
+        o->swiglu_backward(be, g->dgate, g->dup, g->dh, ga, upl, (size_t)R * F);
+        lin_bwd(g, l, PT_LIN_GATE, g->dxn, 0.0f, g->dgate, xn2, WL(w->w_gate, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_UP, g->dxn, 1.0f, g->dup, xn2, WL(w->w_up, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
+        o->rmsnorm_backward(be, g->dx, g->dxn, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        // attention: x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
+        lin_bwd(g, l, PT_LIN_O, g->datt, 0.0f, g->dx, att, WL(w->wo, l, (size_t)C * Q), R, Q, C, p_drop, dropout_seed);
+        for (int b = 0; b < B; b++)
+            o->attention_backward(be, g->dq + (size_t)b * T * Q, g->dk + (size_t)b * T * KV, g->dv + (size_t)b * T * KV,
+                                  g->datt + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
+                                  v + (size_t)b * T * KV, att + (size_t)b * T * Q, T, NH, NKV, HD);
+        o->rope_backward(be, g->dq, pos, R, NH, HD, c->rope_theta);
+        o->rope_backward(be, g->dk, pos, R, NKV, HD, c->rope_theta);
+        o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);   // recomputed
+        lin_bwd(g, l, PT_LIN_Q, g->dxn, 0.0f, g->dq, xn1, WL(w->wq, l, (size_t)Q * C), R, C, Q, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_K, g->dxn, 1.0f, g->dk, xn1, WL(w->wk, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_V, g->dxn, 1.0f, g->dv, xn1, WL(w->wv, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
+        o->rmsnorm_backward(be, g->dx, g->dxn, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
+    }
+    if (a->save_embed)  // dx is now d(embedding rows): scatter into the saved table's gradient
+        o->embedding_backward(be, g->grads + (a->save_embed - a->params), g->dx, tok, R, C);
+#undef LS
+#undef BI
+#undef WL
+    return o->check(be, err);
+}
