@@ -34,7 +34,7 @@ static int copy_file(const char *from, const char *to) {
     char *s = NULL;
     size_t n = 0;
     pt_err err;
-    if (read_whole_file(from, &s, &n, &err)) return -1;
+    if (pt_read_file(from, &s, &n, &err)) return -1;
     FILE *f = fopen(to, "wb");
     int ok = f && fwrite(s, 1, n, f) == n;
     if (f) fclose(f);
@@ -95,7 +95,7 @@ static int run_chat_template(const char *path, pt_err *err) {
     }
     char *s = NULL;
     pt_err e2;
-    if (read_whole_file(path, &s, NULL, &e2) == PT_OK) {
+    if (pt_read_file(path, &s, NULL, &e2) == PT_OK) {
         (void)template_guess(s);
         free(template_jinja_default_system(s));
         free(s);
@@ -121,7 +121,7 @@ static int run_model_hf_config(const char *path, pt_err *err) {
 
 static int run_adapter(const char *path, pt_err *err) {
     char *s = NULL;
-    int rc = read_whole_file(path, &s, NULL, err);
+    int rc = pt_read_file(path, &s, NULL, err);
     if (rc) return rc;
     pt_lora_config c;
     lora_config_defaults(&c);

@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
     fclose(probe);
     char *json = NULL;
     pt_err err = {0};
-    CHECKF(read_whole_file(GOLD "smollm2.json", &json, NULL, &err) == PT_OK, "%s", err.msg);
+    CHECKF(pt_read_file(GOLD "smollm2.json", &json, NULL, &err) == PT_OK, "%s", err.msg);
     cJSON *doc = json ? cJSON_Parse(json) : NULL;
     CHECK(doc != NULL);
     pt_model m;

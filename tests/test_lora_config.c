@@ -46,7 +46,7 @@ static void test_defaults_and_validate(void) {
 static char *read_text(const char *path) {
     char *t = NULL;
     pt_err err = {0};
-    if (read_whole_file(path, &t, NULL, &err) != PT_OK) { CHECKF(0, "%s: %s", path, err.msg); return NULL; }
+    if (pt_read_file(path, &t, NULL, &err) != PT_OK) { CHECKF(0, "%s: %s", path, err.msg); return NULL; }
     return t;
 }
 

@@ -127,7 +127,7 @@ int main(void) {
 
     // 3. a checkpoint folder: always OUT/checkpoint-N
     char tmpdir[1300], final[1300];
-    CHECK(ckpt_check_writable(ck, &err) == PT_OK);
+    CHECK(pt_dir_check_writable(ck, &err) == PT_OK);
     CHECKF(ckpt_dir_begin(ck, 5, tmpdir, sizeof tmpdir, &err) == PT_OK, "%s", err.msg);
     snprintf(p, sizeof p, "%s/x", tmpdir);
     write_text(p, "x");
@@ -154,6 +154,6 @@ int main(void) {
     adapter_free(&a);
     model_free(&m);
     snprintf(cmd, sizeof cmd, "%s", root);
-    dir_remove(cmd);
+    pt_dir_remove(cmd);
     return check_report("test_paths");
 }

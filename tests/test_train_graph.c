@@ -233,7 +233,7 @@ static void dropout_agrees(const pt_model *m, pt_backend *cpu, pt_backend *nv, c
 static void modules_to_save(const pt_model *m, pt_backend *be) {
     pt_err err = {0};
     char *json = NULL;
-    if (read_whole_file(DATA "train/step_mts.json", &json, NULL, &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    if (pt_read_file(DATA "train/step_mts.json", &json, NULL, &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
     cJSON *doc = cJSON_Parse(json);
     batch bt = {0};
     st_file st;
@@ -384,7 +384,7 @@ int main(int argc, char **argv) {
     pt_model m;
     CHECKF(model_load(&m, DATA "tiny/llama-hf", &err) == PT_OK, "%s", err.msg);
     char *json = NULL;
-    CHECKF(read_whole_file(DATA "train/step.json", &json, NULL, &err) == PT_OK, "%s", err.msg);
+    CHECKF(pt_read_file(DATA "train/step.json", &json, NULL, &err) == PT_OK, "%s", err.msg);
     cJSON *doc = json ? cJSON_Parse(json) : NULL;
     st_file st;
     int st_ok = st_open(&st, DATA "train/step.safetensors", &err) == PT_OK;

@@ -622,7 +622,7 @@ int main(int argc, char **argv) {
         tests[i].fn();
         printf("%-13s %.2f s\n", tests[i].name, pt_now_s() - t0);
     }
-    if (!check_fail_) dir_remove(g_tmp);
+    if (!check_fail_) pt_dir_remove(g_tmp);
     else printf("kept %s for inspection\n", g_tmp);
     template_free(g_tmpl);
     model_free(&g_model);

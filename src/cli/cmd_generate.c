@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "core/fileio.h"
 #include "lora/lora.h"
 
 // --- LoRA adapters on the command line, shared with chat and compare --------
@@ -94,31 +95,18 @@ static int on_text(void *ud, const char *text, size_t len) {
     return 0;
 }
 
-// Reads a whole file ("-": stdin) into a malloc'd string.
+// Reads a whole file ("-": stdin) into a malloc'd string; NUL bytes refused.
 static char *read_file(const char *path, char *why, size_t why_cap) {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        snprintf(why, why_cap, "%s", strerror(errno));
+    char *buf = NULL;
+    size_t n = 0;
+    pt_err err = {0};
+    int rc = strcmp(path, "-") ? pt_read_file(path, &buf, &n, &err) : pt_read_stream(stdin, "stdin", &buf, &n, &err);
+    if (rc != PT_OK) {
+        size_t pl = strlen(path);  // the message names the file; the caller does too
+        const char *reason = !strncmp(err.msg, path, pl) && err.msg[pl] == ':' ? err.msg + pl + 2 : err.msg;
+        snprintf(why, why_cap, "%.*s", (int)(why_cap > 1 ? why_cap - 1 : 0), reason);
         return NULL;
     }
-    size_t n = 0, cap = 4096;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (n + 1 >= cap) {
-            char *p = realloc(buf, cap * 2);
-            if (!p) { free(buf); buf = NULL; break; }
-            buf = p;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    if (f != stdin) fclose(f);
-    if (!buf) { snprintf(why, why_cap, "out of memory"); return NULL; }
-    if (bad) { free(buf); snprintf(why, why_cap, "read error"); return NULL; }
-    buf[n] = '\0';
     if (strlen(buf) != n) { free(buf); snprintf(why, why_cap, "the file contains NUL bytes"); return NULL; }
     return buf;
 }

@@ -40,29 +40,6 @@ static int path_is_file(const char *p) {
     return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static char *read_text(const char *path, pt_err *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
-    size_t n = 0, cap = 4096;
-    char *s = malloc(cap);
-    while (s) {
-        if (cap - n < 2) {
-            char *p = realloc(s, cap * 2);
-            if (!p) { free(s); s = NULL; break; }
-            s = p;
-            cap *= 2;
-        }
-        size_t got = fread(s + n, 1, cap - n - 1, f);
-        n += got;
-        if (!got) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!s) { pt_fail(err, PT_ERR_NOMEM, "out of memory"); return NULL; }
-    if (bad) { free(s); pt_fail(err, PT_ERR_IO, "%s: read error", path); return NULL; }
-    s[n] = '\0';
-    return s;
-}
 
 static void free_targets(pt_lora_config *c) {
     for (int i = 0; i < c->n_target_modules; i++) free(c->target_modules[i]);
@@ -117,8 +94,8 @@ static int build_config(pt_lora_config *c, const train_opts *o) {
     pt_err err = {0};
     lora_config_defaults(c);
     if (o->config) {
-        char *json = read_text(o->config, &err);
-        if (!json) return cli_error(CLI_ERR, "--config: %s", err.msg);
+        char *json = NULL;
+        if (pt_read_file(o->config, &json, NULL, &err) != PT_OK) return cli_error(CLI_ERR, "--config: %s", err.msg);
         int rc = lora_config_from_json(c, json, o->config, &err);
         free(json);
         if (rc != PT_OK) return cli_error(CLI_ERR, "%s", err.msg);
@@ -148,14 +125,6 @@ static int build_config(pt_lora_config *c, const train_opts *o) {
     return CLI_OK;
 }
 
-static void describe_targets(const pt_lora_config *c, char *buf, size_t cap) {
-    size_t n = 0;
-    buf[0] = '\0';
-    if (c->target_all_linear) { snprintf(buf, cap, "all-linear"); return; }
-    if (c->target_regex) { snprintf(buf, cap, "/%s/", c->target_regex); return; }
-    for (int i = 0; i < c->n_target_modules && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", c->target_modules[i]);
-}
 
 // ---------------------------------------------------------------------------
 // --resume: a checkpoint folder, or a run's folder holding checkpoint-N ones
@@ -442,10 +411,10 @@ int cmd_train(int argc, char **argv) {
     int n_rows = all.n;
     if (dataset_split(&all, p->eval_frac, p->seed, &train, &eval, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
     if (p->eval_frac > 0 && eval.n == 0) cli_error(0, "warning: %d example%s: too few to hold any out for eval", n_rows, n_rows == 1 ? "" : "s");
-    if (ckpt_check_writable(p->out_dir, &err) != PT_OK) { rc = cli_error(CLI_ERR, "-o %s", err.msg); goto done; }
+    if (pt_dir_check_writable(p->out_dir, &err) != PT_OK) { rc = cli_error(CLI_ERR, "-o %s", err.msg); goto done; }
 
     char targets[256];
-    describe_targets(&a.cfg, targets, sizeof targets);
+    lora_describe_targets(&a.cfg, targets, sizeof targets);
     int n_mods = 0;
     for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++) n_mods += a.mods[i].A != NULL;
     printf("model   %s (%s, load %.1f s)\n", m.cfg.name[0] ? m.cfg.name : m.path, m.path, load_s);

@@ -7,6 +7,7 @@
 // are ever sorted; top-p without top-k sorts a growing head (256, 1024, ...)
 // chosen by quickselect instead of the whole vocabulary.
 #include "infer/sampler.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -37,10 +38,7 @@ void sampling_defaults(pt_sampling *p) {
 
 // splitmix64 spreads small seeds (0, 1, 2...) over the state space.
 static uint64_t seed_mix(uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    x ^= x >> 31;
+    x = pt_mix64(x + PT_GOLDEN64);
     return x ? x : 0x2545F4914F6CDD1Dull;
 }
 

@@ -14,7 +14,9 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "core/bf16.h"
 #include "core/pt_error.h"
+#include "core/rng.h"
 
 typedef enum {
     PT_OP_MATMUL, PT_OP_MATMUL_Q, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
@@ -160,11 +162,7 @@ typedef struct pt_backend_ops {
 // The dropout mask's random number for element i, uniform in [0, 1): a
 // counter-based hash, so every backend draws the same mask for a seed.
 static inline float pt_dropout_u01(uint64_t seed, uint64_t i) {
-    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) * (1.0f / 16777216.0f);
+    return (float)(pt_mix64(seed + PT_GOLDEN64 * (i + 1)) >> 40) * (1.0f / 16777216.0f);
 }
 
 // One element of AdamW, torch's single-tensor float32 arithmetic; every
@@ -177,16 +175,6 @@ static inline void pt_adamw_elem(float *p, float g, float *m, float *v, const pt
     *p = pd - s->step_size * (*m / denom);
 }
 
-// float32 <-> bf16 (round to nearest even; NaN kept quiet), as torch's .to(bfloat16).
-static inline uint16_t pt_f32_to_bf16(float f) {
-    union { float f; uint32_t u; } x = {f};
-    if ((x.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x.u >> 16) | 0x40);
-    return (uint16_t)((x.u + 0x7fffu + ((x.u >> 16) & 1u)) >> 16);
-}
-static inline float pt_bf16_to_f32(uint16_t h) {
-    union { uint32_t u; float f; } x = {(uint32_t)h << 16};
-    return x.f;
-}
 
 struct pt_backend {
     const pt_backend_ops *ops;

@@ -6,7 +6,7 @@
 // The low nibble of qs[j] is element j, the high nibble element j+16.
 #include "io/dequant.h"
 
-#include "backend/backend.h"
+#include "core/bf16.h"
 
 #include <string.h>
 

@@ -1,6 +1,7 @@
 // gguf_writer.c - GGUF v3 out: header, key/values, tensor infos, padding to
 // 32 bytes, tensor data each at a 32-byte aligned offset. Little-endian host.
 #include "io/gguf_writer.h"
+#include "core/fileio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -115,17 +116,10 @@ static int pad(FILE *fp, uint64_t pos) {
 int gguf_writer_write(const gguf_writer *w, const char *path, pt_err *err) {
     if (w->nomem == 2) return pt_fail(err, PT_ERR_ARG, "%s: a tensor has a bad number of dimensions", path);
     if (w->nomem) return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory building the GGUF file", path);
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 5);
-    if (!tmp) return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 5, "%s.tmp", path);
-    int rc = PT_OK;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        free(tmp);
-        return rc;
-    }
+    pt_afile af;
+    int rc = pt_afile_open(&af, path, err);
+    if (rc) return rc;
+    FILE *fp = af.f;
     uint32_t version = 3;
     uint64_t nt = (uint64_t)w->n_tensors, nkv = w->n_kv, pos = 0;
     int ok = fwrite("GGUF", 1, 4, fp) == 4 && fwrite(&version, 4, 1, fp) == 1 && fwrite(&nt, 8, 1, fp) == 1 &&
@@ -149,23 +143,10 @@ int gguf_writer_write(const gguf_writer *w, const char *path, pt_err *err) {
         ok = (nb == 0 || fwrite(t->data, 1, nb, fp) == nb) && pad(fp, dpos + nb);
         dpos = align_up(dpos + nb);
     }
-    if (!ok || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        fclose(fp);
-        goto fail;
+    if (!ok) {
+        int e = errno;
+        pt_afile_abort(&af);
+        return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
-    if (fclose(fp) != 0) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
-    return PT_OK;
-fail:
-    unlink(tmp);
-    free(tmp);
-    return rc;
+    return pt_afile_commit(&af, err);
 }

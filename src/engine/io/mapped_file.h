@@ -15,7 +15,6 @@ typedef struct {
 int mapped_file_open(pt_mapped_file *f, const char *path, pt_err *err);
 void mapped_file_close(pt_mapped_file *f);
 
-// Reads a whole (small) file into a NUL-terminated malloc'd buffer. *len may be NULL.
-int read_whole_file(const char *path, char **out, size_t *len, pt_err *err);
+#include "core/fileio.h"  // pt_read_file, for the parsers that read small files whole
 
 #endif

@@ -262,7 +262,7 @@ static int open_index(st_set *s, const char *dir, const char *index_path, pt_err
     size_t len = 0;
     cJSON *root = NULL;
     int cap = 0;
-    int rc = read_whole_file(index_path, &text, &len, err);
+    int rc = pt_read_file(index_path, &text, &len, err);
     if (rc)
         return rc;
     root = cJSON_ParseWithLength(text, len);
@@ -428,8 +428,7 @@ fail:
 }
 
 int st_write_f32(const char *path, const st_write_tensor *ts, int n, const char *metadata_json, pt_err *err) {
-    char *header = NULL, *tmp = NULL;
-    FILE *fp = NULL;
+    char *header = NULL;
     uint64_t total;
     int rc = write_check(path, ts, n, &total, err);
     if (rc)
@@ -438,52 +437,28 @@ int st_write_f32(const char *path, const st_write_tensor *ts, int n, const char 
         return rc;
     size_t hlen = strlen(header);
     size_t padded = (hlen + 7) / 8 * 8; // data starts 8-byte aligned
-    tmp = malloc(strlen(path) + 5);
-    if (!tmp) {
-        rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    sprintf(tmp, "%s.tmp", path);
-    fp = fopen(tmp, "wb");
-    if (!fp) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto fail;
+    pt_afile af;
+    if ((rc = pt_afile_open(&af, path, err))) {
+        cJSON_free(header);
+        return rc;
     }
     unsigned char len8[8];
     for (int i = 0; i < 8; i++)
         len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    int ok = fwrite(len8, 1, 8, fp) == 8 && fwrite(header, 1, hlen, fp) == hlen;
+    int ok = fwrite(len8, 1, 8, af.f) == 8 && fwrite(header, 1, hlen, af.f) == hlen;
     for (size_t i = hlen; ok && i < padded; i++)
-        ok = fputc(' ', fp) != EOF;
+        ok = fputc(' ', af.f) != EOF;
     for (int i = 0; ok && i < n; i++) {
         size_t nel = 1;
         for (int d = 0; d < ts[i].n_dims; d++)
             nel *= (size_t)ts[i].shape[d];
-        ok = nel == 0 || fwrite(ts[i].data, 4, nel, fp) == nel; // little-endian host
+        ok = nel == 0 || fwrite(ts[i].data, 4, nel, af.f) == nel; // little-endian host
     }
-    if (!ok || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    int cr = fclose(fp);
-    fp = NULL;
-    if (cr != 0) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    if (rename(tmp, path) != 0) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-        goto fail;
-    }
-    free(tmp);
     cJSON_free(header);
-    return PT_OK;
-fail:
-    if (fp)
-        fclose(fp);
-    if (tmp)
-        unlink(tmp);
-    free(tmp);
-    cJSON_free(header);
-    return rc;
+    if (!ok) {
+        int e = errno;
+        pt_afile_abort(&af);
+        return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
+    }
+    return pt_afile_commit(&af, err);
 }

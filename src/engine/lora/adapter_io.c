@@ -62,16 +62,14 @@ static char *peftui_json(const pt_adapter *a) {
 }
 
 int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err *err) {
-    char final[3][1200], tmp[3][1220];
+    char tmp[3][1120];
+    pt_staged st = {0};
     st_write_tensor *ts = NULL;
     char (*keys)[160] = NULL;
     char *cfg_json = NULL, *meta_json = NULL;
     pt_lora_config cfg = {0};
-    int rc, n = 0, made[3] = {0};
-    for (int i = 0; i < 3; i++) {
-        snprintf(final[i], sizeof final[i], "%s/%s", dir, FILES[i]);
-        snprintf(tmp[i], sizeof tmp[i], "%.1200s.new", final[i]);
-    }
+    int rc, n = 0;
+    for (int i = 0; i < 3; i++) pt_staged_add(&st, dir, FILES[i], tmp[i], sizeof tmp[i]);
     if ((rc = pt_mkdir_p(dir, err))) return rc;
     int nmod = 0;
     for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) nmod += a->mods[i].A != NULL;
@@ -110,25 +108,14 @@ int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err
     meta_json = peftui_json(a);
     if (!cfg_json || !meta_json) goto nomem;
     if ((rc = st_write_f32(tmp[0], ts, n, "{\"format\": \"pt\"}", err))) goto fail;
-    made[0] = 1;
     if ((rc = pt_write_file_atomic(tmp[1], cfg_json, strlen(cfg_json), err))) goto fail;
-    made[1] = 1;
     if ((rc = pt_write_file_atomic(tmp[2], meta_json, strlen(meta_json), err))) goto fail;
-    made[2] = 1;
-    for (int i = 0; i < 3; i++) {
-        if (rename(tmp[i], final[i]) != 0) {
-            rc = pt_fail(err, PT_ERR_IO, "%s: cannot rename into place: %s", final[i], strerror(errno));
-            goto fail;
-        }
-        made[i] = 0;
-    }
-    rc = PT_OK;
+    rc = pt_staged_commit(&st, err);
     goto done;
 nomem:
     rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory saving the adapter", dir);
 fail:
-    for (int i = 0; i < 3; i++)
-        if (made[i]) unlink(tmp[i]);
+    pt_staged_abort(&st);
 done:
     lora_config_free(&cfg);
     free(ts);
@@ -201,7 +188,7 @@ static int read_meta(pt_adapter *a, const char *dir, int *present, pt_err *err) 
     struct stat st;
     *present = stat(path, &st) == 0;
     if (!*present) return PT_OK;
-    int rc = read_whole_file(path, &text, NULL, err);
+    int rc = pt_read_file(path, &text, NULL, err);
     if (rc) return rc;
     cJSON *o = cJSON_Parse(text);
     free(text);
@@ -235,7 +222,7 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
         return pt_fail(err, PT_ERR_IO, "%s: not an adapter folder (%s)", dir, stat(dir, &st) ? strerror(errno) : "not a folder");
     if (stat(path, &st) != 0)
         return pt_fail(err, PT_ERR_IO, "%s: no adapter_config.json: not a PEFT adapter folder", dir);
-    if ((rc = read_whole_file(path, &text, NULL, err))) return rc;
+    if ((rc = pt_read_file(path, &text, NULL, err))) return rc;
     rc = lora_config_from_json(&cfg, text, path, err);
     free(text);
     if (rc) return rc;

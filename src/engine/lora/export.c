@@ -2,6 +2,7 @@
 // or as a llama.cpp GGUF LoRA (see export.h for what each holds), and the
 // warnings that say what a target would get wrong.
 #include "lora/export.h"
+#include "core/floatfmt.h"
 #include "core/fileio.h"
 
 #include <cblas.h>
@@ -21,38 +22,14 @@
 #include "model/model_internal.h"
 #include "io/safetensors.h"
 
-// Files written as NAME.new, renamed to NAME together at the end.
+// Files written as NAME.new, renamed to NAME together at the end (core/fileio.h).
 typedef struct {
-    char final[8][1100];
+    pt_staged st;
     char tmp[1120];  // the last name pending_add gave out
-    int n;
 } pending;
 
 static const char *pending_add(pending *p, const char *dir, const char *name) {
-    snprintf(p->final[p->n], sizeof p->final[p->n], "%.1000s/%.90s", dir, name);
-    snprintf(p->tmp, sizeof p->tmp, "%s.new", p->final[p->n]);
-    p->n++;
-    return p->tmp;
-}
-
-static int pending_commit(pending *p, pt_err *err) {
-    char tmp[1120];
-    for (int i = 0; i < p->n; i++) {
-        snprintf(tmp, sizeof tmp, "%s.new", p->final[i]);
-        if (rename(tmp, p->final[i]) != 0)
-            return pt_fail(err, PT_ERR_IO, "%s: cannot rename into place: %s", p->final[i], strerror(errno));
-    }
-    p->n = 0;
-    return PT_OK;
-}
-
-static void pending_abort(pending *p) {
-    char tmp[1120];
-    for (int i = 0; i < p->n; i++) {
-        snprintf(tmp, sizeof tmp, "%s.new", p->final[i]);
-        unlink(tmp);
-    }
-    p->n = 0;
+    return pt_staged_add(&p->st, dir, name, p->tmp, sizeof p->tmp);
 }
 
 // ---------------------------------------------------------------- formats
@@ -173,15 +150,6 @@ done:
 
 // ---------------------------------------------------------------- merged
 
-// Shortest decimal that reads back as the same float (1e-05, not 9.99999974e-06).
-static double json_float(float f) {
-    char b[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(b, sizeof b, "%.*g", p, (double)f);
-        if ((float)strtod(b, NULL) == f) return strtod(b, NULL);
-    }
-    return f;
-}
 
 static char *hf_config_json(const pt_model *m, int tied) {
     const pt_config *c = &m->cfg;
@@ -200,11 +168,11 @@ static char *hf_config_json(const pt_model *m, int tied) {
     cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(o, "max_position_embeddings", c->max_ctx);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", json_float(c->rms_eps));
+    cJSON_AddNumberToObject(o, "rms_norm_eps", pt_float_shortest(c->rms_eps));
     // transformers 4 reads rope_theta, 5 rope_parameters; both are written
-    cJSON_AddNumberToObject(o, "rope_theta", json_float(c->rope_theta));
+    cJSON_AddNumberToObject(o, "rope_theta", pt_float_shortest(c->rope_theta));
     cJSON *rp = cJSON_AddObjectToObject(o, "rope_parameters");
-    cJSON_AddNumberToObject(rp, "rope_theta", json_float(c->rope_theta));
+    cJSON_AddNumberToObject(rp, "rope_theta", pt_float_shortest(c->rope_theta));
     cJSON_AddStringToObject(rp, "rope_type", "default");
     cJSON_AddStringToObject(o, "hidden_act", "silu");
     cJSON_AddBoolToObject(o, "tie_word_embeddings", tied);
@@ -234,7 +202,7 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
     const pt_weights *w = &m->w;
     size_t C = c->n_embd, F = c->n_ff, V = c->vocab_size, L = c->n_layer;
     size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
-    pending pend = {.n = 0};
+    pending pend = {0};
     st_write_tensor *ts = NULL;
     char (*names)[128] = NULL;
     float *merged = NULL;
@@ -320,7 +288,7 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
             if (stat(src, &st) != 0) continue;
             char *text = NULL;
             size_t len = 0;
-            if ((rc = read_whole_file(src, &text, &len, err))) goto fail;
+            if ((rc = pt_read_file(src, &text, &len, err))) goto fail;
             rc = pt_write_file_atomic(pending_add(&pend, out, TOK[i]), text, len, err);
             free(text);
             if (rc) goto fail;
@@ -336,11 +304,11 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
                                              err)))
             goto fail;
     }
-    if ((rc = pending_commit(&pend, err))) goto fail;
+    if ((rc = pt_staged_commit(&pend.st, err))) goto fail;
     rc = PT_OK;
     goto done;
 fail:
-    pending_abort(&pend);
+    pt_staged_abort(&pend.st);
 done:
     cJSON_free(cfg_json);
     free(merged);

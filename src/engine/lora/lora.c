@@ -17,6 +17,8 @@
 // re.fullmatch anchor them.
 #include "lora/lora.h"
 #include "lora/lora_internal.h"
+#include "core/hash.h"
+#include "core/rng.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -95,8 +97,7 @@ static int target_matches(const pt_lora_config *c, const char *name, int is_line
     return 0;
 }
 
-// "q_proj, v_proj" or the regex, for messages
-static void describe_targets(const pt_lora_config *c, char *buf, size_t cap) {
+void lora_describe_targets(const pt_lora_config *c, char *buf, size_t cap) {
     if (c->target_all_linear) { snprintf(buf, cap, "all-linear"); return; }
     if (c->target_regex) { snprintf(buf, cap, "\"%s\"", c->target_regex); return; }
     size_t n = 0;
@@ -181,7 +182,7 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
         }
     if (!count) {
         char t[200];
-        describe_targets(c, t, sizeof t);
+        lora_describe_targets(c, t, sizeof t);
         rc = pt_fail(err, PT_ERR_ARG, "target_modules %s%s%s matches no module of this model; its modules are "
                      "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (full names like "
                      "model.layers.0.self_attn.q_proj, layers 0-%d)", t,
@@ -216,21 +217,14 @@ fail:
     return rc;
 }
 
-// Our generator: splitmix64 (seeded, no global state). PyTorch's exact
-// stream is not reproduced; the distributions are PEFT's.
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-static double rng_u01(uint64_t *s) { return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+// Our generator: splitmix64 (core/rng.h, seeded, no global state). PyTorch's
+// exact stream is not reproduced; the distributions are PEFT's.
 static void fill_uniform(float *x, size_t n, double bound, uint64_t *s) {
-    for (size_t i = 0; i < n; i++) x[i] = (float)((2.0 * rng_u01(s) - 1.0) * bound);
+    for (size_t i = 0; i < n; i++) x[i] = (float)((2.0 * pt_rng_u01(s) - 1.0) * bound);
 }
 static void fill_normal(float *x, size_t n, double std, uint64_t *s) {
     for (size_t i = 0; i < n; i++) {  // Box-Muller, one value per pair
-        double u1 = 1.0 - rng_u01(s), u2 = rng_u01(s);
+        double u1 = 1.0 - pt_rng_u01(s), u2 = pt_rng_u01(s);
         x[i] = (float)(std * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
     }
 }
@@ -271,31 +265,23 @@ void adapter_free(pt_adapter *a) {
 
 // ---------------------------------------------------------------- fingerprint
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001B3ull;
-    }
-    return h;
-}
 
 // Up to 4096 evenly strided floats of each weight tensor (bit patterns).
 static uint64_t hash_sample(uint64_t h, const float *x, size_t n) {
     if (!x || !n) return h;
     size_t stride = n > 4096 ? n / 4096 : 1;
     for (size_t i = 0; i < n; i += stride)
-        h = fnv1a(h, &x[i], sizeof(float));
-    return fnv1a(h, &n, sizeof n);
+        h = pt_fnv1a(h, &x[i], sizeof(float));
+    return pt_fnv1a(h, &n, sizeof n);
 }
 
 void model_fingerprint(const pt_model *m, char *buf, size_t cap) {
     const pt_config *c = &m->cfg;
     const pt_weights *w = &m->w;
-    uint64_t h = 0xCBF29CE484222325ull;
+    uint64_t h = PT_FNV1A_INIT;
     int32_t dims[] = {c->n_layer, c->n_embd, c->n_ff, c->n_head, c->n_head_kv, c->head_dim, c->vocab_size,
                       c->tied_embeddings};
-    h = fnv1a(h, dims, sizeof dims);
+    h = pt_fnv1a(h, dims, sizeof dims);
     size_t L = c->n_layer, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
     size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
     const struct { const float *p; size_t n; } T[] = {

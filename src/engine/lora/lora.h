@@ -103,6 +103,9 @@ typedef struct {
 // ends with the entry, at a dot boundary).
 int lora_saves_module(const pt_lora_config *c, const char *name);
 
+// The targets for messages: "q_proj, v_proj", "all-linear" or the regex in quotes.
+void lora_describe_targets(const pt_lora_config *c, char *buf, size_t cap);
+
 // Module name as PEFT sees it: "model.layers.3.self_attn.q_proj".
 void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot);
 // Binds cfg to model m: resolves targets (error listing the existing module

@@ -3,6 +3,7 @@
 // targets is decided in lora.c.
 #include "lora/lora.h"
 #include "lora/lora_internal.h"
+#include "core/floatfmt.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -427,15 +428,6 @@ int lora_config_from_json(pt_lora_config *c, const char *json, const char *path,
 
 // ---------------------------------------------------------------- JSON out
 
-// Shortest decimal that reads back as the same float (0.05, not 0.0500000007).
-static double json_float(float f) {
-    char b[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(b, sizeof b, "%.*g", p, (double)f);
-        if ((float)strtod(b, NULL) == f) return strtod(b, NULL);
-    }
-    return f;
-}
 
 static cJSON *str_list(char *const *v, int n) {
     if (!n) return cJSON_CreateNull();
@@ -448,7 +440,7 @@ static cJSON *str_list(char *const *v, int n) {
 static cJSON *pattern_obj(const pt_pattern *p, int n) {
     cJSON *o = cJSON_CreateObject();
     for (int i = 0; o && i < n; i++)
-        cJSON_AddNumberToObject(o, p[i].key, json_float(p[i].value));
+        cJSON_AddNumberToObject(o, p[i].key, pt_float_shortest(p[i].value));
     return o;
 }
 
@@ -470,8 +462,8 @@ char *lora_config_to_json(const pt_lora_config *c) {
     else cJSON_AddItemToObject(o, "target_modules", str_list(c->target_modules, c->n_target_modules));
     if (c->exclude_regex) cJSON_AddStringToObject(o, "exclude_modules", c->exclude_regex);
     else cJSON_AddItemToObject(o, "exclude_modules", str_list(c->exclude_modules, c->n_exclude_modules));
-    cJSON_AddNumberToObject(o, "lora_alpha", json_float(c->lora_alpha));
-    cJSON_AddNumberToObject(o, "lora_dropout", json_float(c->lora_dropout));
+    cJSON_AddNumberToObject(o, "lora_alpha", pt_float_shortest(c->lora_alpha));
+    cJSON_AddNumberToObject(o, "lora_dropout", pt_float_shortest(c->lora_dropout));
     cJSON_AddBoolToObject(o, "fan_in_fan_out", c->fan_in_fan_out);
     cJSON_AddStringToObject(o, "bias", c->bias == PT_BIAS_ALL ? "all" : c->bias == PT_BIAS_LORA_ONLY ? "lora_only" : "none");
     cJSON_AddBoolToObject(o, "use_rslora", c->use_rslora);

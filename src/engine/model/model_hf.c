@@ -151,7 +151,7 @@ static int read_config(pt_model *m, const char *dir, pt_err *err) {
     size_t len = 0;
     cJSON *root = NULL;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    int rc = read_whole_file(path, &text, &len, err);
+    int rc = pt_read_file(path, &text, &len, err);
     if (rc)
         return rc;
     root = cJSON_ParseWithLength(text, len);
@@ -214,7 +214,7 @@ static int file_exists(const char *path) {
 static int template_from_config(char **out, const char *path, pt_err *err) {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_whole_file(path, &text, &len, err);
+    int rc = pt_read_file(path, &text, &len, err);
     if (rc)
         return rc;
     cJSON *root = cJSON_ParseWithLength(text, len);
@@ -244,7 +244,7 @@ static int read_chat_template(pt_model *m, const char *dir, pt_err *err) {
     // transformers 5 writes chat_template.jinja and prefers it when present
     snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
     if (file_exists(path))
-        return read_whole_file(path, &m->chat_template, NULL, err);
+        return pt_read_file(path, &m->chat_template, NULL, err);
     snprintf(path, sizeof path, "%s/tokenizer_config.json", dir);
     if (file_exists(path)) {
         int rc = template_from_config(&m->chat_template, path, err);

@@ -11,6 +11,7 @@
 
 #include "model/model.h"
 #include "model/model_internal.h"
+#include "core/rng.h"
 
 typedef struct {
     uint64_t seed;
@@ -26,11 +27,6 @@ static int rnd_check(void *ctx, const char *name, int n_dims, const int64_t *sha
     return PT_OK;
 }
 
-static uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 static int rnd_read(void *ctx, const char *name, float *dst, int n_head, pt_err *err) {
     (void)n_head;
@@ -43,11 +39,11 @@ static int rnd_read(void *ctx, const char *name, float *dst, int n_head, pt_err 
         for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
         return PT_OK;
     }
-    uint64_t base = mix64(s->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)(i + 1)));
+    uint64_t base = pt_mix64(s->seed ^ (PT_GOLDEN64 * (uint64_t)(i + 1)));
     const float a = 0.02f * 1.7320508f;   // uniform(-a, a) has std 0.02
 #pragma omp parallel for schedule(static)
     for (size_t j = 0; j < n; j++) {
-        uint64_t z = mix64(base + 0x9E3779B97F4A7C15ull * (j + 1));
+        uint64_t z = pt_mix64(base + PT_GOLDEN64 * (j + 1));
         dst[j] = a * ((float)(z >> 40) * (2.0f / 16777216.0f) - 1.0f);
     }
     return PT_OK;

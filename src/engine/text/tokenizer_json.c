@@ -22,41 +22,18 @@
 // * decoder: only whether a leading space is stripped (Strip, Metaspace).
 #include "text/tokenizer_internal.h"
 
+#include "core/fileio.h"
+
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int read_file(const char *path, char **out, size_t *n, pt_err *err) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    long size;
-    if (!f)
-        return pt_fail(err, PT_ERR_IO, "%s: cannot open", path);
-    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return pt_fail(err, PT_ERR_IO, "%s: cannot read", path);
-    }
-    if (!(buf = malloc((size_t)size + 1))) {
-        fclose(f);
-        return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory for %ld bytes", path, size);
-    }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        fclose(f);
-        return pt_fail(err, PT_ERR_IO, "%s: cannot read", path);
-    }
-    fclose(f);
-    buf[size] = '\0';
-    *out = buf;
-    *n = (size_t)size;
-    return PT_OK;
-}
 
 static int parse_json_file(const char *path, cJSON **root, pt_err *err) {
     char *data;
     size_t n;
-    int rc = read_file(path, &data, &n, err);
+    int rc = pt_read_file(path, &data, &n, err);
     if (rc)
         return rc;
     *root = cJSON_ParseWithLength(data, n);
@@ -407,7 +384,7 @@ static int load_config(pt_tokenizer *t, const char *path, pt_err *err) {
         FILE *j = fopen(jinja, "rb");
         if (j) {
             fclose(j);
-            if ((rc = read_file(jinja, &data, &n, err)))
+            if ((rc = pt_read_file(jinja, &data, &n, err)))
                 goto fail;
             t->chat_template = data;
         }

@@ -2,6 +2,8 @@
 // optimizer.bin, trainer_state.json, checkpoint-STEP folders and their rotation.
 #define _GNU_SOURCE   // renameat2 (RENAME_EXCHANGE)
 #include "train/checkpoint.h"
+#include "core/fileio.h"
+#include "core/hash.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -17,140 +19,8 @@
 #define OPT_MAGIC "PTADAMW"   // 8 bytes with its NUL
 #define OPT_VERSION 1u
 
-// ---- files written under a temporary name --------------------------------
-
-static void parent_of(const char *path, char *dir, size_t cap) {
-    snprintf(dir, cap, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) snprintf(dir, cap, ".");
-    else if (slash == dir) dir[1] = 0;
-    else *slash = 0;
-}
-
-// The rename itself must reach the disk too, or a crash can undo it.
-static void fsync_dir(const char *dir) {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
-
-int afile_open(pt_afile *af, const char *path, pt_err *err) {
-    memset(af, 0, sizeof(*af));
-    if (snprintf(af->path, sizeof(af->path), "%s", path) >= (int)sizeof(af->path))
-        return pt_fail(err, PT_ERR_ARG, "%s: path too long", path);
-    snprintf(af->tmp, sizeof(af->tmp), "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(af->tmp);
-    if (fd < 0) return pt_fail(err, PT_ERR_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
-    fchmod(fd, 0644);
-    af->f = fdopen(fd, "wb");
-    if (!af->f) {
-        int e = errno;
-        close(fd);
-        unlink(af->tmp);
-        return pt_fail(err, PT_ERR_IO, "%s: %s", af->tmp, strerror(e));
-    }
-    return PT_OK;
-}
-
-void afile_abort(pt_afile *af) {
-    if (af->f) fclose(af->f);
-    if (af->tmp[0]) unlink(af->tmp);
-    af->f = NULL;
-    af->tmp[0] = 0;
-}
-
-int afile_commit(pt_afile *af, pt_err *err) {
-    int e = 0;
-    if (ferror(af->f) || fflush(af->f) != 0) e = errno ? errno : EIO;
-    if (!e && fsync(fileno(af->f)) != 0) e = errno;
-    if (fclose(af->f) != 0 && !e) e = errno;
-    af->f = NULL;
-    if (!e && rename(af->tmp, af->path) != 0) e = errno;
-    if (e) {
-        unlink(af->tmp);
-        af->tmp[0] = 0;
-        return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", af->path, strerror(e));
-    }
-    af->tmp[0] = 0;
-    char dir[1024];
-    parent_of(af->path, dir, sizeof(dir));
-    fsync_dir(dir);
-    return PT_OK;
-}
-
-int afile_write_all(const char *path, const void *data, size_t n, pt_err *err) {
-    pt_afile af;
-    int rc = afile_open(&af, path, err);
-    if (rc) return rc;
-    if (n && fwrite(data, 1, n, af.f) != n) {
-        int e = errno;
-        afile_abort(&af);
-        return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
-    }
-    return afile_commit(&af, err);
-}
-
-static int mkdir_p(const char *dir, pt_err *err) {
-    char buf[1024];
-    if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) return pt_fail(err, PT_ERR_ARG, "%s: path too long", dir);
-    for (char *s = buf + 1; ; s++) {
-        if (*s != '/' && *s != 0) continue;
-        char c = *s;
-        *s = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return pt_fail(err, PT_ERR_IO, "%s: output folder not writable: cannot create %s: %s", dir, buf, strerror(errno));
-        *s = c;
-        if (!c) break;
-    }
-    struct stat st;
-    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return pt_fail(err, PT_ERR_IO, "%s: output folder not writable: not a folder", dir);
-    return PT_OK;
-}
-
-int ckpt_check_writable(const char *dir, pt_err *err) {
-    if (!dir || !dir[0]) return pt_fail(err, PT_ERR_ARG, "no output folder given");
-    int rc = mkdir_p(dir, err);
-    if (rc) return rc;
-    char probe[1100];
-    snprintf(probe, sizeof(probe), "%s/.peftui-write-test-XXXXXX", dir);
-    int fd = mkstemp(probe);
-    if (fd < 0) return pt_fail(err, PT_ERR_IO, "%s: output folder not writable: %s", dir, strerror(errno));
-    int e = 0;
-    if (write(fd, "ok\n", 3) != 3) e = errno ? errno : EIO;
-    if (!e && fsync(fd) != 0) e = errno;
-    close(fd);
-    unlink(probe);
-    if (e) return pt_fail(err, PT_ERR_IO, "%s: output folder not writable: %s", dir, strerror(e));
-    return PT_OK;
-}
-
-int dir_remove(const char *path) {
-    DIR *d = opendir(path);
-    if (!d) return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
-    int bad = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char sub[PATH_MAX];
-        if (snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) >= (int)sizeof(sub)) { bad = 1; continue; }
-        struct stat st;
-        if (lstat(sub, &st) == 0 && S_ISDIR(st.st_mode)) bad |= dir_remove(sub) != 0;
-        else bad |= unlink(sub) != 0;
-    }
-    closedir(d);
-    return (rmdir(path) != 0 || bad) ? -1 : 0;
-}
-
 // ---- optimizer.bin ---------------------------------------------------------
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
-    return h;
-}
 
 typedef struct {
     char magic[8];
@@ -174,11 +44,11 @@ int optimizer_save(const pt_adamw *o, const char *path, pt_err *err) {
     float *mv = malloc(2 * o->n * sizeof(float));   // m then v, wherever they live
     if (!mv) return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
     adamw_get_moments(o, mv);
-    uint64_t sum = 0xcbf29ce484222325ull;
-    sum = fnv1a(sum, &h, sizeof(h));
-    sum = fnv1a(sum, mv, 2 * o->n * sizeof(float));
+    uint64_t sum = PT_FNV1A_INIT;
+    sum = pt_fnv1a(sum, &h, sizeof(h));
+    sum = pt_fnv1a(sum, mv, 2 * o->n * sizeof(float));
     pt_afile af;
-    int rc = afile_open(&af, path, err);
+    int rc = pt_afile_open(&af, path, err);
     if (rc) {
         free(mv);
         return rc;
@@ -186,12 +56,12 @@ int optimizer_save(const pt_adamw *o, const char *path, pt_err *err) {
     if (fwrite(&h, sizeof(h), 1, af.f) != 1 || fwrite(mv, sizeof(float), 2 * o->n, af.f) != 2 * o->n ||
         fwrite(&sum, sizeof(sum), 1, af.f) != 1) {
         int e = errno;
-        afile_abort(&af);
+        pt_afile_abort(&af);
         free(mv);
         return pt_fail(err, PT_ERR_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
     free(mv);
-    return afile_commit(&af, err);
+    return pt_afile_commit(&af, err);
 }
 
 int optimizer_load(pt_adamw *o, const char *path, pt_err *err) {
@@ -231,7 +101,7 @@ int optimizer_load(pt_adamw *o, const char *path, pt_err *err) {
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: trailing bytes after the checksum", path);
         goto fail;
     }
-    want = fnv1a(fnv1a(0xcbf29ce484222325ull, &h, sizeof(h)), buf, 2 * o->n * sizeof(float));
+    want = pt_fnv1a(pt_fnv1a(PT_FNV1A_INIT, &h, sizeof(h)), buf, 2 * o->n * sizeof(float));
     if (sum != want) {
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: checksum mismatch (corrupt file)", path);
         goto fail;
@@ -306,7 +176,7 @@ int ckpt_state_save(const pt_ckpt_state *s, const pt_train_params *p, const char
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
     if (!text) return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path);
-    int rc = afile_write_all(path, text, strlen(text), err);
+    int rc = pt_write_file_atomic(path, text, strlen(text), err);
     free(text);
     return rc;
 }
@@ -328,21 +198,11 @@ int ckpt_state_load(pt_ckpt_state *s, const char *path, pt_err *err) {
     char *text = NULL;
     cJSON *j = NULL;
     ckpt_state_init(s);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    rc = pt_read_file(path, &text, NULL, err);
+    if (rc) {
         ckpt_state_free(s);
         return rc;
     }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    text = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (!text || fread(text, 1, (size_t)n, f) != (size_t)n) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot read", path);
-        goto fail;
-    }
-    text[n] = 0;
     j = cJSON_Parse(text);
     if (!j) {
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: not valid JSON", path);
@@ -383,7 +243,6 @@ fail:
     if (rc) ckpt_state_free(s);
     cJSON_Delete(j);
     free(text);
-    fclose(f);
     return rc;
 }
 
@@ -392,7 +251,7 @@ fail:
 int ckpt_dir_begin(const char *out, int step, char *tmpdir, size_t cap, pt_err *err) {
     if (snprintf(tmpdir, cap, "%s/checkpoint-%d.tmp", out, step) >= (int)cap)
         return pt_fail(err, PT_ERR_ARG, "%s: path too long", out);
-    dir_remove(tmpdir);
+    pt_dir_remove(tmpdir);
     if (mkdir(tmpdir, 0755) != 0) return pt_fail(err, PT_ERR_IO, "%s: cannot create: %s", tmpdir, strerror(errno));
     return PT_OK;
 }
@@ -400,25 +259,25 @@ int ckpt_dir_begin(const char *out, int step, char *tmpdir, size_t cap, pt_err *
 int ckpt_dir_commit(const char *out, int step, const char *tmpdir, char *final, size_t cap, pt_err *err) {
     if (snprintf(final, cap, "%s/checkpoint-%d", out, step) >= (int)cap)
         return pt_fail(err, PT_ERR_ARG, "%s: path too long", out);
-    fsync_dir(tmpdir);
+    pt_fsync_dir(tmpdir);
     struct stat st;
     if (stat(final, &st) == 0) {
         // A checkpoint of this step exists (a resumed run saving it again):
         // swap the two in one step, then drop the old one.
         if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, final, RENAME_EXCHANGE) == 0) {
-            dir_remove(tmpdir);
+            pt_dir_remove(tmpdir);
         } else {
             char old[1100];
             snprintf(old, sizeof(old), "%s.old", final);
-            dir_remove(old);
+            pt_dir_remove(old);
             if (rename(final, old) != 0 || rename(tmpdir, final) != 0)
                 return pt_fail(err, PT_ERR_IO, "%s: cannot replace: %s", final, strerror(errno));
-            dir_remove(old);
+            pt_dir_remove(old);
         }
     } else if (rename(tmpdir, final) != 0) {
         return pt_fail(err, PT_ERR_IO, "%s: cannot rename to %s: %s", tmpdir, final, strerror(errno));
     }
-    fsync_dir(out);
+    pt_fsync_dir(out);
     return PT_OK;
 }
 
@@ -441,7 +300,7 @@ void ckpt_rotate(const char *out, int upto, int keep) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/%s", out, e->d_name);
         if (!strcmp(end, ".tmp")) {
-            dir_remove(path);   // left by a crash: incomplete by definition
+            pt_dir_remove(path);   // left by a crash: incomplete by definition
         } else if (!*end && v <= upto && n < (int)(sizeof(steps) / sizeof(steps[0]))) {
             steps[n++] = (int)v;
         }
@@ -454,10 +313,10 @@ void ckpt_rotate(const char *out, int upto, int keep) {
         char path[PATH_MAX], gone[PATH_MAX + 8];
         snprintf(path, sizeof(path), "%s/checkpoint-%d", out, steps[i]);
         snprintf(gone, sizeof(gone), "%s.tmp", path);
-        dir_remove(gone);
+        pt_dir_remove(gone);
         if (rename(path, gone) != 0) continue;   // left whole rather than half-removed
-        fsync_dir(out);
-        dir_remove(gone);
+        pt_fsync_dir(out);
+        pt_dir_remove(gone);
     }
 }
 
@@ -467,7 +326,7 @@ int log_truncate(const char *path, int upto, pt_err *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return errno == ENOENT ? PT_OK : pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     pt_afile af;
-    int rc = afile_open(&af, path, err);
+    int rc = pt_afile_open(&af, path, err);
     if (rc) {
         fclose(f);
         return rc;
@@ -484,5 +343,5 @@ int log_truncate(const char *path, int upto, pt_err *err) {
     }
     free(line);
     fclose(f);
-    return afile_commit(&af, err);
+    return pt_afile_commit(&af, err);
 }

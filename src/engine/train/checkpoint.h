@@ -12,28 +12,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "train/optimizer.h"
+#include "core/fileio.h"
 #include "core/pt_error.h"
 #include "train/trainer.h"
 
 struct cJSON;
-
-// A file being written: data goes to f (a temporary file beside path);
-// afile_commit makes it appear at path in one rename, afile_abort removes it.
-typedef struct {
-    FILE *f;
-    char path[1024];
-    char tmp[1040];
-} pt_afile;
-
-int afile_open(pt_afile *af, const char *path, pt_err *err);
-int afile_commit(pt_afile *af, pt_err *err);   // flush, fsync, close, rename, fsync the folder
-void afile_abort(pt_afile *af);
-int afile_write_all(const char *path, const void *data, size_t n, pt_err *err);
-
-// Creates dir (and missing parents) and proves it writable with a temporary file.
-int ckpt_check_writable(const char *dir, pt_err *err);
-// Removes a folder and everything under it (best effort; 0 on success).
-int dir_remove(const char *path);
 
 // optimizer.bin: "PTADAMW\0", u32 version 1, u32 0, u64 n, i64 step,
 // f64 beta1, beta2, eps, weight_decay, f32 m[n], f32 v[n], u64 FNV-1a of

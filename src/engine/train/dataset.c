@@ -41,6 +41,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/fileio.h"
+#include "core/rng.h"
 #include "text/chat_template.h"
 
 // ---------------------------------------------------------------------------
@@ -602,32 +604,6 @@ static int load_text(loader *L, char *s, size_t len, pt_err *err) {
     return PT_OK;
 }
 
-static int read_all(const char *path, char **out, size_t *n_out, pt_err *err) {
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    *out = NULL;
-    if (!f) return pt_fail(err, PT_ERR_IO, "%s: cannot open the dataset: %s", path, strerror(errno));
-    for (;;) {
-        if (cap - n < 65536) {
-            size_t nc = cap ? cap * 2 : 65536 * 2;
-            char *p = realloc(buf, nc + 1);
-            if (!p) { free(buf); fclose(f); return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", path); }
-            buf = p;
-            cap = nc;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) { free(buf); return pt_fail(err, PT_ERR_IO, "%s: read error", path); }
-    buf[n] = '\0';
-    *out = buf;
-    *n_out = n;
-    return PT_OK;
-}
 
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
@@ -656,7 +632,11 @@ int dataset_load(pt_dataset *d, const char *path, const pt_tokenizer *tok, const
     if (!is_txt && !is_jsonl && !is_json)
         return pt_fail(err, PT_ERR_ARG, "%s: unknown dataset type (use .json, .jsonl or .txt)", path);
     if (!is_txt && !tmpl) return pt_fail(err, PT_ERR_ARG, "%s: a chat template is needed for JSON rows", path);
-    if ((rc = read_all(path, &s, &len, err)) != PT_OK) return rc;
+    FILE *f = fopen(path, "rb");
+    if (!f) return pt_fail(err, PT_ERR_IO, "%s: cannot open the dataset: %s", path, strerror(errno));
+    rc = pt_read_stream(f, path, &s, &len, err);
+    fclose(f);
+    if (rc != PT_OK) return rc;
     size_t off = 0;
     if (len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3)) off = 3; // UTF-8 byte-order mark
     if (skip_ws(s, len, off) == len) {
@@ -692,12 +672,6 @@ fail:
 // ---------------------------------------------------------------------------
 // split
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 int dataset_split(pt_dataset *d, double eval_frac, uint64_t seed, pt_dataset *train, pt_dataset *eval, pt_err *err) {
     int *perm = NULL;
@@ -726,7 +700,7 @@ int dataset_split(pt_dataset *d, double eval_frac, uint64_t seed, pt_dataset *tr
     uint64_t st = seed;
     for (int i = 0; i < n; i++) perm[i] = i;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(splitmix64(&st) % (uint64_t)(i + 1));
+        int j = (int)(pt_splitmix64(&st) % (uint64_t)(i + 1));
         int t = perm[i]; perm[i] = perm[j]; perm[j] = t;
     }
     for (int i = 0; i < n_eval; i++) is_eval[perm[i]] = 1;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "backend/backend.h"
+#include "core/rng.h"
 #include "train/checkpoint.h"
 #include "train/optimizer.h"
 #include "train/train_graph.h"
@@ -106,12 +107,6 @@ static void str_fmt(char *dst, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
 
 // The order of epoch e: a Fisher-Yates shuffle seeded by seed + e.
 static void make_order(pt_trainer *t, int epoch) {
@@ -119,7 +114,7 @@ static void make_order(pt_trainer *t, int epoch) {
     uint64_t s = t->cs.seed + (uint64_t)epoch;
     for (int i = 0; i < n; i++) t->order[i] = i;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)(splitmix64(&s) % (uint64_t)(i + 1));
+        int j = (int)(pt_splitmix64(&s) % (uint64_t)(i + 1));
         int tmp = t->order[i];
         t->order[i] = t->order[j];
         t->order[j] = tmp;
@@ -235,7 +230,7 @@ int trainer_poll(pt_trainer *t, pt_train_record *recs, int cap) {
 
 static uint64_t dropout_seed(uint64_t seed, int step, int micro) {
     uint64_t s = seed ^ (0x632be59bd9b4e019ull * (uint64_t)(step + 1)) ^ ((uint64_t)micro << 40);
-    return splitmix64(&s);
+    return pt_splitmix64(&s);
 }
 
 // Up to grad_accum micro-batches, clip, AdamW. r gets the step's record
@@ -369,7 +364,7 @@ static int save_checkpoint(pt_trainer *t, pt_err *err) {
     if (!rc) rc = ckpt_state_save(&t->cs, &t->p, path, err);
     if (!rc) rc = ckpt_dir_commit(t->p.out_dir, step, tmp, final, sizeof(final), err);
     if (rc) {
-        dir_remove(tmp);
+        pt_dir_remove(tmp);
         return rc;
     }
     ckpt_rotate(t->p.out_dir, step, KEEP_CHECKPOINTS);
@@ -569,7 +564,7 @@ int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *trai
     *out = NULL;
     int rc = check_params(p, a, train, err);
     if (rc) return rc;
-    rc = ckpt_check_writable(p->out_dir, err);
+    rc = pt_dir_check_writable(p->out_dir, err);
     if (rc) return rc;
     pt_trainer *t = calloc(1, sizeof(*t));
     if (!t) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
