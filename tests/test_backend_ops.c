@@ -317,6 +317,43 @@ static void run_all(pt_backend *be, pt_backend *ref) {
     test_softmax_embedding(be, ref, 1, 49152, 8); test_softmax_embedding(be, ref, 5, 33, 576);
 }
 
+// A fork shares its parent's memory and account, and runs ops on its own
+// scratch and thread count.
+static void test_fork(pt_backend *be, pt_backend *ref) {
+    pt_err err = {0};
+    pt_backend *f = NULL;
+    const pt_backend_ops *o = be->ops;
+    CHECKF(o->fork(be, &f, &err) == PT_OK, "%s fork: %s", o->name, err.msg);
+    if (!f) return;
+    o->mem_reset_peak(be);
+    size_t held0 = o->mem_held(be);
+    void *a = f->ops->alloc(f, 1 << 20);
+    CHECKF(o->mem_held(be) >= held0 + (1 << 20), "%s: a fork's allocation counts in its parent's account", o->name);
+    CHECKF(f->ops->mem_peak(f) == o->mem_peak(be), "%s: one peak for a backend and its forks", o->name);
+    o->free(be, a);   // a fork's buffer freed through the parent
+    CHECKF(o->mem_held(be) == held0, "%s: held back to %zu after the free, is %zu", o->name, held0, o->mem_held(be));
+    CHECKF(o->mem_peak(be) >= held0 + (1 << 20), "%s: the peak remembers the buffer", o->name);
+    f->ops->set_threads(f, 1);
+    test_attention(f, ref, 33, 5, 4, 2, 16, 0);   // the fork computes on its own
+    backend_destroy(f);
+}
+
+// Scratch an op cannot allocate is an error check() returns (once), not a
+// silent skip that leaves the output unwritten.
+static void test_scratch_failure(pt_backend *be) {
+    pt_err err = {0};
+    const int N = 16, NH = 1, HD = 16;
+    float *q = be->ops->alloc(be, sizeof(float) * N * NH * HD), *out = be->ops->alloc(be, sizeof(float) * N * NH * HD);
+    // N queries over 2^31 - 17 cached keys: (N, T) scores are 128 GiB
+    be->ops->attention(be, out, q, q, q, N, (1 << 30) - 1 + (1 << 30) - N, NH, NH, HD, 0);
+    int rc = be->ops->check(be, &err);
+    CHECKF(rc == PT_ERR_NOMEM && strstr(err.msg, "attention"), "%s: attention without scratch: check says %d '%s'",
+           be->ops->name, rc, err.msg);
+    CHECKF(be->ops->check(be, &err) == PT_OK, "%s: the error is reported once", be->ops->name);
+    be->ops->free(be, q);
+    be->ops->free(be, out);
+}
+
 int main(int argc, char **argv) {
     CHECK_USE_FAST_BLAS(argv);
     pt_err err = {0};
@@ -329,10 +366,15 @@ int main(int argc, char **argv) {
     run_weight_ops(cpu, ref);
     run_weight_ops(ref, ref);
     run_weight_ops(emu, ref);
+    test_fork(cpu, ref);
+    test_fork(emu, ref);
+    test_fork(ref, ref);
+    test_scratch_failure(cpu);
     backend_destroy(emu);
     if (backend_cuda_create(&cuda, &err) == PT_OK) {
         run_all(cuda, ref);
         run_weight_ops(cuda, ref);
+        test_fork(cuda, ref);
         backend_destroy(cuda);
     } else {
         printf("SKIP cuda ops: %s\n", err.msg);

@@ -50,9 +50,10 @@ typedef struct pt_backend_ops {
     void (*upload)(pt_backend *be, void *dst, const void *src, size_t bytes);
     void (*download)(pt_backend *be, void *dst, const void *src, size_t bytes);
     void (*synchronize)(pt_backend *be);
-    // Ops return nothing; a backend that can fail asynchronously (CUDA) keeps
-    // its first error, and check synchronises and returns it (PT_OK: none).
-    // The engine calls it once per forward call and per training step.
+    // Ops return nothing; a backend keeps the first error an op meets (CUDA:
+    // also asynchronous faults; host backends: scratch it could not
+    // allocate), and check synchronises and returns it (PT_OK: none). The
+    // engine calls it once per forward call and per training step.
     int (*check)(pt_backend *be, pt_err *err);
     int (*supports)(pt_backend *be, pt_op op);
     pt_dtype weight_dtype;                    // how base weights are stored (see upload_weight)
@@ -68,9 +69,21 @@ typedef struct pt_backend_ops {
     void (*copy)(pt_backend *be, void *dst, const void *src, size_t bytes);   // backend to backend
     // Bytes the backend can still allocate (device memory free; the CPU: SIZE_MAX).
     size_t (*mem_available)(pt_backend *be);
-    // Peak bytes held through alloc since creation (device memory), 0 where
-    // not tracked (host backends: the process's peak RSS says it).
+    // Bytes held through alloc now, and the most held at once since creation
+    // or the last mem_reset_peak. A backend and its forks share one account.
+    size_t (*mem_held)(pt_backend *be);
     size_t (*mem_peak)(pt_backend *be);
+    void (*mem_reset_peak)(pt_backend *be);   // peak := held
+    // A sibling for another thread: the same device and memory (a buffer
+    // either allocates is valid in both, and counts in one account), its own
+    // stream, scratch, error slot and thread count. Forks of one backend run
+    // at the same time; each is used by one thread at a time. Destroy forks
+    // before the backend they came from.
+    int (*fork)(pt_backend *be, pt_backend **out, pt_err *err);
+    // The lane's thread count from now on (CPU: its OpenMP team and
+    // OpenBLAS's); call it from the thread that runs the lane. No-op where
+    // threads do not apply.
+    void (*set_threads)(pt_backend *be, int n_threads);
     // One line for people: "cpu, 2 threads", "cuda: NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90".
     void (*describe)(pt_backend *be, char *buf, size_t cap);
     // Declares the largest activation (in floats) a *_w op will be given, so

@@ -13,23 +13,24 @@
 
 void openblas_set_num_threads(int); // from OpenBLAS; not in every cblas.h
 
-static void *cpu_alloc(pt_backend *be, size_t bytes) {
-    // 64-byte aligned for AVX-512 loads; zeroed as the table promises
-    size_t n = (bytes + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, n ? n : 64);
-    if (p) memset(p, 0, n);
-    return p;
-}
-static void cpu_free(pt_backend *be, void *p) { free(p); }
-static void cpu_copy(pt_backend *be, void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
 static void cpu_sync(pt_backend *be) {}
 static int cpu_supports(pt_backend *be, pt_op op) { return 1; }
 
 static void cpu_destroy(pt_backend *be) {
     cpu_ctx *c = be->ctx;
-    if (c) free(c->scratch);
+    if (c && c->scratch) {
+        mem_acct_sub(c->h.acct, sizeof(float) * c->scratch_per_thread * (size_t)c->scratch_threads);
+        free(c->scratch);
+    }
     free(c);
     free(be);
+}
+
+// OpenMP's thread count is per thread, and Debian's OpenMP OpenBLAS takes
+// its count from the calling thread's: both follow the lane's.
+static void cpu_set_threads(pt_backend *be, int n_threads) {
+    be->n_threads = n_threads < 1 ? 1 : n_threads;
+    omp_set_num_threads(be->n_threads);
 }
 
 static void cpu_matmul(pt_backend *be, float *out, const float *inp, const float *w,
@@ -89,15 +90,23 @@ static void cpu_rope(pt_backend *be, float *x, const int32_t *pos, int N, int H,
     cpu_rope_rotate(be, x, pos, N, H, HD, theta, 1.0f);
 }
 
-int cpu_scratch(pt_backend *be, size_t per_thread) {
+int cpu_scratch(pt_backend *be, size_t per_thread, const char *op) {
     cpu_ctx *c = be->ctx;
-    if (per_thread <= c->scratch_per_thread) return 1;
-    // grows once per longer context, never per token
-    float *p = malloc(sizeof(float) * (per_thread + 1024) * (size_t)be->n_threads);
-    if (!p) return 0;
+    if (per_thread <= c->scratch_per_thread && be->n_threads <= c->scratch_threads) return 1;
+    // grows once per longer context (or more threads), never per token
+    size_t per = per_thread > c->scratch_per_thread ? per_thread + 1024 : c->scratch_per_thread;
+    int nt = be->n_threads > c->scratch_threads ? be->n_threads : c->scratch_threads;
+    float *p = malloc(sizeof(float) * per * (size_t)nt);
+    if (!p) {
+        host_fail(be, PT_ERR_NOMEM, "%s: cannot allocate %.1f MiB of scratch", op, sizeof(float) * per * nt / 1048576.0);
+        return 0;
+    }
+    if (c->scratch) mem_acct_sub(c->h.acct, sizeof(float) * c->scratch_per_thread * (size_t)c->scratch_threads);
     free(c->scratch);
     c->scratch = p;
-    c->scratch_per_thread = per_thread + 1024;
+    c->scratch_per_thread = per;
+    c->scratch_threads = nt;
+    mem_acct_add(c->h.acct, sizeof(float) * per * (size_t)nt);
     return 1;
 }
 
@@ -108,7 +117,7 @@ static void attention_gemm(pt_backend *be, float *out, const float *q, const flo
     cpu_ctx *c = be->ctx;
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD, T = pos0 + N;
     float scale = 1.0f / sqrtf((float)HD);
-    if (!cpu_scratch(be, (size_t)N * T)) return;
+    if (!cpu_scratch(be, (size_t)N * T, "attention")) return;   // check() reports it
 #pragma omp parallel for num_threads(be->n_threads) schedule(dynamic, 1)
     for (int h = 0; h < NH; h++) {
         float *S = c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread;  // (N, T)
@@ -133,7 +142,7 @@ static void cpu_attention(pt_backend *be, float *out, const float *q, const floa
         return;
     }
     cpu_ctx *c = be->ctx;
-    if (!cpu_scratch(be, (size_t)(pos0 + N))) return;  // out of memory: leaves out unwritten
+    if (!cpu_scratch(be, (size_t)(pos0 + N), "attention")) return;   // check() reports it
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD;
     float scale = 1.0f / sqrtf((float)HD);
 #pragma omp parallel for num_threads(be->n_threads) collapse(2) schedule(dynamic, 1)
@@ -193,10 +202,12 @@ static void cpu_softmax(pt_backend *be, float *out, const float *inp, int N, int
     }
 }
 
+static int cpu_fork(pt_backend *be, pt_backend **out, pt_err *err);
+
 static const pt_backend_ops cpu_ops = {
     .name = "cpu", .host_memory = 1,
-    .destroy = cpu_destroy, .alloc = cpu_alloc, .free = cpu_free,
-    .upload = cpu_copy, .download = cpu_copy, .synchronize = cpu_sync, .supports = cpu_supports,
+    .destroy = cpu_destroy, .synchronize = cpu_sync, .supports = cpu_supports,
+    .fork = cpu_fork, .set_threads = cpu_set_threads,
     .matmul = cpu_matmul, .matmul_q = cpu_matmul_q, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
     .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
     .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
@@ -205,20 +216,33 @@ static const pt_backend_ops cpu_ops = {
     PT_HOST_OPS,
 };
 
-int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {
-    *out = NULL;
-    if (n_threads < 1) n_threads = 1;
+// A backend over ctx c (whose host state the caller set up).
+static int cpu_make(pt_backend **out, cpu_ctx *c, int n_threads, pt_err *err) {
     pt_backend *be = calloc(1, sizeof *be);
-    cpu_ctx *c = calloc(1, sizeof *c);
     if (!be || !c) {
         free(be);
         free(c);
         return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the CPU backend");
     }
     be->ops = &cpu_ops;
-    be->n_threads = n_threads;
+    be->n_threads = n_threads < 1 ? 1 : n_threads;
     be->ctx = c;
-    openblas_set_num_threads(n_threads);
     *out = be;
     return PT_OK;
+}
+
+static int cpu_fork(pt_backend *be, pt_backend **out, pt_err *err) {
+    *out = NULL;
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (c) host_state_fork(&c->h, &((cpu_ctx *)be->ctx)->h);
+    return cpu_make(out, c, be->n_threads, err);
+}
+
+int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {
+    *out = NULL;
+    cpu_ctx *c = calloc(1, sizeof *c);
+    if (c) c->h.acct = &c->h.own;
+    int rc = cpu_make(out, c, n_threads, err);
+    if (rc == PT_OK) openblas_set_num_threads((*out)->n_threads);
+    return rc;
 }

@@ -5,14 +5,18 @@
 #define PT_BACKEND_CPU_INTERNAL_H
 
 #include "backend/backend.h"
+#include "backend/backend_host.h"
 
 typedef struct {
-    float *scratch;      // attention: (n_threads, scratch_per_thread) floats
+    pt_host_state h;     // first: memory account and error slot (backend_host.h)
+    float *scratch;      // attention: (scratch_threads, scratch_per_thread) floats
     size_t scratch_per_thread;
+    int scratch_threads;
 } cpu_ctx;
 
-// Makes sure c->scratch holds n_threads * per_thread floats (outside parallel regions).
-int cpu_scratch(pt_backend *be, size_t per_thread);
+// Makes sure c->scratch holds n_threads * per_thread floats (outside parallel
+// regions). 0 when it cannot, with the failure recorded against op for check.
+int cpu_scratch(pt_backend *be, size_t per_thread, const char *op);
 
 void cpu_rope_rotate(pt_backend *be, float *x, const int32_t *pos, int N, int H, int HD, float theta, float sign);
 void cpu_matmul_q(pt_backend *be, float *out, const float *inp, const void *w, int wtype,

@@ -50,7 +50,7 @@ void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, con
     size_t TT = (size_t)T * T, nt = (size_t)be->n_threads;
     // per thread: P and dP (T, T); shared: per-head dk, dv partials (NH, T, HD) each
     size_t shared = 2 * (size_t)NH * T * HD;
-    if (!cpu_scratch(be, 2 * TT + (shared + nt - 1) / nt)) return;
+    if (!cpu_scratch(be, 2 * TT + (shared + nt - 1) / nt, "attention_backward")) return;   // check() reports it
     cpu_ctx *c = be->ctx;
     float *dkh = c->scratch + 2 * TT * nt, *dvh = dkh + (size_t)NH * T * HD;
 

@@ -12,6 +12,7 @@
 // product below spells out its mapping.
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +48,19 @@ typedef struct {
     size_t bytes;
 } cu_block;  // a buffer handed out by alloc
 
+// What a backend and its forks share: the device's account of bytes held
+// (alloc buffers and every lane's scratch) and the live alloc buffers, so
+// that a buffer one lane allocates can be freed by another.
 typedef struct {
+    pthread_mutex_t mu;
+    cu_block *blocks;          // (nblocks) live alloc buffers
+    size_t nblocks, blocks_cap;
+    size_t held, peak;         // device bytes held now / at most
+    int refs;                  // the root and its live forks
+} cu_dev;
+
+typedef struct {
+    cu_dev *dev;               // shared with forks
     cudaStream_t stream;
     cublasHandle_t blas;
     uint16_t *act16;           // (act16_cap) bf16 scratch: the activation operand of *_w products
@@ -59,9 +72,6 @@ typedef struct {
     double *partials;          // (PTK_SUMSQ_MAX_BLOCKS) sumsq block sums
     cu_rope_table rope[CU_ROPE_TABLES];
     int rope_next;             // slot the next new table replaces
-    cu_block *blocks;          // (nblocks) live alloc buffers, for mem_peak
-    size_t nblocks, blocks_cap;
-    size_t held, peak;         // device bytes held now / at most: alloc buffers and scratch
     pt_status err_code;        // first error, PT_OK while none
     char err_msg[PT_ERR_MSG_LEN];
 } cu_ctx;
@@ -103,10 +113,13 @@ static void cu_release(cu_ctx *c, void *p, const char *op) {
     cu_ok(c, cudaFree(p), op);
 }
 
-// Device bytes held: add and sub, tracking the peak.
+// Device bytes held: add and sub, tracking the peak (every lane's).
 static void cu_held(cu_ctx *c, size_t add, size_t sub) {
-    c->held = c->held + add - sub;
-    if (c->held > c->peak) c->peak = c->held;
+    cu_dev *d = c->dev;
+    pthread_mutex_lock(&d->mu);
+    d->held = d->held + add - sub;
+    if (d->held > d->peak) d->peak = d->held;
+    pthread_mutex_unlock(&d->mu);
 }
 
 // Grows *buf to at least n elements of elem bytes (grow-only; contents are
@@ -143,14 +156,8 @@ static uint16_t *cu_act16(cu_ctx *c, size_t n, const char *op) {
 
 static void *cuda_alloc(pt_backend *be, size_t bytes) {
     cu_ctx *c = cu(be);
+    cu_dev *d = c->dev;
     void *p = NULL;
-    if (c->nblocks == c->blocks_cap) {
-        size_t cap = c->blocks_cap ? 2 * c->blocks_cap : 64;
-        cu_block *b = (cu_block *)realloc(c->blocks, cap * sizeof *b);
-        if (!b) return NULL;
-        c->blocks = b;
-        c->blocks_cap = cap;
-    }
     if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) {
         (void)cudaGetLastError();
         return NULL;  // the caller reports it
@@ -159,22 +166,42 @@ static void *cuda_alloc(pt_backend *be, size_t bytes) {
         cudaFree(p);
         return NULL;
     }
-    c->blocks[c->nblocks].p = p;
-    c->blocks[c->nblocks].bytes = bytes;
-    c->nblocks++;
+    pthread_mutex_lock(&d->mu);
+    if (d->nblocks == d->blocks_cap) {
+        size_t cap = d->blocks_cap ? 2 * d->blocks_cap : 64;
+        cu_block *b = (cu_block *)realloc(d->blocks, cap * sizeof *b);
+        if (!b) {
+            pthread_mutex_unlock(&d->mu);
+            cudaFree(p);
+            return NULL;
+        }
+        d->blocks = b;
+        d->blocks_cap = cap;
+    }
+    d->blocks[d->nblocks].p = p;
+    d->blocks[d->nblocks].bytes = bytes;
+    d->nblocks++;
+    pthread_mutex_unlock(&d->mu);
     cu_held(c, bytes, 0);
     return p;
 }
 
+// cudaFree waits for the device, so a buffer another lane's stream still
+// reads is safe to free here too.
 static void cuda_free(pt_backend *be, void *p) {
     cu_ctx *c = cu(be);
+    cu_dev *d = c->dev;
     if (!p) return;
-    for (size_t i = c->nblocks; i-- > 0;)  // recent buffers are freed first, usually
-        if (c->blocks[i].p == p) {
-            cu_held(c, 0, c->blocks[i].bytes);
-            c->blocks[i] = c->blocks[--c->nblocks];
+    size_t bytes = 0;
+    pthread_mutex_lock(&d->mu);
+    for (size_t i = d->nblocks; i-- > 0;)  // recent buffers are freed first, usually
+        if (d->blocks[i].p == p) {
+            bytes = d->blocks[i].bytes;
+            d->blocks[i] = d->blocks[--d->nblocks];
             break;
         }
+    pthread_mutex_unlock(&d->mu);
+    cu_held(c, 0, bytes);
     cu_release(c, p, "free");
 }
 
@@ -281,7 +308,26 @@ static size_t cuda_mem_available(pt_backend *be) {
     return free_b;
 }
 
-static size_t cuda_mem_peak(pt_backend *be) { return cu(be)->peak; }
+static size_t cuda_mem_held(pt_backend *be) {
+    cu_dev *d = cu(be)->dev;
+    pthread_mutex_lock(&d->mu);
+    size_t n = d->held;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+static size_t cuda_mem_peak(pt_backend *be) {
+    cu_dev *d = cu(be)->dev;
+    pthread_mutex_lock(&d->mu);
+    size_t n = d->peak;
+    pthread_mutex_unlock(&d->mu);
+    return n;
+}
+static void cuda_mem_reset_peak(pt_backend *be) {
+    cu_dev *d = cu(be)->dev;
+    pthread_mutex_lock(&d->mu);
+    d->peak = d->held;
+    pthread_mutex_unlock(&d->mu);
+}
 
 static void cuda_describe(pt_backend *be, char *buf, size_t cap) {
     (void)be;
@@ -572,9 +618,9 @@ static void cuda_adamw(pt_backend *be, float *p, const float *g, float *m, float
 
 // ---- lifetime ----
 
+// A lane's own resources; the shared device state goes with the last lane.
 static void cu_ctx_free(cu_ctx *c) {
     if (c->stream) cudaStreamSynchronize(c->stream);
-    for (size_t i = 0; i < c->nblocks; i++) cudaFree(c->blocks[i].p);  // buffers the caller did not free
     cudaFree(c->act16);
     cudaFree(c->stage);
     cudaFree(c->attn);
@@ -583,7 +629,18 @@ static void cu_ctx_free(cu_ctx *c) {
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);
     (void)cudaGetLastError();
-    free(c->blocks);
+    cu_dev *d = c->dev;
+    if (d) {
+        pthread_mutex_lock(&d->mu);
+        int last = --d->refs == 0;
+        pthread_mutex_unlock(&d->mu);
+        if (last) {
+            for (size_t i = 0; i < d->nblocks; i++) cudaFree(d->blocks[i].p);  // buffers the caller did not free
+            free(d->blocks);
+            pthread_mutex_destroy(&d->mu);
+            free(d);
+        }
+    }
     free(c);
 }
 
@@ -591,6 +648,9 @@ static void cuda_destroy(pt_backend *be) {
     cu_ctx_free(cu(be));
     free(be);
 }
+
+static int cuda_fork(pt_backend *be, pt_backend **out, pt_err *err);
+static void cuda_set_threads(pt_backend *, int) {}   // the GPU's parallelism is not a thread count
 
 static pt_backend_ops cu_ops_make(void) {
     pt_backend_ops o;
@@ -611,7 +671,11 @@ static pt_backend_ops cu_ops_make(void) {
     o.zero = cuda_zero;
     o.copy = cuda_copy;
     o.mem_available = cuda_mem_available;
+    o.mem_held = cuda_mem_held;
     o.mem_peak = cuda_mem_peak;
+    o.mem_reset_peak = cuda_mem_reset_peak;
+    o.fork = cuda_fork;
+    o.set_threads = cuda_set_threads;
     o.describe = cuda_describe;
     o.reserve = cuda_reserve;
     o.matmul = cuda_matmul;
@@ -641,29 +705,25 @@ static pt_backend_ops cu_ops_make(void) {
 }
 static const pt_backend_ops cu_ops = cu_ops_make();
 
-extern "C" int backend_cuda_create(pt_backend **out, pt_err *err) {
-    *out = NULL;
-    int ndev = 0;
-    cudaError_t e = cudaGetDeviceCount(&ndev);
-    if (e != cudaSuccess || ndev <= 0) {
-        const char *why = e != cudaSuccess ? cudaGetErrorString(e) : "no device";
-        (void)cudaGetLastError();
-        return pt_fail(err, PT_ERR_UNSUPPORTED, "no CUDA GPU found: %s; use --device cpu", why);
-    }
-    cudaDeviceProp prop;
-    if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess)
-        return pt_fail(err, PT_ERR_INTERNAL, "cuda: cannot read the properties of GPU 0: %s", cudaGetErrorString(e));
-    if (prop.major < 9)  // kernels are built for sm_90 (PTX for newer GPUs)
-        return pt_fail(err, PT_ERR_UNSUPPORTED, "GPU %s is compute capability %d.%d; this build needs 9.0 or newer; "
-                       "use --device cpu", prop.name, prop.major, prop.minor);
-
+// One lane on device state d (which it takes a reference on): its stream,
+// cuBLAS handle and scratch.
+static int cu_lane_create(pt_backend **out, cu_dev *d, pt_err *err) {
+    cudaError_t e = cudaSuccess;
     pt_backend *be = (pt_backend *)calloc(1, sizeof *be);
     cu_ctx *c = (cu_ctx *)calloc(1, sizeof *c);
     if (!be || !c) {
         free(be);
         free(c);
+        pthread_mutex_lock(&d->mu);
+        int last = d->refs == 0;
+        pthread_mutex_unlock(&d->mu);
+        if (last) { pthread_mutex_destroy(&d->mu); free(d); }
         return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the cuda backend");
     }
+    pthread_mutex_lock(&d->mu);
+    d->refs++;
+    pthread_mutex_unlock(&d->mu);
+    c->dev = d;
     const char *step = "cudaStreamCreate";
     cublasStatus_t st = CUBLAS_STATUS_SUCCESS;
     if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) goto fail;
@@ -688,4 +748,32 @@ fail:
                        "cuda backend: %s: cuBLAS %s", step, cublasGetStatusString(st));
     return pt_fail(err, e == cudaErrorMemoryAllocation ? PT_ERR_NOMEM : PT_ERR_INTERNAL, "cuda backend: %s: %s", step,
                    cudaGetErrorString(e));
+}
+
+extern "C" int backend_cuda_create(pt_backend **out, pt_err *err) {
+    *out = NULL;
+    int ndev = 0;
+    cudaError_t e = cudaGetDeviceCount(&ndev);
+    if (e != cudaSuccess || ndev <= 0) {
+        const char *why = e != cudaSuccess ? cudaGetErrorString(e) : "no device";
+        (void)cudaGetLastError();
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "no CUDA GPU found: %s; use --device cpu", why);
+    }
+    cudaDeviceProp prop;
+    if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess)
+        return pt_fail(err, PT_ERR_INTERNAL, "cuda: cannot read the properties of GPU 0: %s", cudaGetErrorString(e));
+    if (prop.major < 9)  // kernels are built for sm_90 (PTX for newer GPUs)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "GPU %s is compute capability %d.%d; this build needs 9.0 or newer; "
+                       "use --device cpu", prop.name, prop.major, prop.minor);
+
+    cu_dev *d = (cu_dev *)calloc(1, sizeof *d);
+    if (!d) return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the cuda backend");
+    pthread_mutex_init(&d->mu, NULL);
+    return cu_lane_create(out, d, err);
+}
+
+static int cuda_fork(pt_backend *be, pt_backend **out, pt_err *err) {
+    *out = NULL;
+    cu_dev *d = cu(be)->dev;
+    return cu_lane_create(out, d, err);
 }

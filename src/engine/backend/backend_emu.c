@@ -14,9 +14,11 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/backend_host.h"
 #include "io/dequant.h"
 
 typedef struct {
+    pt_host_state h;        // first: memory account and error slot (backend_host.h)
     pt_backend_ops ops;     // naive's table with the overrides below
     pt_backend_ops naive;   // naive's own
 } emu_ctx;
@@ -37,7 +39,10 @@ static void emu_upload_weight(pt_backend *be, void *dst, const float *src, size_
 static void emu_upload_weight_q(pt_backend *be, void *dst, const void *blocks, int wtype, int rows, int cols,
                                 size_t row_bytes) {
     float *row = malloc(sizeof(float) * (size_t)(cols > 0 ? cols : 1));
-    if (!row) return;
+    if (!row) {
+        host_fail(be, PT_ERR_NOMEM, "upload_weight_q: out of memory");
+        return;
+    }
     for (int r = 0; r < rows; r++) {
         dequant_row((ggml_type)wtype, (const unsigned char *)blocks + (size_t)r * row_bytes, row, (uint64_t)cols);
         emu_upload_weight(be, (uint16_t *)dst + (size_t)r * cols, row, (size_t)cols);
@@ -63,6 +68,7 @@ static void emu_matmul_w(pt_backend *be, float *out, const float *inp, const voi
                          int N, int K, int M, float alpha, float beta) {
     float *x = round_bf16(inp, (size_t)N * K), *wf = widen(w, (size_t)M * K);
     if (x && wf) naive_of(be)->matmul(be, out, x, wf, bias, N, K, M, alpha, beta);
+    else host_fail(be, PT_ERR_NOMEM, "matmul_w: out of memory for the bf16 operands");
     free(x);
     free(wf);
 }
@@ -71,6 +77,7 @@ static void emu_matmul_w_backward(pt_backend *be, float *dinp, const float *dout
                                   float beta) {
     float *d = round_bf16(dout, (size_t)N * M), *wf = widen(w, (size_t)M * K);
     if (d && wf) naive_of(be)->gemm(be, 0, 0, N, K, M, 1.0f, d, M, wf, K, beta, dinp, K);
+    else host_fail(be, PT_ERR_NOMEM, "matmul_w_backward: out of memory for the bf16 operands");
     free(d);
     free(wf);
 }
@@ -87,36 +94,54 @@ static void emu_describe(pt_backend *be, char *buf, size_t cap) {
     snprintf(buf, cap, "emu: the naive oracle with device memory rules and bf16 weights (for tests)");
 }
 
-int backend_emu_create(pt_backend **out, pt_err *err) {
+static int emu_fork(pt_backend *be, pt_backend **out, pt_err *err);
+
+// A backend over a copy of ops (the root's table, or a parent's).
+static int emu_make(pt_backend **out, const pt_backend_ops *ops, const pt_backend_ops *naive,
+                    const pt_host_state *parent, pt_err *err) {
     *out = NULL;
-    pt_backend *nb = NULL;
-    int rc = backend_naive_create(&nb, err);
-    if (rc) return rc;
     pt_backend *be = calloc(1, sizeof *be);
     emu_ctx *c = calloc(1, sizeof *c);
     if (!be || !c) {
         free(be);
         free(c);
-        backend_destroy(nb);
         return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the emu backend");
     }
-    c->naive = *nb->ops;
-    backend_destroy(nb);
-    c->ops = c->naive;
-    c->ops.name = "emu";
-    c->ops.host_memory = 0;
-    c->ops.destroy = emu_destroy;
-    c->ops.weight_dtype = PT_DT_BF16;
-    c->ops.upload_weight = emu_upload_weight;
-    c->ops.upload_weight_q = emu_upload_weight_q;
-    c->ops.matmul_w = emu_matmul_w;
-    c->ops.matmul_w_backward = emu_matmul_w_backward;
-    c->ops.embedding_w = emu_embedding_w;
-    c->ops.describe = emu_describe;
-    c->ops.matmul_q = NULL;   // as CUDA: the engine uses quantised blocks on host backends only
+    if (parent) host_state_fork(&c->h, parent);
+    else c->h.acct = &c->h.own;
+    c->ops = *ops;
+    c->naive = *naive;
     be->ops = &c->ops;
     be->ctx = c;
     be->n_threads = 1;
     *out = be;
     return PT_OK;
+}
+
+static int emu_fork(pt_backend *be, pt_backend **out, pt_err *err) {
+    emu_ctx *c = be->ctx;
+    return emu_make(out, &c->ops, &c->naive, &c->h, err);
+}
+
+int backend_emu_create(pt_backend **out, pt_err *err) {
+    *out = NULL;
+    pt_backend *nb = NULL;
+    int rc = backend_naive_create(&nb, err);
+    if (rc) return rc;
+    pt_backend_ops naive = *nb->ops, ops;
+    backend_destroy(nb);
+    ops = naive;
+    ops.name = "emu";
+    ops.host_memory = 0;
+    ops.destroy = emu_destroy;
+    ops.fork = emu_fork;
+    ops.weight_dtype = PT_DT_BF16;
+    ops.upload_weight = emu_upload_weight;
+    ops.upload_weight_q = emu_upload_weight_q;
+    ops.matmul_w = emu_matmul_w;
+    ops.matmul_w_backward = emu_matmul_w_backward;
+    ops.embedding_w = emu_embedding_w;
+    ops.describe = emu_describe;
+    ops.matmul_q = NULL;   // as CUDA: the engine uses quantised blocks on host backends only
+    return emu_make(out, &ops, &naive, NULL, err);
 }

@@ -4,9 +4,69 @@
 // next to the step, and the sum's order stays fixed).
 #include "backend/backend_host.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+// ---- memory: every buffer carries its size in a 64-byte header ----
+
+#define HDR 64
+
+void mem_acct_add(pt_mem_acct *a, size_t bytes) {
+    size_t held = __atomic_add_fetch(&a->held, bytes, __ATOMIC_RELAXED);
+    size_t peak = __atomic_load_n(&a->peak, __ATOMIC_RELAXED);
+    while (held > peak && !__atomic_compare_exchange_n(&a->peak, &peak, held, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
+}
+
+void mem_acct_sub(pt_mem_acct *a, size_t bytes) { __atomic_sub_fetch(&a->held, bytes, __ATOMIC_RELAXED); }
+
+void *host_alloc(pt_backend *be, size_t bytes) {
+    size_t n = (bytes + 63) & ~(size_t)63;   // 64-byte aligned for AVX-512 loads
+    unsigned char *p = aligned_alloc(64, HDR + (n ? n : 64));
+    if (!p) return NULL;
+    memset(p + HDR, 0, n);
+    memcpy(p, &n, sizeof n);
+    mem_acct_add(host_state(be)->acct, n);
+    return p + HDR;
+}
+
+void host_free(pt_backend *be, void *p) {
+    if (!p) return;
+    unsigned char *b = (unsigned char *)p - HDR;
+    size_t n;
+    memcpy(&n, b, sizeof n);
+    mem_acct_sub(host_state(be)->acct, n);
+    free(b);
+}
+
+size_t host_mem_held(pt_backend *be) { return __atomic_load_n(&host_state(be)->acct->held, __ATOMIC_RELAXED); }
+size_t host_mem_peak(pt_backend *be) { return __atomic_load_n(&host_state(be)->acct->peak, __ATOMIC_RELAXED); }
+void host_mem_reset_peak(pt_backend *be) {
+    pt_mem_acct *a = host_state(be)->acct;
+    __atomic_store_n(&a->peak, __atomic_load_n(&a->held, __ATOMIC_RELAXED), __ATOMIC_RELAXED);
+}
+
+// ---- errors ----
+
+void host_fail(pt_backend *be, pt_status code, const char *fmt, ...) {
+    pt_host_state *h = host_state(be);
+    if (h->err_code != PT_OK) return;
+    h->err_code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(h->err_msg, sizeof h->err_msg, fmt, ap);
+    va_end(ap);
+}
+
+void host_state_fork(pt_host_state *child, const pt_host_state *parent) {
+    memset(child, 0, sizeof *child);
+    child->acct = parent->acct;
+}
+
+void host_set_threads_single(pt_backend *be, int n_threads) { (void)be; (void)n_threads; }
 
 void host_upload_weight(pt_backend *be, void *dst, const float *src, size_t n) {
     (void)be;
@@ -28,10 +88,6 @@ size_t host_mem_available(pt_backend *be) {
     return SIZE_MAX;
 }
 
-size_t host_mem_peak(pt_backend *be) {
-    (void)be;
-    return 0;
-}
 
 void host_describe(pt_backend *be, char *buf, size_t cap) {
     snprintf(buf, cap, "%s, %d thread%s", be->ops->name, be->n_threads, be->n_threads == 1 ? "" : "s");
@@ -43,10 +99,14 @@ int host_reserve(pt_backend *be, size_t max_act_floats) {
     return 0;
 }
 
+// The first error since the last check, then cleared: a host op fails only
+// for want of scratch memory, which the next call may find.
 int host_check(pt_backend *be, pt_err *err) {
-    (void)be;
-    (void)err;
-    return PT_OK;
+    pt_host_state *h = host_state(be);
+    if (h->err_code == PT_OK) return PT_OK;
+    int rc = pt_fail(err, h->err_code, "%s: %s", be->ops->name, h->err_msg);
+    h->err_code = PT_OK;
+    return rc;
 }
 
 void host_matmul_w(pt_backend *be, float *out, const float *inp, const void *w, const float *bias,

@@ -8,12 +8,19 @@
 #include "backend/backend_host.h"
 #include "io/dequant.h"
 
-static void *naive_alloc(pt_backend *be, size_t bytes) { return calloc(1, bytes ? bytes : 1); }
-static void naive_free(pt_backend *be, void *p) { free(p); }
-static void naive_copy(pt_backend *be, void *dst, const void *src, size_t bytes) { memcpy(dst, src, bytes); }
 static void naive_sync(pt_backend *be) {}
 static int naive_supports(pt_backend *be, pt_op op) { return 1; }
-static void naive_destroy(pt_backend *be) { free(be); }
+static void naive_destroy(pt_backend *be) {
+    free(be->ctx);
+    free(be);
+}
+
+// Scratch for an op; NULL (recorded for check) when it cannot be had.
+static void *naive_scratch(pt_backend *be, size_t bytes, const char *op) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p) host_fail(be, PT_ERR_NOMEM, "%s: cannot allocate %zu bytes of scratch", op, bytes);
+    return p;
+}
 
 static void naive_matmul(pt_backend *be, float *out, const float *inp, const float *w,
                          const float *bias, int N, int K, int M, float alpha, float beta) {
@@ -28,7 +35,8 @@ static void naive_matmul(pt_backend *be, float *out, const float *inp, const flo
 
 static void naive_matmul_q(pt_backend *be, float *out, const float *inp, const void *w, int wtype,
                            size_t row_bytes, const float *bias, int N, int K, int M) {
-    float *row = malloc(sizeof(float) * (size_t)K);
+    float *row = naive_scratch(be, sizeof(float) * (size_t)K, "matmul_q");
+    if (!row) return;
     for (int m = 0; m < M; m++) {
         dequant_row((ggml_type)wtype, (const unsigned char *)w + (size_t)m * row_bytes, row, (uint64_t)K);
         for (int n = 0; n < N; n++) {
@@ -76,7 +84,8 @@ static void naive_attention(pt_backend *be, float *out, const float *q, const fl
                             int N, int pos0, int NH, int NKV, int HD, int window) {
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD;
     double scale = 1.0 / sqrt((double)HD);
-    double *sc = malloc(sizeof(double) * (size_t)(pos0 + N));
+    double *sc = naive_scratch(be, sizeof(double) * (size_t)(pos0 + N), "attention");
+    if (!sc) return;
     for (int n = 0; n < N; n++) {
         int last = pos0 + n;                       // attends to keys 0..last
         int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
@@ -180,7 +189,13 @@ static void naive_attention_backward(pt_backend *be, float *dq, float *dk, float
                                      int T, int NH, int NKV, int HD) {
     int group = NH / NKV, Q = NH * HD, KV = NKV * HD;
     double scale = 1.0 / sqrt((double)HD);
-    double *P = malloc(sizeof(double) * (size_t)T), *dP = malloc(sizeof(double) * (size_t)T);
+    double *P = naive_scratch(be, sizeof(double) * (size_t)T, "attention_backward");
+    double *dP = naive_scratch(be, sizeof(double) * (size_t)T, "attention_backward");
+    if (!P || !dP) {
+        free(P);
+        free(dP);
+        return;
+    }
     memset(dq, 0, sizeof(float) * (size_t)T * Q);
     memset(dk, 0, sizeof(float) * (size_t)T * KV);
     memset(dv, 0, sizeof(float) * (size_t)T * KV);
@@ -257,10 +272,12 @@ static void naive_embedding_backward(pt_backend *be, float *dtable, const float 
         for (int c = 0; c < C; c++) dtable[(size_t)tokens[n] * C + c] += dout[(size_t)n * C + c];
 }
 
+static int naive_fork(pt_backend *be, pt_backend **out, pt_err *err);
+
 static const pt_backend_ops naive_ops = {
     .name = "cpu-naive", .host_memory = 1,
-    .destroy = naive_destroy, .alloc = naive_alloc, .free = naive_free,
-    .upload = naive_copy, .download = naive_copy, .synchronize = naive_sync, .supports = naive_supports,
+    .destroy = naive_destroy, .synchronize = naive_sync, .supports = naive_supports,
+    .fork = naive_fork, .set_threads = host_set_threads_single,
     .matmul = naive_matmul, .matmul_q = naive_matmul_q, .embedding = naive_embedding, .rmsnorm = naive_rmsnorm, .rope = naive_rope,
     .attention = naive_attention, .swiglu = naive_swiglu, .add = naive_add, .softmax = naive_softmax,
     .gemm = naive_gemm, .rmsnorm_backward = naive_rmsnorm_backward, .rope_backward = naive_rope_backward,
@@ -269,11 +286,25 @@ static const pt_backend_ops naive_ops = {
     PT_HOST_OPS,
 };
 
-int backend_naive_create(pt_backend **out, pt_err *err) {
+// parent NULL: a root with its own account.
+static int naive_make(pt_backend **out, const pt_host_state *parent, pt_err *err) {
+    *out = NULL;
     pt_backend *be = calloc(1, sizeof *be);
-    if (!be) return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the naive backend");
+    pt_host_state *h = calloc(1, sizeof *h);
+    if (!be || !h) {
+        free(be);
+        free(h);
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory creating the naive backend");
+    }
+    if (parent) host_state_fork(h, parent);
+    else h->acct = &h->own;
     be->ops = &naive_ops;
     be->n_threads = 1;
+    be->ctx = h;
     *out = be;
     return PT_OK;
 }
+
+static int naive_fork(pt_backend *be, pt_backend **out, pt_err *err) { return naive_make(out, host_state(be), err); }
+
+int backend_naive_create(pt_backend **out, pt_err *err) { return naive_make(out, NULL, err); }
