@@ -5,6 +5,7 @@
 // scale) for a list of configs, against tests/data/peft/targets.json from
 // tests/reference/make_peft_goldens.py.
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,148 @@ static void test_fingerprint(const pt_model *hf, const pt_model *qwen) {
     }
 }
 
+static int has_problem(const pt_problem *p, int n, const char *field, const char *text, int warning) {
+    for (int i = 0; i < n && i < 32; i++)
+        if (!strcmp(p[i].field, field) && strstr(p[i].msg, text) && p[i].warning == warning) return 1;
+    return 0;
+}
+
+// The model-aware check: every field's bad value comes back tagged with
+// that field, all of them at once, and a good config has no error.
+static void test_check(const pt_model *m, const pt_model *qwen) {
+    pt_problem pr[32];
+    pt_lora_config c;
+    char *mods[] = {"q_proj", "v_proj"}, *bad_save[] = {"model.norm"}, *nothing[] = {"nosuch_proj"};
+    int layers_bad[] = {0, 2}, layers_neg[] = {-1};
+    lora_config_defaults(&c);
+    CHECK(lora_check(m, &c, pr, 32) == 0);   // PEFT's defaults on llama: q_proj, v_proj
+    // one config with a bad value in every scalar field: each reported
+    c.r = 0;
+    c.lora_alpha = -1;
+    c.lora_dropout = 1.5f;
+    c.fan_in_fan_out = 1;
+    c.bias = (pt_lora_bias)7;
+    c.init = (pt_lora_init)9;
+    int n = lora_check(m, &c, pr, 32);
+    CHECKF(n == 6, "six bad fields, %d problems", n);
+    CHECK(has_problem(pr, n, "r", "r must be a positive integer (got 0)", 0));
+    CHECK(has_problem(pr, n, "lora_alpha", "lora_alpha must be positive", 0));
+    CHECK(has_problem(pr, n, "lora_dropout", "lora_dropout must be in [0, 1)", 0));
+    CHECK(has_problem(pr, n, "fan_in_fan_out", "nn.Linear", 0));
+    CHECK(has_problem(pr, n, "bias", "bias must be none, all or lora_only", 0));
+    CHECK(has_problem(pr, n, "init_lora_weights", "init_lora_weights must be", 0));
+    lora_config_free(&c);
+
+    // the fields that need the model
+    lora_config_defaults(&c);
+    c.target_modules = mods;
+    c.n_target_modules = 2;
+    c.layers_to_transform = layers_bad;
+    c.n_layers_to_transform = 2;
+    n = lora_check(m, &c, pr, 32);
+    CHECKF(n == 1 && has_problem(pr, n, "layers_to_transform", "layer 2 is past the last layer (this model has layers 0-1)", 0),
+           "layer past the last: %d problems, first '%s'", n, n ? pr[0].msg : "");
+    c.layers_to_transform = layers_neg;
+    c.n_layers_to_transform = 1;
+    n = lora_check(m, &c, pr, 32);
+    CHECK(n == 1 && has_problem(pr, n, "layers_to_transform", "negative layer -1", 0));
+    c.n_layers_to_transform = 0;
+    c.layers_to_transform = NULL;
+    c.target_modules = nothing;
+    c.n_target_modules = 1;
+    n = lora_check(m, &c, pr, 32);
+    CHECK(n == 1 && has_problem(pr, n, "target_modules", "nosuch_proj matches no module", 0));
+    c.target_modules = NULL;
+    c.n_target_modules = 0;
+    c.target_regex = "(unclosed";
+    n = lora_check(m, &c, pr, 32);
+    CHECK(n >= 1 && has_problem(pr, n, "target_modules", "target_modules", 0));
+    c.target_regex = ".*lm_head";
+    n = lora_check(m, &c, pr, 32);
+    CHECK(n == 1 && has_problem(pr, n, "target_modules", "output head", 0));
+    c.target_regex = NULL;
+    c.modules_to_save = bad_save;
+    c.n_modules_to_save = 1;
+    n = lora_check(m, &c, pr, 32);
+    CHECK(n == 1 && has_problem(pr, n, "modules_to_save", "'model.norm' is not supported", 0));
+    c.modules_to_save = NULL;
+    c.n_modules_to_save = 0;
+    c.layers_pattern[0] = 0;
+    snprintf(c.layers_pattern, sizeof c.layers_pattern, "layers");
+    n = lora_check(m, &c, pr, 32);
+    CHECK(n == 1 && has_problem(pr, n, "layers_pattern", "needs layers_to_transform", 0));
+    c.layers_pattern[0] = 0;
+    c.bias = PT_BIAS_ALL;
+    n = lora_check(qwen, &c, pr, 32);
+    CHECK(n == 1 && has_problem(pr, n, "bias", "model with biases", 0));
+    CHECK(lora_check(m, &c, pr, 32) == 0);   // llama has none: nothing to train, nothing wrong
+    c.bias = PT_BIAS_NONE;
+    // warnings: allowed, reported
+    c.r = 100;   // the tiny model's k/v are 64 x 32
+    pt_pattern rp[1] = {{"nomatch_here", 4}};
+    c.rank_pattern = rp;
+    c.n_rank_pattern = 1;
+    n = lora_check(m, &c, pr, 32);
+    CHECKF(n == 2 && has_problem(pr, n, "r", "rank at most 32", 1) && has_problem(pr, n, "rank_pattern", "matches none", 1),
+           "%d problems: '%s'", n, n ? pr[0].msg : "");
+    c.rank_pattern = NULL;
+    c.n_rank_pattern = 0;
+    lora_config_defaults(&c);   // nothing of the above was owned by c
+}
+
+// Matching without allocating: the same modules, r and count as an adapter.
+static void test_match(const pt_model *m) {
+    pt_lora_config c;
+    pt_err err = {0};
+    lora_config_defaults(&c);
+    c.target_all_linear = 1;
+    c.r = 4;
+    pt_lora_module mods[2 * PT_LIN_COUNT];
+    int n = 0;
+    size_t np = 0;
+    CHECK(lora_match(m, &c, mods, &n, &np, &err) == PT_OK);
+    pt_adapter a;
+    CHECK(adapter_create(&a, m, &c, 1, &err) == PT_OK);
+    CHECKF(n == 14 && np == a.n_params, "all-linear: %d modules, %zu params (adapter %zu)", n, np, a.n_params);
+    for (int i = 0; i < 2 * PT_LIN_COUNT; i++)
+        CHECK(mods[i].r == a.mods[i].r && mods[i].in == a.mods[i].in && mods[i].out == a.mods[i].out);
+
+    // Frobenius norms from r x r products against the dense B @ A
+    for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++)   // B is zero at init: give it values
+        for (int k = 0; k < a.mods[i].out * a.mods[i].r; k++) a.mods[i].B[k] = (float)((k * 37 + i) % 11 - 5) * 0.01f;
+    float norms[2 * PT_LIN_COUNT];
+    adapter_norms(&a, 0.5f, norms);
+    double worst = 0;
+    for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++) {
+        const pt_lora_module *mo = &a.mods[i];
+        double ss = 0;
+        for (int o = 0; o < mo->out; o++)
+            for (int k = 0; k < mo->in; k++) {
+                double d = 0;
+                for (int r = 0; r < mo->r; r++) d += (double)mo->B[o * mo->r + r] * mo->A[r * mo->in + k];
+                ss += d * d;
+            }
+        double want = 0.5 * mo->scale * sqrt(ss), e = fabs(norms[i] - want) / (want > 0 ? want : 1);
+        if (e > worst) worst = e;
+    }
+    CHECKF(worst < 1e-5, "adapter norms: worst relative error %g", worst);
+    CHECK(adapter_touches_cache(&a));
+    adapter_free(&a);
+
+    // the last layer's q_proj alone leaves every cached key and value as the base makes them
+    char *last_q[] = {"model.layers.1.self_attn.q_proj"}, *last_v[] = {"model.layers.1.self_attn.v_proj"};
+    c.target_all_linear = 0;
+    c.target_modules = last_q;
+    c.n_target_modules = 1;
+    CHECK(adapter_create(&a, m, &c, 1, &err) == PT_OK);
+    CHECK(!adapter_touches_cache(&a));
+    adapter_free(&a);
+    c.target_modules = last_v;
+    CHECK(adapter_create(&a, m, &c, 1, &err) == PT_OK);
+    CHECK(adapter_touches_cache(&a));
+    adapter_free(&a);
+}
+
 int main(void) {
     test_defaults_and_validate();
     test_peft_files();
@@ -365,6 +508,8 @@ int main(void) {
     test_targets(&m);
     test_create(&m, &q);
     test_fingerprint(&m, &q);
+    test_check(&m, &q);
+    test_match(&m);
     model_free(&m);
     model_free(&q);
     return check_report("test_lora_config");

@@ -1,7 +1,11 @@
 // forward.c - the LLaMA-family decoder forward pass, through the backend op
-// table, with its KV cache. Reads like the architecture: per layer
+// table, with its KV caches. Reads like the architecture: per layer
 //   x += o_proj(attn(rope(q_proj(norm(x))), rope(k_proj(..)), v_proj(..)))
 //   x += down_proj(silu(gate_proj(norm(x))) * up_proj(norm(x)))
+//
+// A call runs pieces: runs of consecutive tokens of one slot each (a chunk
+// holds at most max_batch rows). The base products run once over all rows;
+// rope, attention and each slot's LoRA run per piece on its rows.
 #include "infer/forward.h"
 
 #include <stdlib.h>
@@ -11,42 +15,74 @@
 #define LAYER(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)
 #define WL(p, l, n) bw_layer(rt->w, (p), (l), (size_t)(n))
 
+#define MAX_PIECES 64   // slots in one chunk
+
+typedef struct {
+    int seq;        // slot
+    int row;        // first row in the chunk
+    int n;          // rows
+    int pos0;       // the slot's position of its first row
+    const pt_adapter *a;   // the slot's adapter (NULL: none, or merged)
+    float scale;
+} piece;
+
+typedef struct {
+    piece p[MAX_PIECES];
+    int n_pieces, rows;
+    int use_q;      // every piece small enough for the quantised products
+    int lora;       // some piece has an adapter
+} chunk;
+
 static int alloc_f(pt_runtime *rt, float **p, size_t n) {
     *p = rt->be->ops->alloc(rt->be, n * sizeof(float));
     return *p != NULL;
 }
 
 int runtime_init(pt_runtime *rt, pt_backend *be, const pt_model *m, int n_ctx, int max_batch, pt_err *err) {
-    return runtime_init_shared(rt, be, m, NULL, n_ctx, max_batch, err);
+    return runtime_init_multi(rt, be, m, NULL, 1, n_ctx, max_batch, err);
 }
 
 int runtime_init_shared(pt_runtime *rt, pt_backend *be, const pt_model *m, const pt_bweights *bw,
                         int n_ctx, int max_batch, pt_err *err) {
+    return runtime_init_multi(rt, be, m, bw, 1, n_ctx, max_batch, err);
+}
+
+int runtime_init_multi(pt_runtime *rt, pt_backend *be, const pt_model *m, const pt_bweights *bw, int n_seq,
+                       int n_ctx, int max_batch, pt_err *err) {
     memset(rt, 0, sizeof *rt);
     const pt_config *c = &m->cfg;
     if (c->head_dim > 512 || c->head_dim % 2)
         return pt_fail(err, PT_ERR_UNSUPPORTED, "head dimension %d is not supported (even, at most 512)", c->head_dim);
-    if (n_ctx < 1 || max_batch < 1)
-        return pt_fail(err, PT_ERR_ARG, "context size and batch must be positive (got %d, %d)", n_ctx, max_batch);
+    if (n_ctx < 1 || max_batch < 1 || n_seq < 1 || n_seq > MAX_PIECES)
+        return pt_fail(err, PT_ERR_ARG, "context size, batch and slots must be positive (got %d, %d, %d; at most %d slots)",
+                       n_ctx, max_batch, n_seq, MAX_PIECES);
     rt->be = be;
     rt->model = m;
     rt->n_ctx = n_ctx;
+    rt->n_seq = n_seq;
     rt->max_batch = max_batch > 512 ? 512 : max_batch;  // positions are staged 512 at a time
     size_t N = (size_t)rt->max_batch, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
     size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
-    size_t L = c->n_layer, T = n_ctx;
+    size_t L = c->n_layer, T = n_ctx, S = n_seq;
 
     if (be->ops->host_memory && be->ops->matmul_q) {
         rt->ql = m->qlayers;
         rt->q_head = m->q_lm_head;
         rt->q_max_n = 4;  // decode-sized calls: weight bytes dominate; above, float GEMM wins
     }
+    rt->seq = calloc(S, sizeof *rt->seq);
+    if (!rt->seq) {
+        rt->be = NULL;
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    }
+    for (size_t s = 0; s < S; s++) rt->seq[s].scale = 1.0f;
     if (bw) {
         rt->w = bw;
     } else {
         int rc = bweights_init(&rt->own_w, be, m, err);  // the CPU backends alias the model's own
         if (rc) {
-            rt->be = NULL;
+            free(rt->seq);
+            memset(rt, 0, sizeof *rt);
             return rc;
         }
         rt->w = &rt->own_w;
@@ -56,7 +92,7 @@ int runtime_init_shared(pt_runtime *rt, pt_backend *be, const pt_model *m, const
     int ok = be->ops->reserve(be, N * wide) == 0 && alloc_f(rt, &rt->x, N * C) && alloc_f(rt, &rt->xb, N * C) && alloc_f(rt, &rt->q, N * Q) &&
              alloc_f(rt, &rt->k, N * KV) && alloc_f(rt, &rt->v, N * KV) && alloc_f(rt, &rt->att, N * Q) &&
              alloc_f(rt, &rt->hg, N * F) && alloc_f(rt, &rt->hu, N * F) && alloc_f(rt, &rt->logits, N * V) &&
-             alloc_f(rt, &rt->kcache, L * T * KV) && alloc_f(rt, &rt->vcache, L * T * KV);
+             alloc_f(rt, &rt->kcache, L * S * T * KV) && alloc_f(rt, &rt->vcache, L * S * T * KV);
     if (ok) {
         rt->tok_dev = be->ops->alloc(be, N * sizeof(int32_t));
         rt->pos_dev = be->ops->alloc(be, N * sizeof(int32_t));
@@ -64,8 +100,8 @@ int runtime_init_shared(pt_runtime *rt, pt_backend *be, const pt_model *m, const
     }
     if (!ok) {
         runtime_free(rt);
-        return pt_fail(err, PT_ERR_NOMEM, "out of memory for a %d-token context (KV cache %.0f MiB); try a smaller --ctx",
-                       n_ctx, 2.0 * L * T * KV * 4 / 1048576.0);
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory for %d %d-token context%s (KV cache %.0f MiB); try a smaller --ctx",
+                       n_seq, n_ctx, n_seq > 1 ? "s" : "", 2.0 * L * S * T * KV * 4 / 1048576.0);
     }
     return PT_OK;
 }
@@ -79,148 +115,265 @@ void runtime_free(pt_runtime *rt) {
         if (bufs[i]) o->free(rt->be, bufs[i]);
     if (rt->tok_dev) o->free(rt->be, rt->tok_dev);
     if (rt->pos_dev) o->free(rt->be, rt->pos_dev);
-    adapter_dev_free(&rt->adev);
+    for (int s = 0; rt->seq && s < rt->n_seq; s++) adapter_dev_free(&rt->seq[s].own);
+    free(rt->seq);
     bweights_free(&rt->own_w);
     memset(rt, 0, sizeof *rt);
 }
 
-void runtime_reset(pt_runtime *rt) { rt->n_past = 0; }
+void runtime_reset(pt_runtime *rt) {
+    for (int s = 0; s < rt->n_seq; s++) rt->seq[s].n_past = 0;
+}
 
-void runtime_truncate(pt_runtime *rt, int n_past) {
-    if (n_past >= 0 && n_past < rt->n_past) rt->n_past = n_past;
+void runtime_seq_truncate(pt_runtime *rt, int s, int n_past) {
+    if (s >= 0 && s < rt->n_seq && n_past >= 0 && n_past < rt->seq[s].n_past) rt->seq[s].n_past = n_past;
+}
+
+void runtime_truncate(pt_runtime *rt, int n_past) { runtime_seq_truncate(rt, 0, n_past); }
+
+// layer l's cache of slot s: (T, KV)
+static float *cache_of(const pt_runtime *rt, float *cache, int l, int s) {
+    const pt_config *c = &rt->model->cfg;
+    size_t KV = (size_t)c->n_head_kv * c->head_dim;
+    return cache + ((size_t)l * rt->n_seq + (size_t)s) * (size_t)rt->n_ctx * KV;
+}
+
+void runtime_seq_copy(pt_runtime *rt, int dst, int src, int n) {
+    if (dst == src || n < 0 || n > rt->seq[src].n_past) return;
+    const pt_config *c = &rt->model->cfg;
+    size_t bytes = sizeof(float) * (size_t)n * c->n_head_kv * c->head_dim;
+    for (int l = 0; l < c->n_layer; l++) {
+        rt->be->ops->copy(rt->be, cache_of(rt, rt->kcache, l, dst), cache_of(rt, rt->kcache, l, src), bytes);
+        rt->be->ops->copy(rt->be, cache_of(rt, rt->vcache, l, dst), cache_of(rt, rt->vcache, l, src), bytes);
+    }
+    rt->seq[dst].n_past = n;
+}
+
+// Makes sure the LoRA scratch holds rank r (grow-only). 0 or PT_ERR_NOMEM.
+static int lora_scratch(pt_runtime *rt, const pt_adapter *a, pt_err *err) {
+    int r_max = 0;
+    for (int i = 0; a && i < a->n_layer * PT_LIN_COUNT; i++)
+        if (a->mods[i].A && a->mods[i].r > r_max) r_max = a->mods[i].r;
+    if (r_max <= rt->lora_tmp_r) return PT_OK;
+    float *tmp = rt->be->ops->alloc(rt->be, sizeof(float) * (size_t)rt->max_batch * (size_t)r_max);
+    if (!tmp) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the adapter's scratch");
+    if (rt->lora_tmp) rt->be->ops->free(rt->be, rt->lora_tmp);
+    rt->lora_tmp = tmp;
+    rt->lora_tmp_r = r_max;
+    return PT_OK;
+}
+
+static int adapter_fits(const pt_runtime *rt, const pt_adapter *a, pt_err *err) {
+    if (a && a->n_layer != rt->model->cfg.n_layer)
+        return pt_fail(err, PT_ERR_ARG, "adapter %s has %d layers, the model %d", a->name, a->n_layer,
+                       rt->model->cfg.n_layer);
+    return PT_OK;
+}
+
+int runtime_seq_use(pt_runtime *rt, int s, const pt_adapter *view, float scale, pt_err *err) {
+    if (s < 0 || s >= rt->n_seq) return pt_fail(err, PT_ERR_ARG, "slot %d: the runtime has %d", s, rt->n_seq);
+    int rc = adapter_fits(rt, view, err);
+    if (!rc) rc = lora_scratch(rt, view, err);
+    if (rc) return rc;
+    rt->seq[s].adapter = view;
+    rt->seq[s].scale = scale;
+    return PT_OK;
 }
 
 int runtime_set_adapter(pt_runtime *rt, const pt_adapter *a, float scale, pt_err *err) {
-    int r_max = 0;
-    if (a) {
-        if (a->n_layer != rt->model->cfg.n_layer)
-            return pt_fail(err, PT_ERR_ARG, "adapter %s has %d layers, the model %d", a->name, a->n_layer,
-                           rt->model->cfg.n_layer);
-        for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++)
-            if (a->mods[i].A && a->mods[i].r > r_max) r_max = a->mods[i].r;
-    }
+    int rc = adapter_fits(rt, a, err);
+    if (rc) return rc;
     if (a && a->merged && !rt->be->ops->host_memory)
         return pt_fail(err, PT_ERR_UNSUPPORTED, "adapter %s is merged into the host weights; unmerge it to use it on %s",
                        a->name, rt->be->ops->name);
-    if (r_max > rt->lora_tmp_r) {
-        float *tmp = rt->be->ops->alloc(rt->be, sizeof(float) * (size_t)rt->max_batch * (size_t)r_max);
-        if (!tmp) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the adapter's scratch");
-        if (rt->lora_tmp) rt->be->ops->free(rt->be, rt->lora_tmp);
-        rt->lora_tmp = tmp;
-        rt->lora_tmp_r = r_max;
-    }
-    adapter_dev_free(&rt->adev);
-    rt->adapter = NULL;
-    if (a) {
-        int rc = adapter_dev_init(&rt->adev, rt->be, a, err);
-        if (rc) return rc;
-        rt->adapter = rt->adev.mirrored ? &rt->adev.view : a;   // host backends: the adapter itself, live
-    }
-    rt->adapter_scale = scale;
+    if ((rc = lora_scratch(rt, a, err))) return rc;
+    pt_adapter_dev mirror;   // the new one first: a failure leaves the old adapter and its cache as they were
+    memset(&mirror, 0, sizeof mirror);
+    if (a && (rc = adapter_dev_init(&mirror, rt->be, a, err))) return rc;
+    pt_rt_seq *q = &rt->seq[0];
+    adapter_dev_free(&q->own);
+    q->own = mirror;
+    q->adapter = a ? (mirror.mirrored ? &q->own.view : a) : NULL;   // host backends: the adapter itself, live
+    q->scale = scale;
     runtime_reset(rt);
     return PT_OK;
 }
 
 // out (N, M) = inp (N, K) @ W^T (+ b) (+ LoRA). The one place every linear
 // layer goes through. w: a base weight (weight_dtype), or with fw a float32
-// one (an adapter's saved head). q: the same weight in quantised blocks,
-// read instead of w for small N. The active adapter's module for (layer,
-// slot) adds scale * (inp @ A^T) @ B^T.
-static void linear(pt_runtime *rt, float *out, const float *inp, const void *w, const float *fw, const float *b,
-                   const pt_qmat *q, int layer, pt_linear slot, int N, int K, int M) {
+// one (an adapter's saved head). qm: the same weight in quantised blocks,
+// read instead of w when the chunk's pieces are small. Each piece whose
+// adapter has a module for (layer, slot) adds scale * (inp @ A^T) @ B^T to
+// its rows. layer < 0: no LoRA (the output head).
+static void linear(pt_runtime *rt, const chunk *ck, float *out, const float *inp, const void *w, const float *fw,
+                   const float *b, const pt_qmat *qm, int layer, pt_linear slot, int K, int M) {
     const pt_backend_ops *o = rt->be->ops;
+    int N = ck->rows;
     if (fw)
         o->matmul(rt->be, out, inp, fw, b, N, K, M, 1.0f, 0.0f);
-    else if (q && q->data && N <= rt->q_max_n && !rt->model->n_merged)
-        o->matmul_q(rt->be, out, inp, q->data, q->type, q->row_bytes, b, N, K, M);
+    else if (qm && qm->data && ck->use_q && !rt->model->n_merged)
+        o->matmul_q(rt->be, out, inp, qm->data, qm->type, qm->row_bytes, b, N, K, M);
     else
         o->matmul_w(rt->be, out, inp, w, b, N, K, M, 1.0f, 0.0f);
-    const pt_adapter *a = rt->adapter;
-    if (!a || a->merged || layer < 0) return;
-    const pt_lora_module *mod = &a->mods[layer * PT_LIN_COUNT + slot];
-    if (!mod->A) return;
-    o->matmul(rt->be, rt->lora_tmp, inp, mod->A, NULL, N, K, mod->r, 1.0f, 0.0f);            // (N, r)
-    o->matmul(rt->be, out, rt->lora_tmp, mod->B, NULL, N, mod->r, M, mod->scale * rt->adapter_scale, 1.0f);
+    if (!ck->lora || layer < 0) return;
+    for (int i = 0; i < ck->n_pieces; i++) {
+        const piece *p = &ck->p[i];
+        if (!p->a) continue;
+        const pt_lora_module *mod = &p->a->mods[layer * PT_LIN_COUNT + slot];
+        if (!mod->A) continue;
+        const float *x = inp + (size_t)p->row * K;
+        o->matmul(rt->be, rt->lora_tmp, x, mod->A, NULL, p->n, K, mod->r, 1.0f, 0.0f);            // (n, r)
+        o->matmul(rt->be, out + (size_t)p->row * M, rt->lora_tmp, mod->B, NULL, p->n, mod->r, M, mod->scale * p->scale,
+                  1.0f);
+    }
 }
 
-// One chunk of n <= max_batch tokens at positions n_past...
-static void forward_chunk(pt_runtime *rt, int n) {
+// The k or v rows of the new tokens: projected into scratch (several pieces),
+// or straight into the slot's cache (one piece).
+static float *new_rows(pt_runtime *rt, const chunk *ck, float *cache, float *scratch, int l) {
+    const pt_config *c = &rt->model->cfg;
+    size_t KV = (size_t)c->n_head_kv * c->head_dim;
+    if (ck->n_pieces == 1) return cache_of(rt, cache, l, ck->p[0].seq) + (size_t)ck->p[0].pos0 * KV;
+    return scratch;
+}
+
+static void store_rows(pt_runtime *rt, const chunk *ck, float *cache, const float *rows, int l) {
+    if (ck->n_pieces == 1) return;
+    const pt_config *c = &rt->model->cfg;
+    size_t KV = (size_t)c->n_head_kv * c->head_dim;
+    for (int i = 0; i < ck->n_pieces; i++) {
+        const piece *p = &ck->p[i];
+        rt->be->ops->copy(rt->be, cache_of(rt, cache, l, p->seq) + (size_t)p->pos0 * KV, rows + (size_t)p->row * KV,
+                          sizeof(float) * (size_t)p->n * KV);
+    }
+}
+
+// One chunk: the pieces' tokens and positions are in tok_dev / pos_dev.
+static void forward_chunk(pt_runtime *rt, const chunk *ck) {
     pt_backend *be = rt->be;
     const pt_backend_ops *o = be->ops;
     const pt_config *c = &rt->model->cfg;
     const pt_bweights *w = rt->w;
     int C = c->n_embd, F = c->n_ff, HD = c->head_dim, NH = c->n_head, NKV = c->n_head_kv;
-    int Q = NH * HD, KV = NKV * HD, T = rt->n_ctx, pos0 = rt->n_past;
+    int Q = NH * HD, KV = NKV * HD, N = ck->rows;
 
-    const pt_adapter *a = rt->adapter && !rt->adapter->merged ? rt->adapter : NULL;
-    if (a && a->save_embed)
-        o->embedding(be, rt->x, rt->tok_dev, a->save_embed, n, C);
-    else
-        o->embedding_w(be, rt->x, rt->tok_dev, w->tok_embd, n, C);
+    o->embedding_w(be, rt->x, rt->tok_dev, w->tok_embd, N, C);
+    for (int i = 0; i < ck->n_pieces; i++) {   // an adapter's own embedding (modules_to_save) replaces the base's
+        const piece *p = &ck->p[i];
+        if (p->a && p->a->save_embed)
+            o->embedding(be, rt->x + (size_t)p->row * C, rt->tok_dev + p->row, p->a->save_embed, p->n, C);
+    }
     for (int l = 0; l < c->n_layer; l++) {
-        float *kc = rt->kcache + (size_t)l * T * KV;   // (T, KV) this layer's cache
-        float *vc = rt->vcache + (size_t)l * T * KV;
-        float *knew = kc + (size_t)pos0 * KV;           // (n, KV) rows for the new tokens
-        float *vnew = vc + (size_t)pos0 * KV;
-
         const pt_qlayer *ql = rt->ql ? &rt->ql[l] : NULL;
 #define QM(f) (ql ? &ql->f : NULL)
-        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->attn_norm, l, C), n, C, c->rms_eps);
-        linear(rt, rt->q, rt->xb, WL(w->wq, l, (size_t)Q * C), NULL, LAYER(w->bq, l, Q), QM(wq), l, PT_LIN_Q, n, C, Q);
-        linear(rt, knew, rt->xb, WL(w->wk, l, (size_t)KV * C), NULL, LAYER(w->bk, l, KV), QM(wk), l, PT_LIN_K, n, C, KV);
-        linear(rt, vnew, rt->xb, WL(w->wv, l, (size_t)KV * C), NULL, LAYER(w->bv, l, KV), QM(wv), l, PT_LIN_V, n, C, KV);
-        o->rope(be, rt->q, rt->pos_dev, n, NH, HD, c->rope_theta);
-        o->rope(be, knew, rt->pos_dev, n, NKV, HD, c->rope_theta);
-        o->attention(be, rt->att, rt->q, kc, vc, n, pos0, NH, NKV, HD, c->sliding_window);
-        linear(rt, rt->xb, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, NULL, QM(wo), l, PT_LIN_O, n, Q, C);
-        o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
+        float *knew = new_rows(rt, ck, rt->kcache, rt->k, l), *vnew = new_rows(rt, ck, rt->vcache, rt->v, l);
+        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->attn_norm, l, C), N, C, c->rms_eps);
+        linear(rt, ck, rt->q, rt->xb, WL(w->wq, l, (size_t)Q * C), NULL, LAYER(w->bq, l, Q), QM(wq), l, PT_LIN_Q, C, Q);
+        linear(rt, ck, knew, rt->xb, WL(w->wk, l, (size_t)KV * C), NULL, LAYER(w->bk, l, KV), QM(wk), l, PT_LIN_K, C, KV);
+        linear(rt, ck, vnew, rt->xb, WL(w->wv, l, (size_t)KV * C), NULL, LAYER(w->bv, l, KV), QM(wv), l, PT_LIN_V, C, KV);
+        o->rope(be, rt->q, rt->pos_dev, N, NH, HD, c->rope_theta);
+        o->rope(be, knew, rt->pos_dev, N, NKV, HD, c->rope_theta);
+        store_rows(rt, ck, rt->kcache, knew, l);
+        store_rows(rt, ck, rt->vcache, vnew, l);
+        for (int i = 0; i < ck->n_pieces; i++) {
+            const piece *p = &ck->p[i];
+            o->attention(be, rt->att + (size_t)p->row * Q, rt->q + (size_t)p->row * Q, cache_of(rt, rt->kcache, l, p->seq),
+                         cache_of(rt, rt->vcache, l, p->seq), p->n, p->pos0, NH, NKV, HD, c->sliding_window);
+        }
+        linear(rt, ck, rt->xb, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, NULL, QM(wo), l, PT_LIN_O, Q, C);
+        o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
 
-        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), n, C, c->rms_eps);
-        linear(rt, rt->hg, rt->xb, WL(w->w_gate, l, (size_t)F * C), NULL, NULL, QM(w_gate), l, PT_LIN_GATE, n, C, F);
-        linear(rt, rt->hu, rt->xb, WL(w->w_up, l, (size_t)F * C), NULL, NULL, QM(w_up), l, PT_LIN_UP, n, C, F);
-        o->swiglu(be, rt->hg, rt->hg, rt->hu, (size_t)n * F);
-        linear(rt, rt->xb, rt->hg, WL(w->w_down, l, (size_t)C * F), NULL, NULL, QM(w_down), l, PT_LIN_DOWN, n, F, C);
+        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), N, C, c->rms_eps);
+        linear(rt, ck, rt->hg, rt->xb, WL(w->w_gate, l, (size_t)F * C), NULL, NULL, QM(w_gate), l, PT_LIN_GATE, C, F);
+        linear(rt, ck, rt->hu, rt->xb, WL(w->w_up, l, (size_t)F * C), NULL, NULL, QM(w_up), l, PT_LIN_UP, C, F);
+        o->swiglu(be, rt->hg, rt->hg, rt->hu, (size_t)N * F);
+        linear(rt, ck, rt->xb, rt->hg, WL(w->w_down, l, (size_t)C * F), NULL, NULL, QM(w_down), l, PT_LIN_DOWN, F, C);
 #undef QM
-        o->add(be, rt->x, rt->x, rt->xb, (size_t)n * C);
+        o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
     }
 }
 
-int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_out, int all_logits, pt_err *err) {
+// The final norm and head over piece p's rows (all of them, or its last),
+// downloaded to dst. Computed as the piece would be alone.
+static void head(pt_runtime *rt, const chunk *ck, const piece *p, int all, float *dst) {
+    const pt_backend_ops *o = rt->be->ops;
+    const pt_config *c = &rt->model->cfg;
+    int C = c->n_embd, V = c->vocab_size;
+    int first = all ? p->row : p->row + p->n - 1, rows = all ? p->n : 1;
+    chunk one = {.n_pieces = 1, .rows = rows, .use_q = ck->use_q};
+    o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w->out_norm, rows, C, c->rms_eps);
+    if (p->a && p->a->save_head)  // the adapter's own head (modules_to_save) replaces the base's
+        linear(rt, &one, rt->logits, rt->xb, NULL, p->a->save_head, NULL, NULL, -1, PT_LIN_Q, C, V);
+    else
+        linear(rt, &one, rt->logits, rt->xb, rt->w->lm_head, NULL, NULL, &rt->q_head, -1, PT_LIN_Q, C, V);
+    o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
+}
+
+int runtime_forward_batch(pt_runtime *rt, const pt_rt_segment *segs, int n_segs, float *logits_out, int all_logits,
+                          pt_err *err) {
     const pt_config *c = &rt->model->cfg;
     const pt_backend_ops *o = rt->be->ops;
-    int C = c->n_embd, V = c->vocab_size;
-    if (n < 1) return pt_fail(err, PT_ERR_ARG, "nothing to run: empty token list");
-    if (rt->n_past + n > rt->n_ctx)
-        return pt_fail(err, PT_ERR_RANGE, "context full: %d cached + %d new tokens > %d; start a new conversation or raise --ctx",
-                       rt->n_past, n, rt->n_ctx);
-    for (int i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= V)
-            return pt_fail(err, PT_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", tokens[i], V - 1);
-
-    int32_t pos[512];
-    for (int done = 0; done < n;) {
-        int chunk = n - done < rt->max_batch ? n - done : rt->max_batch;
-        if (chunk > 512) chunk = 512;
-        for (int i = 0; i < chunk; i++) pos[i] = rt->n_past + i;
-        o->upload(rt->be, rt->tok_dev, tokens + done, sizeof(int32_t) * chunk);
-        o->upload(rt->be, rt->pos_dev, pos, sizeof(int32_t) * chunk);
-        forward_chunk(rt, chunk);
-
-        int last_chunk = done + chunk == n;
-        if (logits_out && (all_logits || last_chunk)) {
-            // final norm and head over every row, or only the last one
-            int first = all_logits ? 0 : chunk - 1, rows = chunk - first;
-            o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w->out_norm, rows, C, c->rms_eps);
-            const pt_adapter *a = rt->adapter && !rt->adapter->merged ? rt->adapter : NULL;
-            if (a && a->save_head)  // the adapter's own head (modules_to_save) replaces the base's
-                linear(rt, rt->logits, rt->xb, NULL, a->save_head, NULL, NULL, -1, PT_LIN_Q, rows, C, V);
-            else
-                linear(rt, rt->logits, rt->xb, rt->w->lm_head, NULL, NULL, &rt->q_head, -1, PT_LIN_Q, rows, C, V);
-            float *dst = all_logits ? logits_out + (size_t)done * V : logits_out;
-            o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
+    int V = c->vocab_size;
+    if (n_segs < 1 || n_segs > rt->n_seq) return pt_fail(err, PT_ERR_ARG, "%d segments for %d slots", n_segs, rt->n_seq);
+    int max_n = 0;
+    for (int i = 0; i < n_segs; i++) {
+        const pt_rt_segment *g = &segs[i];
+        if (g->seq < 0 || g->seq >= rt->n_seq) return pt_fail(err, PT_ERR_ARG, "slot %d: the runtime has %d", g->seq, rt->n_seq);
+        for (int j = 0; j < i; j++)
+            if (segs[j].seq == g->seq) return pt_fail(err, PT_ERR_ARG, "slot %d appears twice in one call", g->seq);
+        if (g->n < 1) return pt_fail(err, PT_ERR_ARG, "nothing to run: empty token list");
+        if (rt->seq[g->seq].n_past + g->n > rt->n_ctx)
+            return pt_fail(err, PT_ERR_RANGE, "context full: %d cached + %d new tokens > %d; start a new conversation or raise --ctx",
+                           rt->seq[g->seq].n_past, g->n, rt->n_ctx);
+        for (int t = 0; t < g->n; t++)
+            if (g->tokens[t] < 0 || g->tokens[t] >= V)
+                return pt_fail(err, PT_ERR_ARG, "token id %d is outside the vocabulary (0..%d)", g->tokens[t], V - 1);
+        if (g->n > max_n) max_n = g->n;
+    }
+    // The quantised products for calls whose every segment is decode-sized,
+    // as each segment would run alone.
+    int use_q = max_n <= rt->q_max_n;
+    int done[MAX_PIECES] = {0}, seg_of[MAX_PIECES];
+    size_t first_row[MAX_PIECES];   // segment i's first row in the all_logits output
+    for (int i = 0; i < n_segs; i++) first_row[i] = i ? first_row[i - 1] + (size_t)segs[i - 1].n : 0;
+    int32_t tok[512], pos[512];
+    for (;;) {
+        if (rt->abort && *rt->abort) return pt_fail(err, PT_ERR_ABORTED, "stopped");
+        // the next chunk: the next tokens of each unfinished segment, in order
+        chunk ck = {.use_q = use_q};
+        for (int i = 0; i < n_segs && ck.rows < rt->max_batch; i++) {
+            const pt_rt_segment *g = &segs[i];
+            if (done[i] == g->n) continue;
+            int take = g->n - done[i] < rt->max_batch - ck.rows ? g->n - done[i] : rt->max_batch - ck.rows;
+            const pt_rt_seq *q = &rt->seq[g->seq];
+            piece *p = &ck.p[ck.n_pieces];
+            *p = (piece){.seq = g->seq, .row = ck.rows, .n = take, .pos0 = q->n_past,
+                         .a = q->adapter && !q->adapter->merged ? q->adapter : NULL, .scale = q->scale};
+            ck.lora |= p->a != NULL;
+            for (int t = 0; t < take; t++) {
+                tok[ck.rows + t] = g->tokens[done[i] + t];
+                pos[ck.rows + t] = q->n_past + t;
+            }
+            seg_of[ck.n_pieces++] = i;
+            ck.rows += take;
         }
-        rt->n_past += chunk;
-        done += chunk;
+        if (ck.n_pieces == 0) break;
+        o->upload(rt->be, rt->tok_dev, tok, sizeof(int32_t) * ck.rows);
+        o->upload(rt->be, rt->pos_dev, pos, sizeof(int32_t) * ck.rows);
+        forward_chunk(rt, &ck);
+        for (int k = 0; k < ck.n_pieces; k++) {
+            const piece *p = &ck.p[k];
+            int i = seg_of[k];
+            if (logits_out && all_logits) head(rt, &ck, p, 1, logits_out + (first_row[i] + (size_t)done[i]) * V);
+            else if (logits_out && done[i] + p->n == segs[i].n) head(rt, &ck, p, 0, logits_out + (size_t)i * V);
+            done[i] += p->n;
+            rt->seq[p->seq].n_past += p->n;
+        }
     }
     return o->check(rt->be, err);
+}
+
+int runtime_forward(pt_runtime *rt, const int32_t *tokens, int n, float *logits_out, int all_logits, pt_err *err) {
+    pt_rt_segment g = {0, tokens, n};
+    return runtime_forward_batch(rt, &g, 1, logits_out, all_logits, err);
 }

@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int pt_fail(pt_err *err, pt_status code, const char *fmt, ...) {
     if (err) {
@@ -27,4 +28,17 @@ const char *pt_status_str(pt_status s) {
     case PT_ERR_INTERNAL: return "internal error";
     }
     return "unknown error";
+}
+
+int pt_problem_add(pt_problem *out, int cap, int *n, const char *field, int warning, const char *fmt, ...) {
+    if (*n < cap && out) {
+        pt_problem *p = &out[*n];
+        snprintf(p->field, sizeof p->field, "%s", field);
+        p->warning = warning;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+        va_end(ap);
+    }
+    return ++*n;
 }

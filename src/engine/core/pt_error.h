@@ -29,4 +29,17 @@ int pt_fail(pt_err *err, pt_status code, const char *fmt, ...)
 
 const char *pt_status_str(pt_status s);
 
+// One problem with one field of a form (a LoraConfig, training parameters):
+// the field's name as the config spells it, and a line saying what is wrong.
+typedef struct {
+    char field[40];
+    char msg[300];
+    int warning;   // 1: allowed, but worth knowing; 0: the value cannot be used
+} pt_problem;
+
+// Appends a problem to out (cap entries; *n counts all of them, also those
+// past cap). Returns the new count.
+int pt_problem_add(pt_problem *out, int cap, int *n, const char *field, int warning, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
 #endif

@@ -121,9 +121,11 @@ static int model_dims(const pt_config *mc, pt_linear s, int *in, int *out) {
     return PT_OK;
 }
 
-int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt_err *err) {
-    memset(a, 0, sizeof *a);
+// The checks that need the model, and c with PEFT's default targets filled in
+// when it names none (into *out, owned by the caller).
+static int resolve_config(pt_lora_config *out, const pt_model *m, const pt_lora_config *cfg, pt_err *err) {
     const pt_config *mc = &m->cfg;
+    memset(out, 0, sizeof *out);
     int rc = lora_config_validate(cfg, err);
     if (rc) return rc;
     for (int i = 0; i < cfg->n_modules_to_save; i++) {  // only the embedding and the head can be saved whole
@@ -136,39 +138,47 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
     if (cfg->bias != PT_BIAS_NONE && mc->has_qkv_bias)
         return pt_fail(err, PT_ERR_UNSUPPORTED, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
                        "bias=\"none\"", cfg->bias == PT_BIAS_ALL ? "all" : "lora_only", mc->arch);
-    if ((rc = lora_config_copy(&a->cfg, cfg, err))) return rc;
-    pt_lora_config *c = &a->cfg;
-    if (!c->n_target_modules && !c->target_regex && !c->target_all_linear) {
+    if ((rc = lora_config_copy(out, cfg, err))) return rc;
+    if (!out->n_target_modules && !out->target_regex && !out->target_all_linear) {
         const char *names[8];
         const char *type = !strcmp(mc->arch, "smollm") ? "llama" : mc->arch;  // SmolLM is a LlamaForCausalLM
         int n = lora_default_targets(type, names, 8);
         if (!n) {
-            rc = pt_fail(err, PT_ERR_ARG, "no target_modules given and PEFT has no default for model type %s; "
-                         "name them (e.g. q_proj, v_proj)", mc->arch);
-            goto fail;
+            lora_config_free(out);
+            return pt_fail(err, PT_ERR_ARG, "no target_modules given and PEFT has no default for model type %s; "
+                           "name them (e.g. q_proj, v_proj)", mc->arch);
         }
-        c->target_modules = calloc((size_t)n, sizeof(char *));
-        if (!c->target_modules) goto nomem;
-        for (int i = 0; i < n; i++)
-            if (!(c->target_modules[c->n_target_modules++] = strdup(names[i]))) goto nomem;
+        out->target_modules = calloc((size_t)n, sizeof(char *));
+        for (int i = 0; out->target_modules && i < n; i++)
+            if ((out->target_modules[out->n_target_modules] = strdup(names[i]))) out->n_target_modules++;
+        if (out->n_target_modules != n) {
+            lora_config_free(out);
+            return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+        }
     }
     // modules peftui cannot adapt: PEFT would put a LoRA on them
     static const char *const OTHER[] = {"lm_head", "model.embed_tokens"};
     for (int i = 0; i < 2; i++)
-        if (target_matches(c, OTHER[i], 0)) {
-            rc = pt_fail(err, PT_ERR_UNSUPPORTED, "target_modules matches %s: LoRA on the %s is not implemented yet "
-                         "(the linear layers of the blocks are)", OTHER[i], i ? "token embedding" : "output head");
-            goto fail;
+        if (target_matches(out, OTHER[i], 0)) {
+            lora_config_free(out);
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "target_modules matches %s: LoRA on the %s is not implemented yet "
+                           "(the linear layers of the blocks are)", OTHER[i], i ? "token embedding" : "output head");
         }
-    int L = mc->n_layer, count = 0;
-    a->n_layer = L;
-    a->mods = calloc((size_t)L * PT_LIN_COUNT, sizeof *a->mods);
-    if (!a->mods) goto nomem;
+    return PT_OK;
+}
+
+// Which modules the resolved config c targets, with each one's r, scale and
+// dims in mods (L * PT_LIN_COUNT; r 0 for the others). Returns the count;
+// *n_params gets A and B's floats (the saved modules not included).
+static int match_modules(const pt_lora_config *c, const pt_model *m, pt_lora_module *mods, size_t *n_params) {
+    const pt_config *mc = &m->cfg;
+    int count = 0;
     size_t total = 0;
     char name[128];
-    for (int l = 0; l < L; l++)
+    for (int l = 0; l < mc->n_layer; l++)
         for (int s = 0; s < PT_LIN_COUNT; s++) {
-            pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
+            pt_lora_module *mod = &mods[l * PT_LIN_COUNT + s];
+            memset(mod, 0, sizeof *mod);
             model_dims(mc, (pt_linear)s, &mod->in, &mod->out);
             lora_module_name(name, sizeof name, l, (pt_linear)s);
             if (!target_matches(c, name, 1)) continue;
@@ -180,14 +190,56 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
             total += (size_t)mod->r * (size_t)(mod->in + mod->out);
             count++;
         }
-    if (!count) {
-        char t[200];
-        lora_describe_targets(c, t, sizeof t);
-        rc = pt_fail(err, PT_ERR_ARG, "target_modules %s%s%s matches no module of this model; its modules are "
-                     "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (full names like "
-                     "model.layers.0.self_attn.q_proj, layers 0-%d)", t,
-                     c->n_layers_to_transform ? " with layers_to_transform" : "",
-                     c->n_exclude_modules || c->exclude_regex ? " less exclude_modules" : "", L - 1);
+    *n_params = total;
+    return count;
+}
+
+static int no_match(const pt_lora_config *c, int L, pt_err *err) {
+    char t[200];
+    lora_describe_targets(c, t, sizeof t);
+    return pt_fail(err, PT_ERR_ARG, "target_modules %s%s%s matches no module of this model; its modules are "
+                   "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (full names like "
+                   "model.layers.0.self_attn.q_proj, layers 0-%d)", t,
+                   c->n_layers_to_transform ? " with layers_to_transform" : "",
+                   c->n_exclude_modules || c->exclude_regex ? " less exclude_modules" : "", L - 1);
+}
+
+int lora_match(const pt_model *m, const pt_lora_config *cfg, pt_lora_module *mods, int *n_matched, size_t *n_params,
+               pt_err *err) {
+    pt_lora_config c;
+    size_t nm = (size_t)m->cfg.n_layer * PT_LIN_COUNT;
+    int rc = resolve_config(&c, m, cfg, err);
+    if (rc) return rc;
+    pt_lora_module *own = mods ? NULL : calloc(nm ? nm : 1, sizeof *own);
+    if (!mods && !own) {
+        lora_config_free(&c);
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    }
+    size_t total = 0;
+    int count = match_modules(&c, m, mods ? mods : own, &total);
+    size_t VC = (size_t)m->cfg.vocab_size * m->cfg.n_embd;
+    total += (size_t)(lora_saves_module(&c, "model.embed_tokens") + lora_saves_module(&c, "lm_head")) * VC;
+    if (n_matched) *n_matched = count;
+    if (n_params) *n_params = total;
+    if (!count) rc = no_match(&c, m->cfg.n_layer, err);
+    free(own);
+    lora_config_free(&c);
+    return rc;
+}
+
+int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt_err *err) {
+    memset(a, 0, sizeof *a);
+    const pt_config *mc = &m->cfg;
+    int rc = resolve_config(&a->cfg, m, cfg, err);
+    if (rc) return rc;
+    pt_lora_config *c = &a->cfg;
+    int L = mc->n_layer;
+    a->n_layer = L;
+    a->mods = calloc((size_t)L * PT_LIN_COUNT, sizeof *a->mods);
+    if (!a->mods) goto nomem;
+    size_t total = 0;
+    if (!match_modules(c, m, a->mods, &total)) {
+        rc = no_match(c, L, err);
         goto fail;
     }
     size_t VC = (size_t)mc->vocab_size * mc->n_embd;
@@ -215,6 +267,93 @@ nomem:
 fail:
     adapter_free(a);
     return rc;
+}
+
+int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, int cap) {
+    int n = lora_config_problems(cfg, out, cap);
+    const pt_config *mc = &m->cfg;
+    int L = mc->n_layer;
+    for (int i = 0; i < cfg->n_layers_to_transform; i++)
+        if (cfg->layers_to_transform[i] >= L)
+            pt_problem_add(out, cap, &n, "layers_to_transform", 0, "layers_to_transform: layer %d is past the last "
+                           "layer (this model has layers 0-%d)", cfg->layers_to_transform[i], L - 1);
+    for (int i = 0; i < cfg->n_modules_to_save; i++) {
+        const char *e = cfg->modules_to_save[i];
+        pt_lora_config one = {.modules_to_save = (char **)&e, .n_modules_to_save = 1};
+        if (!lora_saves_module(&one, "lm_head") && !lora_saves_module(&one, "model.embed_tokens"))
+            pt_problem_add(out, cap, &n, "modules_to_save", 0, "modules_to_save entry '%s' is not supported: peftui "
+                           "trains whole copies of lm_head and embed_tokens only", e);
+    }
+    if (cfg->bias != PT_BIAS_NONE && mc->has_qkv_bias)
+        pt_problem_add(out, cap, &n, "bias", 0, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
+                       "\"none\"", cfg->bias == PT_BIAS_ALL ? "all" : "lora_only", mc->arch);
+    if (n) return n;   // the rest needs a config that resolves
+    pt_err err = {0};
+    pt_lora_module *mods = calloc((size_t)L * PT_LIN_COUNT, sizeof *mods);
+    int count = 0;
+    if (!mods) return pt_problem_add(out, cap, &n, "target_modules", 0, "out of memory");
+    if (lora_match(m, cfg, mods, &count, NULL, &err) != PT_OK)   // what is left: the targets
+        pt_problem_add(out, cap, &n, "target_modules", 0, "%s", err.msg);
+    int big = 0, r_big = 0, min_dim = 0;   // modules whose r is above their rank; the largest r, the smallest rank
+    for (int i = 0; i < L * PT_LIN_COUNT; i++) {
+        const pt_lora_module *mod = &mods[i];
+        int d = mod->in < mod->out ? mod->in : mod->out;
+        if (!mod->r || mod->r <= d) continue;
+        if (!big++ || d < min_dim) min_dim = d;
+        if (mod->r > r_big) r_big = mod->r;
+    }
+    if (big)
+        pt_problem_add(out, cap, &n, "r", 1, "r=%d is more than %d module%s can use (rank at most %d there): the extra "
+                       "rank only costs memory", r_big, big, big == 1 ? "" : "s", min_dim);
+    char name[128];
+    for (int k = 0; k < cfg->n_rank_pattern + cfg->n_alpha_pattern; k++) {   // keys that change nothing
+        int is_rank = k < cfg->n_rank_pattern;
+        const pt_pattern *pat = is_rank ? &cfg->rank_pattern[k] : &cfg->alpha_pattern[k - cfg->n_rank_pattern];
+        int hit = 0;
+        for (int i = 0; i < L * PT_LIN_COUNT && !hit; i++) {
+            if (!mods[i].r) continue;
+            lora_module_name(name, sizeof name, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+            hit = lora_pattern_for(pat, 1, name) != NULL;
+        }
+        if (!hit)
+            pt_problem_add(out, cap, &n, is_rank ? "rank_pattern" : "alpha_pattern", 1,
+                           "%s key \"%s\" matches none of the targeted modules", is_rank ? "rank_pattern" : "alpha_pattern",
+                           pat->key);
+    }
+    free(mods);
+    return n;
+}
+
+int adapter_touches_cache(const pt_adapter *a) {
+    if (!a) return 0;
+    if (a->save_embed) return 1;
+    for (int l = 0; l < a->n_layer; l++)
+        for (int s = 0; s < PT_LIN_COUNT; s++) {
+            if (!a->mods[l * PT_LIN_COUNT + s].A) continue;
+            // every module of an earlier layer feeds the later layers' keys
+            // and values; in the last layer only k_proj and v_proj do
+            if (l < a->n_layer - 1 || s == PT_LIN_K || s == PT_LIN_V) return 1;
+        }
+    return 0;
+}
+
+// ||scale * B A||_F from r x r products: ||BA||^2 = sum_ij (B^T B)_ij (A A^T)_ij.
+void adapter_norms(const pt_adapter *a, float user_scale, float *out) {
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) {
+        const pt_lora_module *mod = &a->mods[i];
+        out[i] = -1.0f;
+        if (!mod->A) continue;
+        int r = mod->r;
+        double sum = 0.0;
+        for (int x = 0; x < r; x++)
+            for (int y = x; y < r; y++) {
+                double bb = 0.0, aa = 0.0;
+                for (int o = 0; o < mod->out; o++) bb += (double)mod->B[(size_t)o * r + x] * mod->B[(size_t)o * r + y];
+                for (int k = 0; k < mod->in; k++) aa += (double)mod->A[(size_t)x * mod->in + k] * mod->A[(size_t)y * mod->in + k];
+                sum += (x == y ? 1.0 : 2.0) * bb * aa;   // both triangles
+            }
+        out[i] = (float)(fabs((double)mod->scale * user_scale) * sqrt(sum > 0 ? sum : 0));
+    }
 }
 
 // Our generator: splitmix64 (core/rng.h, seeded, no global state). PyTorch's

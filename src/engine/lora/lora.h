@@ -61,6 +61,9 @@ void lora_config_free(pt_lora_config *c);
 int lora_config_copy(pt_lora_config *dst, const pt_lora_config *src, pt_err *err);
 // Checks r > 0, alpha > 0, 0 <= dropout < 1, ...; names the field at fault.
 int lora_config_validate(const pt_lora_config *c, pt_err *err);
+// Every problem of c alone (lora_config_validate reports the first), each
+// tagged with PEFT's field name; returns the count (out gets up to cap).
+int lora_config_problems(const pt_lora_config *c, pt_problem *out, int cap);
 // From adapter_config.json text. Every PEFT field is accepted at its default;
 // a field peftui does not implement set to anything else is refused by name.
 int lora_config_from_json(pt_lora_config *c, const char *json, const char *path, pt_err *err);
@@ -112,6 +115,17 @@ void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot);
 // names when a pattern matches nothing), allocates and initialises A and B
 // as PEFT does for init_lora_weights (see pt_lora_init) from seed.
 int adapter_create(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, uint64_t seed, pt_err *err);
+// The modules cfg targets in m, without allocating an adapter: per module
+// (L * PT_LIN_COUNT, may be NULL) its r, scale and dims (r 0: untargeted),
+// the count and the trainable floats (saved modules included). Fails as
+// adapter_create would (a pattern that matches nothing, ...).
+int lora_match(const pt_model *m, const pt_lora_config *cfg, pt_lora_module *mods, int *n_matched, size_t *n_params,
+               pt_err *err);
+// Every problem of cfg on model m: lora_config_problems, then what needs the
+// model (a layer past the last one, targets that match nothing, unsupported
+// modules_to_save or bias) and warnings (r above a module's rank, pattern
+// keys that match no targeted module). Returns the count.
+int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, int cap);
 // As adapter_create, but A and B are left zero (a loader fills them).
 int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt_err *err);
 void adapter_free(pt_adapter *a);
@@ -125,6 +139,15 @@ int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err
 // Loads a PEFT (or peftui) adapter folder onto m. Shape mismatch -> error naming
 // the tensor. *warning gets a line (or "") when the base fingerprint differs.
 int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warning, size_t wcap, pt_err *err);
+
+// Whether a changes the keys and values a KV cache holds (any module before
+// the last layer, the last layer's k/v, a saved embedding): when it does
+// not, a cache made with the base is valid for it too.
+int adapter_touches_cache(const pt_adapter *a);
+// Per module (L * PT_LIN_COUNT) the Frobenius norm of user_scale * scale *
+// B @ A, from r x r products (never the out x in matrix); -1 where a has no
+// module. a's parameters in host memory.
+void adapter_norms(const pt_adapter *a, float user_scale, float *out);
 
 // Merge into / unmerge from the model's float32 weights: W += sign * scale * B @ A.
 int adapter_merge(pt_adapter *a, pt_model *m, float user_scale, pt_err *err);

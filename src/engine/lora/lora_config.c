@@ -159,58 +159,63 @@ const pt_pattern *lora_pattern_for(const pt_pattern *p, int n, const char *name)
     return NULL;
 }
 
-int lora_config_validate(const pt_lora_config *c, pt_err *err) {
-    if (c->r <= 0) return pt_fail(err, PT_ERR_ARG, "r must be a positive integer (got %d)", c->r);
-    if (!(c->lora_alpha > 0) || isinf(c->lora_alpha))
-        return pt_fail(err, PT_ERR_ARG, "lora_alpha must be positive (got %g)", c->lora_alpha);
+// Every problem of c on its own (no model), tagged with PEFT's field name.
+int lora_config_problems(const pt_lora_config *c, pt_problem *out, int cap) {
+    int n = 0;
+    pt_err e = {0};
+#define BAD(field, ...) pt_problem_add(out, cap, &n, field, 0, __VA_ARGS__)
+    if (c->r <= 0) BAD("r", "r must be a positive integer (got %d)", c->r);
+    if (!(c->lora_alpha > 0) || isinf(c->lora_alpha)) BAD("lora_alpha", "lora_alpha must be positive (got %g)", c->lora_alpha);
     if (!(c->lora_dropout >= 0 && c->lora_dropout < 1))
-        return pt_fail(err, PT_ERR_ARG, "lora_dropout must be in [0, 1) (got %g)", c->lora_dropout);
+        BAD("lora_dropout", "lora_dropout must be in [0, 1) (got %g)", c->lora_dropout);
     if (c->fan_in_fan_out)
-        return pt_fail(err, PT_ERR_ARG, "fan_in_fan_out=true is for Conv1D layers (GPT-2); LLaMA-family "
-                       "models use nn.Linear, which needs fan_in_fan_out=false");
+        BAD("fan_in_fan_out", "fan_in_fan_out=true is for Conv1D layers (GPT-2); LLaMA-family models use nn.Linear, "
+            "which needs fan_in_fan_out=false");
     if (c->bias != PT_BIAS_NONE && c->bias != PT_BIAS_ALL && c->bias != PT_BIAS_LORA_ONLY)
-        return pt_fail(err, PT_ERR_ARG, "bias must be none, all or lora_only");
+        BAD("bias", "bias must be none, all or lora_only");
     if (c->init != PT_INIT_KAIMING && c->init != PT_INIT_GAUSSIAN && c->init != PT_INIT_ZERO_A)
-        return pt_fail(err, PT_ERR_ARG, "init_lora_weights must be true, false or \"gaussian\"");
+        BAD("init_lora_weights", "init_lora_weights must be true, false or \"gaussian\"");
     int is_str = c->target_regex || c->target_all_linear;
-    if (is_str && c->n_target_modules)
-        return pt_fail(err, PT_ERR_ARG, "target_modules is either a list or a string, not both");
+    if (is_str && c->n_target_modules) BAD("target_modules", "target_modules is either a list or a string, not both");
     if (c->exclude_regex && c->n_exclude_modules)
-        return pt_fail(err, PT_ERR_ARG, "exclude_modules is either a list or a string, not both");
+        BAD("exclude_modules", "exclude_modules is either a list or a string, not both");
     if (is_str && c->n_layers_to_transform)
-        return pt_fail(err, PT_ERR_ARG, "layers_to_transform cannot be used when target_modules is a string");
-    if (is_str && c->layers_pattern[0])
-        return pt_fail(err, PT_ERR_ARG, "layers_pattern cannot be used when target_modules is a string");
-    if (c->layers_pattern[0] && !c->n_layers_to_transform)
-        return pt_fail(err, PT_ERR_ARG, "layers_pattern needs layers_to_transform");
+        BAD("layers_to_transform", "layers_to_transform cannot be used when target_modules is a string");
+    if (is_str && c->layers_pattern[0]) BAD("layers_pattern", "layers_pattern cannot be used when target_modules is a string");
+    if (c->layers_pattern[0] && !c->n_layers_to_transform) BAD("layers_pattern", "layers_pattern needs layers_to_transform");
     for (int i = 0; i < c->n_layers_to_transform; i++)
         if (c->layers_to_transform[i] < 0)
-            return pt_fail(err, PT_ERR_ARG, "layers_to_transform: negative layer %d", c->layers_to_transform[i]);
+            BAD("layers_to_transform", "layers_to_transform: negative layer %d", c->layers_to_transform[i]);
     for (int i = 0; i < c->n_rank_pattern; i++) {
         float v = c->rank_pattern[i].value;
         if (!(v >= 1) || v != floorf(v) || v > 1e6f)
-            return pt_fail(err, PT_ERR_ARG, "rank_pattern[\"%s\"] must be a positive integer (got %g)",
-                           c->rank_pattern[i].key, v);
+            BAD("rank_pattern", "rank_pattern[\"%s\"] must be a positive integer (got %g)", c->rank_pattern[i].key, v);
     }
     for (int i = 0; i < c->n_alpha_pattern; i++) {
         float v = c->alpha_pattern[i].value;
         if (!(v > 0) || isinf(v))
-            return pt_fail(err, PT_ERR_ARG, "alpha_pattern[\"%s\"] must be positive (got %g)", c->alpha_pattern[i].key, v);
+            BAD("alpha_pattern", "alpha_pattern[\"%s\"] must be positive (got %g)", c->alpha_pattern[i].key, v);
     }
-    int rc;
-    if (c->target_regex && (rc = re_check(c->target_regex, "target_modules", err))) return rc;
-    if (c->exclude_regex && (rc = re_check(c->exclude_regex, "exclude_modules", err))) return rc;
+    if (c->target_regex && re_check(c->target_regex, "target_modules", &e)) BAD("target_modules", "%s", e.msg);
+    if (c->exclude_regex && re_check(c->exclude_regex, "exclude_modules", &e)) BAD("exclude_modules", "%s", e.msg);
     char what[96];
     for (int i = 0; i < c->n_rank_pattern; i++) {
         snprintf(what, sizeof what, "rank_pattern key \"%.60s\"", c->rank_pattern[i].key);
-        if ((rc = re_check(c->rank_pattern[i].key, what, err))) return rc;
+        if (re_check(c->rank_pattern[i].key, what, &e)) BAD("rank_pattern", "%s", e.msg);
     }
     for (int i = 0; i < c->n_alpha_pattern; i++) {
         snprintf(what, sizeof what, "alpha_pattern key \"%.60s\"", c->alpha_pattern[i].key);
-        if ((rc = re_check(c->alpha_pattern[i].key, what, err))) return rc;
+        if (re_check(c->alpha_pattern[i].key, what, &e)) BAD("alpha_pattern", "%s", e.msg);
     }
-    if (c->layers_pattern[0] && (rc = re_check(c->layers_pattern, "layers_pattern", err))) return rc;
-    return PT_OK;
+    if (c->layers_pattern[0] && re_check(c->layers_pattern, "layers_pattern", &e)) BAD("layers_pattern", "%s", e.msg);
+#undef BAD
+    return n;
+}
+
+int lora_config_validate(const pt_lora_config *c, pt_err *err) {
+    pt_problem first;
+    if (lora_config_problems(c, &first, 1) == 0) return PT_OK;
+    return pt_fail(err, PT_ERR_ARG, "%s", first.msg);
 }
 
 // ---------------------------------------------------------------- JSON in
