@@ -193,7 +193,7 @@ static int train_on(const char *device, pt_dataset *d, const char *out, pt_adapt
     snprintf(p.out_dir, sizeof p.out_dir, "%s/%s", g_tmp, out);
     pt_trainer *t;
     pt_err err;
-    int rc = trainer_start(&t, &g_model, a, d, NULL, &p, &err);
+    int rc = trainer_start(&t, &g_model, a, d, NULL, &p, NULL, &err);
     if (!rc) rc = trainer_join(t, &err);
     if (rc) fprintf(stderr, "train on %s: %s\n", device, err.msg);
     return rc;

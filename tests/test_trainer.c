@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,8 @@ static void str_fmt(char *dst, size_t cap, const char *fmt, ...) {
     va_end(ap);
 }
 
+static int ended(pt_train_state st) { return st == PT_TRAIN_DONE || st == PT_TRAIN_FAILED || st == PT_TRAIN_CANCELLED; }
+
 // Polls until step >= min_step, the state is `state` (-1: any) and, when
 // need_ckpt, a checkpoint exists; or the job ends. 1 when the condition held.
 static int wait_until(pt_trainer *t, pt_train_status *s, int min_step, int state, int need_ckpt) {
@@ -108,14 +111,14 @@ static int wait_until(pt_trainer *t, pt_train_status *s, int min_step, int state
     for (;;) {
         trainer_status(t, s);
         if (s->step >= min_step && (state < 0 || (int)s->state == state) && (!need_ckpt || s->last_checkpoint[0])) return 1;
-        if (s->state == PT_TRAIN_DONE || s->state == PT_TRAIN_FAILED) return 0;
+        if (ended(s->state)) return 0;
         if (pt_now_s() - t0 > 30) return 0;
         usleep(200);
     }
 }
 
 static void wait_end(pt_trainer *t, pt_train_status *s) {
-    while (trainer_status(t, s), s->state != PT_TRAIN_DONE && s->state != PT_TRAIN_FAILED) usleep(500);
+    while (trainer_status(t, s), !ended(s->state)) usleep(500);
 }
 
 typedef struct {
@@ -216,25 +219,27 @@ static void test_bad_start(void) {
     if (f) fclose(f);
     base_params(&p, "x");
     snprintf(p.out_dir, sizeof(p.out_dir), "%s/sub", file);
-    int rc = trainer_start(&t, &g_model, &a, &d, NULL, &p, &err);
+    int rc = trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err);
     CHECKF(rc == PT_ERR_IO && strstr(err.msg, "not writable") && strstr(err.msg, p.out_dir), "rc %d: %s", rc, err.msg);
     CHECK(t == NULL);
 
     base_params(&p, "bad-out");
     p.batch = 0;
-    CHECK(trainer_start(&t, &g_model, &a, &d, NULL, &p, &err) == PT_ERR_ARG && strstr(err.msg, "batch"));
+    CHECK(trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err) == PT_ERR_ARG && strstr(err.msg, "batch"));
     base_params(&p, "bad-out");
     p.max_steps = 0;
     p.epochs = 0;
-    CHECK(trainer_start(&t, &g_model, &a, &d, NULL, &p, &err) == PT_ERR_ARG);
+    CHECK(trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err) == PT_ERR_ARG);
     pt_dataset empty = {0};
     base_params(&p, "bad-out");
-    CHECK(trainer_start(&t, &g_model, &a, &empty, NULL, &p, &err) == PT_ERR_ARG && strstr(err.msg, "empty"));
+    CHECK(trainer_start(&t, &g_model, &a, &empty, NULL, &p, NULL, &err) == PT_ERR_ARG && strstr(err.msg, "empty"));
 
     // resume from a folder that is not a checkpoint
     base_params(&p, "bad-out");
     snprintf(p.resume_dir, sizeof(p.resume_dir), "%s/no-such-checkpoint", g_tmp);
-    rc = trainer_start(&t, &g_model, &a, &d, NULL, &p, &err);
+    // (resume loading happens in the job: start returns at once, the job fails)
+    rc = trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err);
+    if (rc == PT_OK) rc = trainer_join(t, &err);
     CHECKF(rc == PT_ERR_IO && strstr(err.msg, "trainer_state.json"), "rc %d: %s", rc, err.msg);
     adapter_free(&a);
     dataset_free(&d);
@@ -261,7 +266,7 @@ static void test_learns(void) {
     p.warmup_steps = 2;
     pt_trainer *t;
     pt_err err;
-    int rc = trainer_start(&t, &g_model, &a, &d, &ev, &p, &err);
+    int rc = trainer_start(&t, &g_model, &a, &d, &ev, &p, NULL, &err);
     CHECKF(rc == PT_OK, "%s", err.msg);
     if (rc) return;
     pt_train_record recs[64];
@@ -340,7 +345,7 @@ static void test_pause_stop(void) {
     p.max_steps = 100000;
     pt_trainer *t;
     pt_err err;
-    if (trainer_start(&t, &g_model, &a, &d, NULL, &p, &err)) {
+    if (trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err)) {
         CHECKF(0, "%s", err.msg);
         return;
     }
@@ -407,7 +412,7 @@ static void test_resume_equal(void) {
 
     pt_adapter a;
     if (make_adapter(&a, 0.1f, 3)) return;
-    int rc = trainer_start(&t, &g_model, &a, &d, &ev, &p, &err);
+    int rc = trainer_start(&t, &g_model, &a, &d, &ev, &p, NULL, &err);
     CHECKF(rc == PT_OK, "%s", err.msg);
     if (rc) return;
     wait_end(t, &s);
@@ -417,7 +422,7 @@ static void test_resume_equal(void) {
     if (make_adapter(&b, 0.1f, 3)) return;
     pt_train_params q = p;
     snprintf(q.out_dir, sizeof(q.out_dir), "%s/interrupted", g_tmp);
-    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, &err);
+    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, NULL, &err);
     CHECKF(rc == PT_OK, "%s", err.msg);
     if (rc) return;
     wait_until(t, &s, 3, -1, 0);
@@ -432,7 +437,7 @@ static void test_resume_equal(void) {
     if (make_adapter(&b, 0.1f, 99)) return;
     str_fmt(q.resume_dir, sizeof(q.resume_dir), "%s/checkpoint-%d", q.out_dir, k);
     q.seed = 12345;   // the checkpoint's seed wins: the data order must continue
-    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, &err);
+    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, NULL, &err);
     CHECKF(rc == PT_OK, "%s", err.msg);
     if (rc) return;
     wait_end(t, &s);
@@ -462,21 +467,23 @@ static void test_resume_equal(void) {
     str_fmt(q.resume_dir, sizeof(q.resume_dir), "%s/checkpoint-%d", q.out_dir, N);
     pt_train_params r = q;
     r.batch = 3;
-    rc = trainer_start(&t, &g_model, &b, &d, &ev, &r, &err);
+    rc = trainer_start(&t, &g_model, &b, &d, &ev, &r, NULL, &err);
+    if (rc == PT_OK) rc = trainer_join(t, &err);
     CHECKF(rc == PT_ERR_ARG && strstr(err.msg, "data order"), "rc %d: %s", rc, err.msg);
     // resuming a finished run's last checkpoint (killed before the final save)
     // writes the final adapter and ends: nothing trained, nothing lost
     char fin[1300];
     snprintf(fin, sizeof fin, "%s/adapter_model.safetensors", q.out_dir);
     CHECK(unlink(fin) == 0);
-    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, &err);
+    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, NULL, &err);
     CHECKF(rc == PT_OK && trainer_join(t, &err) == PT_OK, "rc %d: %s", rc, err.msg);
     struct stat fst;
     CHECK(stat(fin, &fst) == 0 && fst.st_size > 0);
     q.max_steps = N + 5;
     snprintf(dst, sizeof(dst), "%s/optimizer.bin", q.resume_dir);
     CHECK(truncate(dst, 100) == 0);
-    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, &err);
+    rc = trainer_start(&t, &g_model, &b, &d, &ev, &q, NULL, &err);
+    if (rc == PT_OK) rc = trainer_join(t, &err);
     CHECKF(rc == PT_ERR_FORMAT && strstr(err.msg, "optimizer.bin"), "rc %d: %s", rc, err.msg);
     adapter_free(&a);
     adapter_free(&b);
@@ -500,7 +507,7 @@ static void test_nan_stop(void) {
     p.save_every = 3;
     pt_trainer *t;
     pt_err err;
-    if (trainer_start(&t, &g_model, &a, &d, NULL, &p, &err)) {
+    if (trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err)) {
         CHECKF(0, "%s", err.msg);
         return;
     }
@@ -560,7 +567,7 @@ static void test_disk_full(void) {
     p.save_every = 2;
     pt_trainer *t;
     pt_err err;
-    if (trainer_start(&t, &g_model, &a, &d, NULL, &p, &err)) {
+    if (trainer_start(&t, &g_model, &a, &d, NULL, &p, NULL, &err)) {
         CHECKF(0, "%s", err.msg);
         goto done;
     }
@@ -599,6 +606,116 @@ done:
     if (mounted) umount(out);
 }
 
+// What a host hears: every event, every step boundary, the thread share asked.
+typedef struct {
+    pthread_mutex_t mu;
+    int n_step, n_eval, n_ckpt, n_done, n_state, last_boundary, boundaries, bad_order, threads_asked;
+    pt_train_state done_state;
+    char ckpt[1100];
+    double t_done;
+} host_log;
+
+static void on_event(void *ud, const pt_train_event *e) {
+    host_log *h = ud;
+    pthread_mutex_lock(&h->mu);
+    if (e->kind == PT_TEV_STEP) h->n_step++;
+    if (e->kind == PT_TEV_EVAL) h->n_eval++;
+    if (e->kind == PT_TEV_STATE) h->n_state++;
+    if (e->kind == PT_TEV_CHECKPOINT) {
+        h->n_ckpt++;
+        snprintf(h->ckpt, sizeof h->ckpt, "%s", e->text);
+    }
+    if (e->kind == PT_TEV_DONE) {
+        h->n_done++;
+        h->done_state = e->state;
+        h->t_done = pt_now_s();
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void on_step(void *ud, pt_backend *be, const float *params, size_t n, int step) {
+    host_log *h = ud;
+    (void)be;
+    (void)params;
+    (void)n;
+    pthread_mutex_lock(&h->mu);
+    if (h->boundaries && step != h->last_boundary + 1) h->bad_order++;
+    h->last_boundary = step;
+    h->boundaries++;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static int share(void *ud) {
+    host_log *h = ud;
+    pthread_mutex_lock(&h->mu);
+    h->threads_asked++;
+    pthread_mutex_unlock(&h->mu);
+    return 1;
+}
+
+// Events and hooks, and cancel and stop inside a step of many micro-batches:
+// each takes effect within one micro-batch, a stop saves the last finished
+// step, a cancel writes nothing.
+static void test_events_cancel(void) {
+    int idx[7] = {0, 1, 2, 3, 4, 5, 6};
+    pt_dataset d;
+    pt_adapter a;
+    if (load_rows(&d, "events", idx, 7) || make_adapter(&a, 0, 1)) {
+        CHECK(0);
+        return;
+    }
+    for (int mode = 0; mode < 2; mode++) {   // 0 cancel, 1 stop
+        host_log h = {.mu = PTHREAD_MUTEX_INITIALIZER};
+        pt_train_env env = {.ud = &h, .on_event = on_event, .on_step = on_step, .threads = share};
+        pt_train_params p;
+        base_params(&p, mode ? "events-stop" : "events-cancel");
+        p.batch = 1;
+        p.grad_accum = 64;   // one step is 64 micro-batches over the 7 rows (capped at the epoch's end)
+        p.max_steps = 1000;
+        p.save_every = 1;
+        pt_trainer *t;
+        pt_err err = {0};
+        if (trainer_start(&t, &g_model, &a, &d, NULL, &p, &env, &err)) {
+            CHECKF(0, "%s", err.msg);
+            break;
+        }
+        pt_train_status s;
+        CHECK(wait_until(t, &s, 2, PT_TRAIN_RUNNING, 1));
+        usleep(3000);   // into the next step's micro-batches
+        int k = s.step;
+        double t0 = pt_now_s();
+        if (mode) trainer_stop(t);
+        else trainer_cancel(t);
+        wait_end(t, &s);
+        double latency = pt_now_s() - t0;
+        CHECK(trainer_join(t, &err) == PT_OK);
+        pthread_mutex_lock(&h.mu);
+        CHECKF(h.n_done == 1 && h.done_state == (mode ? PT_TRAIN_DONE : PT_TRAIN_CANCELLED), "%s: done %d, state %d",
+               mode ? "stop" : "cancel", h.n_done, h.done_state);
+        CHECKF(s.step >= k && s.step <= k + 1, "%s at step %d ended at %d", mode ? "stop" : "cancel", k, s.step);
+        CHECKF(h.n_step == s.step, "%d step events for %d steps", h.n_step, s.step);
+        CHECKF(h.boundaries == s.step + 1 && !h.bad_order, "%d step boundaries (set-up and each step) for %d steps",
+               h.boundaries, s.step);
+        CHECK(h.threads_asked >= s.step);
+        CHECK(h.n_ckpt >= 1 && !strcmp(h.ckpt, s.last_checkpoint));
+        // a step is 7 micro-batches of one row on the tiny model: well under a second
+        CHECKF(latency < 1.0, "%s took %.3f s to take effect", mode ? "stop" : "cancel", latency);
+        char ck[1200];
+        snprintf(ck, sizeof ck, "%s/checkpoint-%d", p.out_dir, s.step);
+        if (mode) {
+            CHECKF(!strcmp(s.last_checkpoint, ck), "stop saved %s, want %s", s.last_checkpoint, ck);
+            CHECK(file_exists(p.out_dir, "adapter_model.safetensors"));
+        } else {
+            CHECK(!file_exists(p.out_dir, "adapter_model.safetensors"));   // nothing more written
+            CHECK(strstr(s.message, "cancelled") != NULL);
+        }
+        printf("%s: took effect in %.1f ms\n", mode ? "stop" : "cancel", latency * 1e3);
+        pthread_mutex_unlock(&h.mu);
+    }
+    adapter_free(&a);
+    dataset_free(&d);
+}
+
 int main(int argc, char **argv) {
     CHECK_USE_FAST_BLAS(argv);
     (void)argc;
@@ -616,6 +733,7 @@ int main(int argc, char **argv) {
     struct { const char *name; void (*fn)(void); } tests[] = {
         {"bad start", test_bad_start}, {"learns", test_learns}, {"pause/stop", test_pause_stop},
         {"resume equal", test_resume_equal}, {"nan stop", test_nan_stop}, {"disk full", test_disk_full},
+        {"events/cancel", test_events_cancel},
     };
     for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
         double t0 = pt_now_s();

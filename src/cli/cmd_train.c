@@ -223,7 +223,7 @@ static int watch(pt_trainer *t, const char *out_dir) {
     for (;;) {
         sleep_ms(100);
         trainer_status(t, &st);
-        int terminal = st.state == PT_TRAIN_DONE || st.state == PT_TRAIN_FAILED;
+        int terminal = st.state == PT_TRAIN_DONE || st.state == PT_TRAIN_FAILED || st.state == PT_TRAIN_CANCELLED;
         int n;
         while ((n = trainer_poll(t, recs, 64)) > 0) {
             have = 1;
@@ -431,7 +431,7 @@ int cmd_train(int argc, char **argv) {
 
     cli_sigint_install();
     pt_trainer *t = NULL;
-    if (trainer_start(&t, &m, &a, &train, eval.n ? &eval : NULL, p, &err) != PT_OK) {
+    if (trainer_start(&t, &m, &a, &train, eval.n ? &eval : NULL, p, NULL, &err) != PT_OK) {
         rc = cli_error(CLI_ERR, "%s", err.msg);
         goto done;
     }

@@ -24,7 +24,8 @@ struct pt_train_graph {
     const pt_model *m;
     pt_adapter *a;       // the host adapter (config, layout)
     pt_adapter *ad;      // the same as the backend sees it (adev.view): mods and params in backend memory
-    pt_adapter_dev adev;
+    pt_adapter_dev adev; // its mirror, when the graph made it
+    pt_adapter_dev *dev; // the mirror in use: &adev, or the caller's
     const pt_bweights *w;  // base weights on the backend (own_w, or shared)
     pt_bweights own_w;
     int ce;              // rows per cross-entropy chunk
@@ -123,6 +124,11 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
 
 int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, const pt_bweights *bw,
                        pt_adapter *a, int B, int T, pt_err *err) {
+    return train_graph_create_shared(out, be, m, bw, a, NULL, B, T, err);
+}
+
+int train_graph_create_shared(pt_train_graph **out, pt_backend *be, const pt_model *m, const pt_bweights *bw,
+                              pt_adapter *a, pt_adapter_dev *adev, int B, int T, pt_err *err) {
     *out = NULL;
     if (B < 1 || T < 2) return pt_fail(err, PT_ERR_ARG, "training needs batch >= 1 and sequence length >= 2");
     if (a->n_layer != m->cfg.n_layer || a->merged)
@@ -142,8 +148,13 @@ int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, 
         rc = bweights_init(&g->own_w, be, m, err);
         g->w = &g->own_w;
     }
-    if (!rc) rc = adapter_dev_init(&g->adev, be, a, err);
-    g->ad = g->adev.mirrored ? &g->adev.view : a;
+    if (adev) {
+        g->dev = adev;
+    } else {
+        if (!rc) rc = adapter_dev_init(&g->adev, be, a, err);
+        g->dev = &g->adev;
+    }
+    g->ad = g->dev->mirrored ? &g->dev->view : a;
     if (!rc) rc = alloc_all(g, err);
     if (rc) {
         train_graph_free(g);
@@ -167,8 +178,8 @@ void train_graph_free(pt_train_graph *g) {
 
 float *train_graph_grads(pt_train_graph *g) { return g->grads; }
 float *train_graph_params(pt_train_graph *g) { return g->ad->params; }
-void train_graph_download_params(pt_train_graph *g) { adapter_dev_download(&g->adev, g->a); }
-void train_graph_upload_params(pt_train_graph *g) { adapter_dev_upload(&g->adev, g->a); }
+void train_graph_download_params(pt_train_graph *g) { adapter_dev_download(g->dev, g->a); }
+void train_graph_upload_params(pt_train_graph *g) { adapter_dev_upload(g->dev, g->a); }
 
 void train_graph_zero_grads(pt_train_graph *g) { g->be->ops->zero(g->be, g->grads, sizeof(float) * g->a->n_params); }
 

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "backend/backend.h"
+#include "lora/adapter_dev.h"
 #include "lora/lora.h"
 #include "model/model.h"
 #include "model/weights_dev.h"
@@ -20,6 +21,11 @@ typedef struct pt_train_graph pt_train_graph;
 // a->params before reading or saving a.
 int train_graph_create(pt_train_graph **out, pt_backend *be, const pt_model *m, const pt_bweights *bw,
                        pt_adapter *a, int B, int T, pt_err *err);
+// As train_graph_create, training the mirror adev of a that the caller
+// already holds on be (NULL: the graph mirrors a itself). The graph updates
+// adev's parameters; the caller keeps adev alive.
+int train_graph_create_shared(pt_train_graph **out, pt_backend *be, const pt_model *m, const pt_bweights *bw,
+                              pt_adapter *a, pt_adapter_dev *adev, int B, int T, pt_err *err);
 void train_graph_free(pt_train_graph *g);
 
 // Gradient buffer, the same layout as a->params (n_params floats), backend memory.

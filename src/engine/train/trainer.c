@@ -1,6 +1,12 @@
 // trainer.c - the LoRA training job: the loop over optimizer steps (micro-
 // batches, accumulation, clipping, AdamW, schedule), eval, log.jsonl,
-// checkpoints and resume, in its own thread behind a mutex-guarded channel.
+// checkpoints and resume, in its own thread behind a mutex-guarded channel,
+// telling its host (the workspace) what happens through pt_train_env's hooks.
+//
+// Requests (pause, stop, cancel) are looked at before every micro-batch of a
+// step and every batch of an eval. A step they interrupt is dropped whole:
+// its gradients are discarded, the parameters and the data position stay as
+// the last finished step left them, so a checkpoint is always of a step.
 //
 // Letters: B rows of a micro-batch, T tokens a row (the graph's), S optimizer
 // steps of the run, E examples in the training set.
@@ -42,9 +48,11 @@ struct pt_trainer {
     pt_adapter *a;
     const pt_dataset *train, *eval;
     pt_train_params p;
+    pt_train_env env;
 
     // the job's own; touched only by the job thread once it runs
     pt_backend *be;
+    int own_be;             // be was made here (no env lane)
     pt_train_graph *g;
     pt_adamw opt;
     int B, T;
@@ -66,7 +74,7 @@ struct pt_trainer {
     int thread_started;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int pause_req, stop_req;
+    int pause_req, stop_req, cancel_req;
     pt_train_status st;
     pt_train_record ring[RING];
     long ring_written, ring_read;
@@ -146,6 +154,33 @@ static int fill_batch(pt_trainer *t, const pt_dataset *d, const int *idx, int n,
 
 // ---- the channel -----------------------------------------------------------
 
+const char *train_state_name(pt_train_state s) {
+    static const char *const N[] = {"idle", "starting", "running", "paused", "stopping", "done", "failed", "cancelled"};
+    return (unsigned)s < sizeof N / sizeof N[0] ? N[s] : "?";
+}
+
+static void emit(pt_trainer *t, const pt_train_event *e) {
+    if (t->env.on_event) t->env.on_event(t->env.ud, e);
+}
+
+static void emit_text(pt_trainer *t, pt_train_event_kind kind, const char *text) {
+    pt_train_event e = {.kind = kind};
+    str_fmt(e.text, sizeof e.text, "%s", text);
+    emit(t, &e);
+}
+
+// Sets the state under mu and tells the host (outside mu).
+static void set_state(pt_trainer *t, pt_train_state st) {
+    pthread_mutex_lock(&t->mu);
+    int changed = t->st.state != st;
+    t->st.state = st;
+    pthread_mutex_unlock(&t->mu);
+    if (changed) {
+        pt_train_event e = {.kind = PT_TEV_STATE, .state = st};
+        emit(t, &e);
+    }
+}
+
 static void set_message(pt_trainer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_message(pt_trainer *t, const char *fmt, ...) {
     va_list ap;
@@ -168,23 +203,50 @@ static void publish(pt_trainer *t, const pt_train_record *r) {
     t->ring[t->ring_written % RING] = *r;
     t->ring_written++;
     pthread_mutex_unlock(&t->mu);
+    pt_train_event e = {.kind = PT_TEV_STEP, .rec = *r};
+    emit(t, &e);
+    if (!isnan(r->eval_loss)) {
+        e.kind = PT_TEV_EVAL;
+        emit(t, &e);
+    }
 }
 
-// Parks the job between steps while paused. Returns 1 when a stop was asked.
-static int wait_if_paused(pt_trainer *t) {
+enum { GO = 0, STOP = 1, CANCEL = 2 };
+
+// The requests, looked at between micro-batches: parks the job while
+// paused, then says whether to go on, stop (save) or cancel.
+static int requests(pt_trainer *t) {
     pthread_mutex_lock(&t->mu);
-    if (t->pause_req && !t->stop_req) {
+    if (t->pause_req && !t->stop_req && !t->cancel_req) {
+        pt_train_state was = t->st.state;
+        char msg[sizeof t->st.message];
+        memcpy(msg, t->st.message, sizeof msg);
         t->st.state = PT_TRAIN_PAUSED;
         snprintf(t->st.message, sizeof(t->st.message), "paused at step %d", t->cs.global_step);
-        while (t->pause_req && !t->stop_req) pthread_cond_wait(&t->cv, &t->mu);
-        if (!t->stop_req) {
-            t->st.state = PT_TRAIN_RUNNING;
-            snprintf(t->st.message, sizeof(t->st.message), "training");
+        pthread_mutex_unlock(&t->mu);
+        pt_train_event e = {.kind = PT_TEV_STATE, .state = PT_TRAIN_PAUSED};
+        emit(t, &e);
+        pthread_mutex_lock(&t->mu);
+        while (t->pause_req && !t->stop_req && !t->cancel_req) pthread_cond_wait(&t->cv, &t->mu);
+        if (!t->stop_req && !t->cancel_req) {
+            t->st.state = was;
+            memcpy(t->st.message, msg, sizeof msg);
+            pthread_mutex_unlock(&t->mu);
+            e.state = was;
+            emit(t, &e);
+            pthread_mutex_lock(&t->mu);
         }
     }
-    int stop = t->stop_req;
+    int r = t->cancel_req ? CANCEL : t->stop_req ? STOP : GO;
     pthread_mutex_unlock(&t->mu);
-    return stop;
+    return r;
+}
+
+// The host's thread share for the job, applied to its lane.
+static void apply_threads(pt_trainer *t) {
+    int n = t->env.threads ? t->env.threads(t->env.ud) : t->n_threads;
+    if (n < 1) n = 1;
+    if (n != t->be->n_threads || t->be->ops->host_memory) t->be->ops->set_threads(t->be, n);
 }
 
 void trainer_pause(pt_trainer *t) {
@@ -200,16 +262,22 @@ void trainer_resume(pt_trainer *t) {
     pthread_mutex_unlock(&t->mu);
 }
 
-void trainer_stop(pt_trainer *t) {
+static void request_end(pt_trainer *t, int cancel) {
     pthread_mutex_lock(&t->mu);
-    t->stop_req = 1;
-    if (t->st.state == PT_TRAIN_RUNNING || t->st.state == PT_TRAIN_PAUSED) {
+    if (cancel) t->cancel_req = 1;
+    else t->stop_req = 1;
+    int live = t->st.state == PT_TRAIN_RUNNING || t->st.state == PT_TRAIN_PAUSED || t->st.state == PT_TRAIN_STARTING;
+    if (live) {
         t->st.state = PT_TRAIN_STOPPING;
-        snprintf(t->st.message, sizeof(t->st.message), "stopping after the current step");
+        snprintf(t->st.message, sizeof(t->st.message), cancel ? "cancelling: nothing more is saved"
+                                                              : "stopping: saving a checkpoint and the adapter");
     }
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
 }
+
+void trainer_stop(pt_trainer *t) { request_end(t, 0); }
+void trainer_cancel(pt_trainer *t) { request_end(t, 1); }
 
 void trainer_status(pt_trainer *t, pt_train_status *s) {
     pthread_mutex_lock(&t->mu);
@@ -219,7 +287,10 @@ void trainer_status(pt_trainer *t, pt_train_status *s) {
 
 int trainer_poll(pt_trainer *t, pt_train_record *recs, int cap) {
     pthread_mutex_lock(&t->mu);
-    if (t->ring_written - t->ring_read > RING) t->ring_read = t->ring_written - RING;   // oldest dropped
+    if (t->ring_written - t->ring_read > RING) {   // the oldest were overwritten: say so
+        t->st.dropped += t->ring_written - RING - t->ring_read;
+        t->ring_read = t->ring_written - RING;
+    }
     int n = 0;
     while (n < cap && t->ring_read < t->ring_written) recs[n++] = t->ring[t->ring_read++ % RING];
     pthread_mutex_unlock(&t->mu);
@@ -235,8 +306,9 @@ static uint64_t dropout_seed(uint64_t seed, int step, int micro) {
 
 // Up to grad_accum micro-batches, clip, AdamW. r gets the step's record
 // (eval and timing filled in by the caller). A non-finite loss or gradient
-// norm fails before the parameters change.
-static int train_step(pt_trainer *t, pt_train_record *r, int64_t *n_tokens, pt_err *err) {
+// norm fails before the parameters change. A stop or cancel asked before a
+// micro-batch drops the step (*ended says which; nothing changed).
+static int train_step(pt_trainer *t, pt_train_record *r, int64_t *n_tokens, int *ended, pt_err *err) {
     const pt_train_params *p = &t->p;
     pt_ckpt_state *cs = &t->cs;
     int step = cs->global_step;   // 0-based index of this update
@@ -247,8 +319,16 @@ static int train_step(pt_trainer *t, pt_train_record *r, int64_t *n_tokens, pt_e
     double loss_sum = 0.0;
     int n_loss = 0, rc;
     *n_tokens = 0;
+    *ended = GO;
+    int epoch0 = cs->epoch, micro0 = cs->micro;
     t->data_epoch = cs->epoch + 1;
     for (int j = 0; j < n_micro; j++) {
+        if ((*ended = requests(t)) != GO) {
+            cs->epoch = epoch0;
+            cs->micro = micro0;
+            return PT_OK;
+        }
+        apply_threads(t);
         if (t->order_epoch != cs->epoch) make_order(t, cs->epoch);
         int first = cs->micro * t->B, n = t->train->n - first < t->B ? t->train->n - first : t->B;
         int targets = fill_batch(t, t->train, t->order + first, n, n_tokens);
@@ -290,13 +370,17 @@ static int train_step(pt_trainer *t, pt_train_record *r, int64_t *n_tokens, pt_e
     return PT_OK;
 }
 
-// Mean loss over every target token of the eval set (forward only).
-static int evaluate(pt_trainer *t, float *out, pt_err *err) {
+// Mean loss over every target token of the eval set (forward only). A stop
+// or cancel before a batch ends it early (*ended; *out NaN).
+static int evaluate(pt_trainer *t, float *out, int *ended, pt_err *err) {
     const pt_dataset *d = t->eval;
     double sum = 0.0;
     int64_t n_targets = 0, n_tokens = 0;
     int idx[256];
+    *out = NAN;
     for (int first = 0; first < d->n; first += t->B) {
+        if ((*ended = requests(t)) != GO) return PT_OK;
+        apply_threads(t);
         int n = d->n - first < t->B ? d->n - first : t->B;
         for (int b = 0; b < n; b++) idx[b] = first + b;
         if (fill_batch(t, d, idx, n, &n_tokens) == 0) continue;
@@ -372,29 +456,37 @@ static int save_checkpoint(pt_trainer *t, pt_err *err) {
     pthread_mutex_lock(&t->mu);
     str_fmt(t->st.last_checkpoint, sizeof(t->st.last_checkpoint), "%s", final);
     pthread_mutex_unlock(&t->mu);
+    emit_text(t, PT_TEV_CHECKPOINT, final);
     return PT_OK;
 }
 
 // ---- the job ---------------------------------------------------------------
 
-static int run(pt_trainer *t, pt_err *err) {
+// The step boundary: the host may copy the parameters now.
+static void step_hook(pt_trainer *t) {
+    if (t->env.on_step) t->env.on_step(t->env.ud, t->be, train_graph_params(t->g), t->a->n_params, t->cs.global_step);
+}
+
+// The loop over steps; *ended: GO (ran to the end), STOP or CANCEL.
+static int steps(pt_trainer *t, int *ended, pt_err *err) {
     const pt_train_params *p = &t->p;
     pt_ckpt_state *cs = &t->cs;
     int rc = PT_OK;
+    *ended = GO;
     while (cs->global_step < cs->total_steps) {
-        if (wait_if_paused(t)) break;
         double t0 = pt_now_s();
         pt_train_record r;
         int64_t n_tokens;
-        rc = train_step(t, &r, &n_tokens, err);
-        if (rc) return rc;
+        rc = train_step(t, &r, &n_tokens, ended, err);
+        if (rc || *ended) return rc;
+        step_hook(t);
         double t1 = pt_now_s();
         r.tokens_per_s = t1 > t0 ? (double)n_tokens / (t1 - t0) : 0.0;
         int step = cs->global_step;
         int last = step == cs->total_steps;
         if (t->eval && t->eval->n > 0 && ((p->eval_every > 0 && step % p->eval_every == 0) || last)) {
             set_message(t, "evaluating at step %d", step);
-            rc = evaluate(t, &r.eval_loss, err);
+            rc = evaluate(t, &r.eval_loss, ended, err);
             if (rc) return rc;
             if (isfinite(r.eval_loss) && (isnan(cs->best_metric) || r.eval_loss < cs->best_metric)) {
                 cs->best_metric = r.eval_loss;
@@ -409,6 +501,7 @@ static int run(pt_trainer *t, pt_err *err) {
         rc = log_write(t, &r, err);
         if (rc) return rc;
         publish(t, &r);
+        if (*ended) return PT_OK;   // asked during the eval: the step itself is done
         if (p->save_every > 0 && step % p->save_every == 0 && !last) {
             double s0 = pt_now_s();
             rc = save_checkpoint(t, err);
@@ -417,6 +510,14 @@ static int run(pt_trainer *t, pt_err *err) {
         }
         set_message(t, "training");
     }
+    return PT_OK;
+}
+
+// The saves at the end of a run that finished or was stopped.
+static int finish(pt_trainer *t, pt_err *err) {
+    const pt_train_params *p = &t->p;
+    pt_ckpt_state *cs = &t->cs;
+    int rc;
     if (cs->global_step == t->start_step && cs->global_step < cs->total_steps)
         return PT_OK;                                      // stopped before any step: nothing new to save
     train_graph_download_params(t->g);                    // the host adapter gets the trained values
@@ -432,54 +533,96 @@ static int run(pt_trainer *t, pt_err *err) {
     return adapter_save(t->a, t->m, p->out_dir, err);
 }
 
-static void *job_main(void *arg) {
-    pt_trainer *t = arg;
-    pt_err err = {0};
-    // OpenMP's thread count is per thread, and Debian's OpenMP OpenBLAS takes
-    // its count from the calling thread's: without this the job would run
-    // every product on all cores whatever n_threads says.
-    omp_set_num_threads(t->n_threads);
-    int rc = run(t, &err);
+static int setup(pt_trainer *t, pt_err *err);
+
+int trainer_run(pt_trainer *t, pt_err *err) {
+    pt_err e = {0};
+    int ended = GO;
+    int rc = setup(t, &e);
+    if (!rc) {
+        ended = requests(t);   // asked while it was setting up
+        if (ended == GO) {
+            set_state(t, PT_TRAIN_RUNNING);
+            set_message(t, "training");
+            rc = steps(t, &ended, &e);
+        }
+    }
+    if (!rc && ended != CANCEL) {
+        if (ended == STOP) set_state(t, PT_TRAIN_STOPPING);
+        rc = finish(t, &e);
+    } else if (!rc && t->g) {
+        train_graph_download_params(t->g);   // cancelled: the adapter in memory is the last finished step, unsaved
+    }
+    if (t->log) fclose(t->log);
+    t->log = NULL;
+    pt_train_event done = {.kind = PT_TEV_DONE, .status = rc};
     pthread_mutex_lock(&t->mu);
     t->rc = rc;
-    t->err = err;
+    t->err = e;
+    t->st.step = t->cs.global_step;
+    t->st.eta_s = 0;
     if (rc) {
         t->st.state = PT_TRAIN_FAILED;
         char where[1100];
         if (t->st.last_checkpoint[0]) str_fmt(where, sizeof(where), "last good checkpoint: %s", t->st.last_checkpoint);
         else str_fmt(where, sizeof(where), "no checkpoint saved");
-        pt_fail(&t->err, err.code, "%s; stopped, %s", err.msg, where);
+        pt_fail(&t->err, e.code, "%s; stopped, %s", e.msg, where);
         str_fmt(t->st.message, sizeof(t->st.message), "%s", t->err.msg);
+    } else if (ended == CANCEL) {
+        t->st.state = PT_TRAIN_CANCELLED;
+        str_fmt(t->st.message, sizeof(t->st.message), "cancelled at step %d of %d; nothing more saved (last checkpoint: %s)",
+                t->cs.global_step, t->cs.total_steps, t->st.last_checkpoint[0] ? t->st.last_checkpoint : "none");
     } else {
         t->st.state = PT_TRAIN_DONE;
-        t->st.step = t->cs.global_step;
         if (t->cs.global_step < t->cs.total_steps)
             str_fmt(t->st.message, sizeof(t->st.message), "stopped at step %d of %d; checkpoint: %s", t->cs.global_step,
                      t->cs.total_steps, t->st.last_checkpoint[0] ? t->st.last_checkpoint : "none");
         else
             str_fmt(t->st.message, sizeof(t->st.message), "done: %d steps; adapter in %s", t->cs.global_step, t->p.out_dir);
-        t->st.eta_s = 0;
     }
+    done.state = t->st.state;
+    str_fmt(done.text, sizeof done.text, "%s", t->st.message);
+    if (rc && err) *err = t->err;
     pthread_mutex_unlock(&t->mu);
-    if (t->log) fclose(t->log);
-    t->log = NULL;
+    emit(t, &done);
+    return rc;
+}
+
+static void *job_main(void *arg) {
+    trainer_run(arg, NULL);
     return NULL;
 }
 
 // ---- start, resume, join ---------------------------------------------------
 
+int train_params_problems(const pt_train_params *p, pt_problem *out, int cap) {
+    int n = 0;
+#define BAD(field, ...) pt_problem_add(out, cap, &n, field, 0, __VA_ARGS__)
+    if (p->batch < 1 || p->batch > 256) BAD("batch", "batch %d: must be 1..256", p->batch);
+    if (p->grad_accum < 1) BAD("grad_accum", "grad_accum %d: must be >= 1", p->grad_accum);
+    if (p->max_steps <= 0 && p->epochs <= 0) BAD("epochs", "neither epochs nor max_steps is positive");
+    if (p->max_steps < 0) BAD("max_steps", "max_steps %d: must be >= 0 (0: use epochs)", p->max_steps);
+    if (!isfinite(p->lr) || p->lr < 0) BAD("lr", "learning rate %g: must be >= 0", p->lr);
+    if (p->warmup_steps < 0) BAD("warmup_steps", "warmup_steps %d: must be >= 0", p->warmup_steps);
+    if (!(p->beta1 >= 0 && p->beta1 < 1)) BAD("beta1", "AdamW beta1 %g: must be in [0, 1)", p->beta1);
+    if (!(p->beta2 >= 0 && p->beta2 < 1)) BAD("beta2", "AdamW beta2 %g: must be in [0, 1)", p->beta2);
+    if (!(p->eps >= 0) || isinf(p->eps)) BAD("eps", "AdamW eps %g: must be >= 0", p->eps);
+    if (!(p->weight_decay >= 0) || isinf(p->weight_decay)) BAD("weight_decay", "weight_decay %g: must be >= 0", p->weight_decay);
+    if (!(p->max_grad_norm >= 0) && !(p->max_grad_norm < 0)) BAD("max_grad_norm", "max_grad_norm is not a number");
+    if (p->max_seq_len == 1 || p->max_seq_len < 0)
+        BAD("max_seq_len", "max_seq_len %d: a row needs at least 2 tokens (0: no limit)", p->max_seq_len);
+    if (p->save_every < 0) BAD("save_every", "save_every %d: must be >= 0", p->save_every);
+    if (p->eval_every < 0) BAD("eval_every", "eval_every %d: must be >= 0", p->eval_every);
+    if (!(p->eval_frac >= 0 && p->eval_frac < 1)) BAD("eval_frac", "eval_frac %g: must be in [0, 1)", p->eval_frac);
+#undef BAD
+    return n;
+}
+
 static int check_params(const pt_train_params *p, const pt_adapter *a, const pt_dataset *train, pt_err *err) {
     if (!train || train->n <= 0) return pt_fail(err, PT_ERR_ARG, "the training set is empty");
     if (!a || a->n_params == 0) return pt_fail(err, PT_ERR_ARG, "the adapter has no trainable parameters");
-    if (p->batch < 1 || p->batch > 256) return pt_fail(err, PT_ERR_ARG, "batch %d: must be 1..256", p->batch);
-    if (p->grad_accum < 1) return pt_fail(err, PT_ERR_ARG, "grad_accum %d: must be >= 1", p->grad_accum);
-    if (p->max_steps <= 0 && p->epochs <= 0) return pt_fail(err, PT_ERR_ARG, "neither epochs nor max_steps is positive");
-    if (!isfinite(p->lr) || p->lr < 0) return pt_fail(err, PT_ERR_ARG, "learning rate %g: must be >= 0", p->lr);
-    if (p->warmup_steps < 0) return pt_fail(err, PT_ERR_ARG, "warmup_steps %d: must be >= 0", p->warmup_steps);
-    if (!(p->beta1 >= 0 && p->beta1 < 1) || !(p->beta2 >= 0 && p->beta2 < 1))
-        return pt_fail(err, PT_ERR_ARG, "AdamW betas (%g, %g): each must be in [0, 1)", p->beta1, p->beta2);
-    if (!(p->eps >= 0) || !(p->weight_decay >= 0)) return pt_fail(err, PT_ERR_ARG, "AdamW eps and weight_decay must be >= 0");
-    if (p->save_every < 0 || p->eval_every < 0) return pt_fail(err, PT_ERR_ARG, "save_every and eval_every must be >= 0");
+    pt_problem first;
+    if (train_params_problems(p, &first, 1)) return pt_fail(err, PT_ERR_ARG, "%s", first.msg);
     return PT_OK;
 }
 
@@ -537,18 +680,19 @@ static int load_resume(pt_trainer *t, pt_err *err) {
     str_fmt(t->st.last_checkpoint, sizeof(t->st.last_checkpoint), "%s", dir);
     str_fmt(t->st.message, sizeof(t->st.message), "resumed from %s at step %d%s%s", dir, s.global_step,
              warn[0] ? "; " : "", warn);
+    if (warn[0]) emit_text(t, PT_TEV_WARNING, warn);
 fail:
     ckpt_state_free(&s);
     if (loaded) adapter_free(&tmp);
     return rc;
 }
 
-static void trainer_free(pt_trainer *t) {
+void trainer_free(pt_trainer *t) {
     if (!t) return;
     if (t->log) fclose(t->log);
     train_graph_free(t->g);
     adamw_free(&t->opt);           // both hold backend memory: before the backend goes
-    if (t->be) backend_destroy(t->be);
+    if (t->be && t->own_be) backend_destroy(t->be);
     ckpt_state_free(&t->cs);
     free(t->tokens);
     free(t->mask);
@@ -559,8 +703,8 @@ static void trainer_free(pt_trainer *t) {
     free(t);
 }
 
-int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *train, pt_dataset *eval,
-                  const pt_train_params *p, pt_err *err) {
+int trainer_create(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *train, pt_dataset *eval,
+                   const pt_train_params *p, const pt_train_env *env, pt_err *err) {
     *out = NULL;
     int rc = check_params(p, a, train, err);
     if (rc) return rc;
@@ -575,6 +719,7 @@ int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *trai
     t->train = train;
     t->eval = eval && eval->n > 0 ? eval : NULL;
     t->p = *p;
+    if (env) t->env = *env;
     t->order_epoch = -1;
     t->saved_step = -1;
     ckpt_state_init(&t->cs);
@@ -594,51 +739,76 @@ int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *trai
     cs->micro_per_epoch = (train->n + p->batch - 1) / p->batch;
     int steps_per_epoch = (cs->micro_per_epoch + p->grad_accum - 1) / p->grad_accum;
     cs->total_steps = p->max_steps > 0 ? p->max_steps : steps_per_epoch * p->epochs;
-
     t->n_threads = p->n_threads > 0 ? p->n_threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    rc = backend_create(&t->be, p->device[0] ? p->device : "auto", t->n_threads, err);
-    if (!rc) rc = train_graph_create(&t->g, t->be, m, NULL, a, t->B, t->T, err);
-    if (!rc) rc = adamw_init(&t->opt, t->be, a->n_params, p->beta1, p->beta2, p->eps, p->weight_decay, err);
-    if (rc) goto fail;
+
+    t->st.state = PT_TRAIN_STARTING;
+    snprintf(t->st.message, sizeof(t->st.message), "setting up");
+    t->st.step = 0;
+    t->st.total_steps = cs->total_steps;
+    t->st.last.eval_loss = NAN;
+    t->st.last.loss = NAN;
+    t->st.last_eval_loss = NAN;
+    *out = t;
+    return PT_OK;
+}
+
+// The heavy part, on the job's thread: backend, graph, optimizer, resume.
+static int setup(pt_trainer *t, pt_err *err) {
+    const pt_train_params *p = &t->p;
+    pt_ckpt_state *cs = &t->cs;
+    int rc = PT_OK;
+    if (t->env.be) {
+        t->be = t->env.be;
+    } else {
+        rc = backend_create(&t->be, p->device[0] ? p->device : "auto", t->n_threads, err);
+        if (rc) return rc;
+        t->own_be = 1;
+    }
+    apply_threads(t);
+    pthread_mutex_lock(&t->mu);
+    t->be->ops->describe(t->be, t->st.device, sizeof t->st.device);
+    pthread_mutex_unlock(&t->mu);
+    rc = train_graph_create_shared(&t->g, t->be, t->m, t->env.bw, t->a, t->env.adev, t->B, t->T, err);
+    if (!rc) rc = adamw_init(&t->opt, t->be, t->a->n_params, p->beta1, p->beta2, p->eps, p->weight_decay, err);
+    if (rc) return rc;
     t->tokens = malloc(sizeof(int32_t) * (size_t)t->B * t->T);
     t->mask = malloc((size_t)t->B * t->T);
     t->lengths = malloc(sizeof(int) * (size_t)t->B);
-    t->order = malloc(sizeof(int) * (size_t)train->n);
-    if (!t->tokens || !t->mask || !t->lengths || !t->order) {
-        rc = pt_fail(err, PT_ERR_NOMEM, "out of memory for the batch buffers");
-        goto fail;
-    }
-    snprintf(t->st.message, sizeof(t->st.message), "starting");
-    t->be->ops->describe(t->be, t->st.device, sizeof t->st.device);
+    t->order = malloc(sizeof(int) * (size_t)t->train->n);
+    if (!t->tokens || !t->mask || !t->lengths || !t->order)
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory for the batch buffers");
     char log_path[1100];
     snprintf(log_path, sizeof(log_path), "%s/log.jsonl", p->out_dir);
     if (p->resume_dir[0]) {
+        set_message(t, "loading %s", p->resume_dir);
         rc = load_resume(t, err);
         if (!rc) rc = log_truncate(log_path, cs->global_step, err);
-        if (rc) goto fail;
+        if (rc) return rc;
     }
     t->start_step = cs->global_step;
     t->log = fopen(log_path, p->resume_dir[0] ? "a" : "w");
-    if (!t->log) {
-        rc = pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", log_path, strerror(errno));
-        goto fail;
-    }
-    t->st.state = PT_TRAIN_RUNNING;
+    if (!t->log) return pt_fail(err, PT_ERR_IO, "%s: cannot open: %s", log_path, strerror(errno));
+    pthread_mutex_lock(&t->mu);
     t->st.step = cs->global_step;
-    t->st.total_steps = cs->total_steps;
-    t->st.last.eval_loss = NAN;
-    t->st.last_eval_loss = NAN;
     t->st.last.loss = cs->last_loss;
+    pthread_mutex_unlock(&t->mu);
+    step_hook(t);
+    return PT_OK;
+}
+
+int trainer_start(pt_trainer **out, pt_model *m, pt_adapter *a, pt_dataset *train, pt_dataset *eval,
+                  const pt_train_params *p, const pt_train_env *env, pt_err *err) {
+    pt_trainer *t;
+    int rc = trainer_create(&t, m, a, train, eval, p, env, err);
+    if (rc) return rc;
     if (pthread_create(&t->thread, NULL, job_main, t) != 0) {
         rc = pt_fail(err, PT_ERR_INTERNAL, "cannot start the training thread: %s", strerror(errno));
-        goto fail;
+        trainer_free(t);
+        return rc;
     }
     t->thread_started = 1;
     *out = t;
     return PT_OK;
-fail:
-    trainer_free(t);
-    return rc;
 }
 
 int trainer_join(pt_trainer *t, pt_err *err) {
