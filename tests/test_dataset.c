@@ -315,6 +315,48 @@ static void test_errors(const pt_tokenizer *t, const pt_chat_template *chatml) {
     expect_error(t, chatml, "utf8.txt", "good\n\nbad \xff byte\n", PT_ERR_FORMAT, "utf8.txt:3:");
 }
 
+// Previews load everything they can: bad rows become fails with their line
+// and reason, rows cut to nothing stay (flagged), and every kept row knows
+// its whole length and where it is cut.
+static void test_keep_going(const pt_tokenizer *t, const pt_chat_template *chatml) {
+    const char *row = "{\"instruction\": \"q\", \"output\": \"a\"}\n";
+    char buf[2048];
+    snprintf(buf, sizeof buf, "%s{\"instruction\": \"q\", \"output\": }\n%s{\"question\": 1}\n"
+             "{\"instruction\": \"a much longer question with many words in it\", \"output\": \"an answer\"}\n%s", row, row, row);
+    const char *path = write_file("mixed.jsonl", buf);
+    pt_dataset_opts o = {.max_seq_len = 12, .keep_going = 1, .keep_all = 1};
+    pt_dataset d;
+    pt_err err = {0};
+    int rc = dataset_load(&d, path, t, chatml, &o, &err);
+    CHECKF(rc == PT_OK, "keep_going: %s", err.msg);
+    if (rc) return;
+    CHECKF(d.n_fails == 2, "%d failed rows", d.n_fails);
+    if (d.n_fails == 2) {
+        CHECKF(d.fails[0].line == 2 && !strncmp(d.fails[0].msg, "invalid JSON", 12), "line %d: %s", d.fails[0].line,
+               d.fails[0].msg);
+        CHECKF(d.fails[1].line == 4 && strstr(d.fails[1].msg, "row has neither"), "line %d: %s", d.fails[1].line,
+               d.fails[1].msg);
+    }
+    CHECKF(d.n == 4, "%d rows kept", d.n);
+    int cut = 0, none = 0;
+    for (int i = 0; i < d.n; i++) {
+        const pt_example *e = &d.ex[i];
+        CHECK(e->n <= 12 && e->n_full >= e->n);
+        cut += e->n_full > e->n;
+        none += e->no_target;
+    }
+    CHECKF(cut >= 1 && none == d.n_skipped && d.n_skipped >= 1, "cut %d, no target %d (skipped %d)", cut, none, d.n_skipped);
+    dataset_free(&d);
+    // without keep_going the same file fails at line 2, as before
+    o.keep_going = o.keep_all = 0;
+    rc = dataset_load(&d, path, t, chatml, &o, &err);
+    CHECKF(rc == PT_ERR_FORMAT && strstr(err.msg, "mixed.jsonl:2: invalid JSON"), "rc %d '%s'", rc, err.msg);
+    // nothing usable at all is an error even with keep_going
+    o.keep_going = 1;
+    rc = dataset_load(&d, write_file("allbad.jsonl", "{\"q\": 1}\n{\"q\": 2}\n"), t, chatml, &o, &err);
+    CHECKF(rc == PT_ERR_FORMAT && strstr(err.msg, "none of its 2 rows could be used (line 1:"), "rc %d '%s'", rc, err.msg);
+}
+
 // SentencePiece (a prepended "▁" per segment, BOS added) with the Llama-2
 // template: the answer and " </s>" are the targets, BOS is not doubled.
 static void test_spm(const pt_chat_template *llama2) {
@@ -393,6 +435,7 @@ int main(void) {
     test_truncation(t, chatml);
     test_split(t, chatml);
     test_errors(t, chatml);
+    test_keep_going(t, chatml);
     test_spm(llama2);
     test_shipped(chatml);
     template_free(chatml);

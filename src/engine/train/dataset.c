@@ -232,7 +232,7 @@ static int add_example(loader *L, int line, int row_line, const char *text, cons
                 if (te[i] > ts[i] && ts[i] < r1[k] && te[i] > r0[k]) { ex.loss[n_pre + i] = 1; break; }
         ex.loss[0] = 0;
     }
-    ex.n = n;
+    ex.n = ex.n_full = n;
     ex.line = line;
 
     int cut = L->opts->max_seq_len > 0 && n > L->opts->max_seq_len;
@@ -242,9 +242,11 @@ static int add_example(loader *L, int line, int row_line, const char *text, cons
     if (targets == 0) {
         L->d->n_skipped++;
         rc = PT_OK;
-        goto fail; // frees the example
+        if (!L->opts->keep_all) goto fail; // frees the example
+        ex.no_target = 1;
+    } else if (cut) {
+        L->d->n_truncated++;
     }
-    if (cut) L->d->n_truncated++;
     if (ds_push(L->d, &L->cap, &ex)) { rc = pt_fail(err, PT_ERR_NOMEM, "out of memory"); goto fail; }
     ex.tokens = NULL;
     ex.loss = NULL;
@@ -280,6 +282,34 @@ fail:
     free(r0);
     free(r1);
     return rc;
+}
+
+// ---------------------------------------------------------------------------
+// rows that fail (keep_going)
+
+// With keep_going, a row's own fault is recorded and loading goes on:
+// returns PT_OK for those. Out of memory and file-level faults still fail.
+static int row_failed(loader *L, int line, int rc, const pt_err *err) {
+    if (rc == PT_OK || !L->opts->keep_going || rc == PT_ERR_NOMEM) return rc;
+    pt_dataset *d = L->d;
+    if (d->n_fails % 64 == 0) {
+        pt_row_fail *p = realloc(d->fails, sizeof *p * (size_t)(d->n_fails + 64));
+        if (!p) return PT_ERR_NOMEM;
+        d->fails = p;
+    }
+    pt_row_fail *f = &d->fails[d->n_fails++];
+    f->line = line;
+    const char *msg = err->msg;   // "path:line: reason" -> "reason"
+    size_t pl = strlen(L->path);
+    if (!strncmp(msg, L->path, pl) && msg[pl] == ':') {
+        const char *q = msg + pl + 1;
+        while (*q >= '0' && *q <= '9') q++;
+        if (*q == ':') q++;
+        while (*q == ' ') q++;
+        msg = q;
+    }
+    snprintf(f->msg, sizeof f->msg, "%.*s", (int)sizeof f->msg - 1, msg);
+    return PT_OK;
 }
 
 // ---------------------------------------------------------------------------
@@ -508,7 +538,8 @@ static int load_json_array(loader *L, const char *s, size_t len, size_t i, pt_er
             rc = pt_fail(err, PT_ERR_FORMAT, "%s:%d: invalid JSON", L->path, cursor_line(&lc, s, at));
             goto done;
         }
-        rc = load_row(L, line, ++index, row, &c, err);
+        ++index;
+        rc = row_failed(L, index, load_row(L, line, index, row, &c, err), err);
         cJSON_Delete(row);
         if (rc != PT_OK) goto done;
         i = skip_ws(s, len, (size_t)(end - s));
@@ -539,21 +570,18 @@ static int load_jsonl(loader *L, const char *s, size_t len, pt_err *err) {
         if (a < e) {
             const char *end = NULL;
             cJSON *row = cJSON_ParseWithLengthOpts(s + a, e - a, &end, 0);
+            rows++;
             if (!row) {
                 rc = pt_fail(err, PT_ERR_FORMAT, "%s:%d: invalid JSON (column %d)", L->path, line,
                              (int)((end ? (size_t)(end - s) : a) - i) + 1);
-                goto done;
-            }
-            if (skip_ws(s, e, (size_t)(end - s)) < e) {
-                cJSON_Delete(row);
+            } else if (skip_ws(s, e, (size_t)(end - s)) < e) {
                 rc = pt_fail(err, PT_ERR_FORMAT, "%s:%d: invalid JSON: text after the row (one JSON object per line)",
                              L->path, line);
-                goto done;
+            } else {
+                rc = load_row(L, line, line, row, &c, err);
             }
-            rows++;
-            rc = load_row(L, line, line, row, &c, err);
             cJSON_Delete(row);
-            if (rc != PT_OK) goto done;
+            if ((rc = row_failed(L, line, rc, err)) != PT_OK) goto done;
         }
         i = e + 1;
     }
@@ -596,7 +624,7 @@ static int load_text(loader *L, char *s, size_t len, pt_err *err) {
         char save = s[w];
         s[w] = '\0';
         docs++;
-        rc = add_example(L, first, first, s + d0, r, r, 0, 1, 1, err);
+        rc = row_failed(L, first, add_example(L, first, first, s + d0, r, r, 0, 1, 1, err), err);
         s[w] = save;
         if (rc != PT_OK) return rc;
     }
@@ -617,6 +645,7 @@ void dataset_free(pt_dataset *d) {
         free(d->ex[i].loss);
     }
     free(d->ex);
+    free(d->fails);
     memset(d, 0, sizeof *d);
 }
 
@@ -652,6 +681,11 @@ int dataset_load(pt_dataset *d, const char *path, const pt_tokenizer *tok, const
                                           : load_jsonl(&L, s + off, len - off, err);
     }
     if (rc != PT_OK) goto fail;
+    if (d->n == 0 && d->n_fails) {
+        rc = pt_fail(err, PT_ERR_FORMAT, "%s: none of its %d rows could be used (line %d: %s)", path, d->n_fails,
+                     d->fails[0].line, d->fails[0].msg);
+        goto fail;
+    }
     if (d->n == 0) {
         rc = pt_fail(err, PT_ERR_RANGE, "%s: every one of its %d examples lost its answer to truncation at "
                      "max_seq_len %d (raise it)", path, d->n_skipped, opts->max_seq_len);
@@ -712,6 +746,8 @@ int dataset_split(pt_dataset *d, double eval_frac, uint64_t seed, pt_dataset *tr
     train->n_skipped = d->n_skipped;
     memcpy(train->format, d->format, sizeof train->format);
     memcpy(eval->format, d->format, sizeof eval->format);
+    train->fails = d->fails;
+    train->n_fails = d->n_fails;
     free(d->ex);
     memset(d, 0, sizeof *d);
 done:

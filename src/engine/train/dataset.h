@@ -12,11 +12,18 @@
 struct pt_chat_template;
 
 typedef struct {
-    int32_t *tokens;   // (n)
-    uint8_t *loss;     // (n) 1: predict this token (its logit comes from position i-1)
-    int n;
+    int32_t *tokens;   // (n_full) the whole row; training reads the first n
+    uint8_t *loss;     // (n_full) 1: predict this token (its logit comes from position i-1)
+    int n;             // tokens kept: n_full, or max_seq_len when the row is cut there
+    int n_full;        // tokens before truncation
     int line;          // source line (JSONL) or record index (JSON array), 1-based
+    int no_target;     // 1: nothing left to learn within n (kept only with keep_all)
 } pt_example;
+
+typedef struct {       // a row that could not be used (keep_going)
+    int line;          // as pt_example.line
+    char msg[300];     // why, without the "file:line: " the error would start with
+} pt_row_fail;
 
 typedef struct {
     pt_example *ex;
@@ -24,12 +31,16 @@ typedef struct {
     int n_truncated;   // examples cut to max_seq_len
     int n_skipped;     // examples with no loss token left after truncation
     char format[16];   // "alpaca", "sharegpt", "messages", "text"
+    pt_row_fail *fails; // (n_fails) rows that failed to parse (keep_going)
+    int n_fails;
 } pt_dataset;
 
 typedef struct {
     int max_seq_len;          // truncate to this many tokens
     int train_on_prompt;      // 1: loss on every token, not just answers
     const char *default_system; // system message the template adds when a row has none (may be NULL)
+    int keep_going;           // a bad row goes into fails instead of failing the load (previews)
+    int keep_all;             // rows with no target left stay in ex (no_target set), still counted in n_skipped
 } pt_dataset_opts;
 
 // Format from the extension (.json, .jsonl, .txt) and the first row's keys.
