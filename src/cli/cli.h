@@ -1,5 +1,6 @@
 // cli.h - what the subcommands share: the option tables and their parser,
-// one-line error reporting, and opening a model with a runtime and session.
+// one-line error reporting, and the workspace every subcommand runs on (a
+// thin caller of it: the workbench uses the same calls).
 //
 // Exit statuses: 0 success, 1 runtime error (missing or corrupt model,
 // invalid prompt, ...), 2 usage error (unknown flag, missing or bad value).
@@ -10,13 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/backend.h"
-#include "text/chat_template.h"
-#include "infer/forward.h"
-#include "infer/generate.h"
-#include "lora/lora.h"
-#include "model/model.h"
-#include "infer/sampler.h"
+#include "workspace/peftui.h"
 
 enum { CLI_OK = 0, CLI_ERR = 1, CLI_USAGE = 2 };
 
@@ -75,8 +70,6 @@ typedef struct {
 } cli_common;
 
 void cli_common_defaults(cli_common *c);
-// Whether name is a --device value backend_create knows (NULL: the default).
-int cli_device_name_ok(const char *name);
 int cli_default_threads(void);
 
 // Entries for cli_opt tables (designated fields, in any array initializer).
@@ -100,43 +93,32 @@ int cli_default_threads(void);
     {"system", 0, OPT_STR, &(c)->system, "TEXT", "system message (default: the model's own, if any)", 0, 0}
 
 // ---------------------------------------------------------------------------
-// models
+// the workspace
 
 // The model path to use: -m, else $PEFTUI_MODEL, else the default model in
 // the source tree, else ./models/.... Never NULL.
 const char *cli_model_path(const char *opt, char *buf, size_t cap);
-// Loads the model; on failure prints one line (with what to do next) and
-// returns CLI_ERR. load_s (may be NULL) receives the seconds taken.
-int cli_model_load(pt_model *m, const char *opt_path, double *load_s);
+// A workspace on --device with -t threads and --ctx, and the model loaded
+// (waited for). On failure prints one line (with what to do next).
+int cli_ws_open(pt_ws **ws, const cli_common *c);
+// A workspace with no model (for random shapes).
+int cli_ws_create(pt_ws **ws, const char *device, int threads, int ctx);
+// Waits for a task, printing the warnings that come meanwhile; prints its
+// error as one line. Returns an exit status.
+int cli_wait_task(pt_ws *ws, int task);
+// Loads each adapter folder (or GGUF LoRA) into the registry; ids gets their
+// ids. A base-model mismatch warns once per adapter on stderr.
+int cli_adapters_load(pt_ws *ws, const char *const *dirs, int n, int *ids);
+// Prints the warnings among the events that wait (on stderr); drops the rest.
+void cli_drain_warnings(pt_ws *ws);
+// Sends text to a chat and prints the answer on stdout as it streams (the
+// workspace's notices on stderr); Ctrl-C cancels it. *stop: how it ended
+// (pt_stop); *last_byte (may be NULL): the answer's last byte printed.
+int cli_chat_turn(pt_ws *ws, int chat, const char *text, int *stop, int *last_byte, pt_err *err);
 
-// A loaded model ready to generate: backend, runtime (KV cache) and session.
-typedef struct {
-    pt_model model;
-    int model_ok;
-    pt_backend *be;
-    pt_runtime rt;
-    int rt_ok;
-    pt_session sess;
-    int sess_ok;
-    int n_ctx;
-    double load_s;
-} cli_engine;
-
-// extra_ctx: tokens the caller needs at least (0: none); returns an exit status.
-int cli_engine_open(cli_engine *e, const cli_common *c, int min_ctx);
-void cli_engine_close(cli_engine *e);
-
-// The chat template for a model: --template, else guessed from its Jinja. When
-// the template is the model's own, *default_system (malloc'd or NULL) is the
-// system message the model's Jinja writes. Prints one line on failure.
-int cli_template_open(pt_chat_template **t, char **default_system, const pt_model *m, const char *name);
-
-// Tokenizes text (PT_ERR_ARG on invalid UTF-8); prints one line on failure.
-int cli_tokenize(const pt_model *m, const char *text, int add_special, int parse_special,
-                 int32_t **ids, int *n);
-
-// 0 if s is valid UTF-8, else the offset of the first bad byte plus one.
-size_t cli_utf8_invalid_at(const char *s, size_t len);
+// An engine error as one line and an exit status: a bad name or value the
+// user gave (usage) becomes CLI_USAGE when usage_on_arg, else CLI_ERR.
+int cli_engine_error(const pt_err *err, int usage_on_arg);
 
 // Ctrl-C: the first press while a run is going sets *cli_abort_flag();
 // chat clears it before each answer.
@@ -168,8 +150,6 @@ int cli_adapter_args(int argc, char **argv, char ***argv_out, int *argc_out, con
 // *adapter_flag: the option-table slot of --adapter, for a form the parser kept.
 int cli_parse_adapters(const cli_command_spec *spec, int argc, char **argv, char **pos, int pos_cap, int *n_pos,
                        int *help, const char **adapter_flag, const char ***dirs, int *n_dirs);
-int cli_adapters_load(const pt_model *m, const char *const *dirs, int n, const char *template_used, pt_adapter **out);
-void cli_adapters_free(pt_adapter *a, int n);
 // Loads the model and the adapter, prints the export's warnings, writes it (cmd_export.c).
 int cli_export_run(const char *model, int threads, const char *adapter_dir, const char *format, float scale,
                    const char *out);

@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "cli.h"
-#include "core/pt_time.h"
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -20,11 +19,9 @@ double cli_median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int32_t argmax(const float *x, int n) {
-    int32_t best = 0;
-    for (int i = 1; i < n; i++) if (x[i] > x[best]) best = i;
-    return best;
-}
+// A workspace on the device with the model (or a random shape) loaded;
+// *load_s: seconds the load took.
+int cli_bench_open(pt_ws **ws, const cli_common *c, const char *shape, double *load_s);
 
 int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
@@ -49,96 +46,70 @@ int cmd_bench(int argc, char **argv) {
     int n_pos, help, rc;
     if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
     if (help) { cli_print_help(&spec); return CLI_OK; }
-    if (!cli_device_name_ok(c.backend)) return cli_error(CLI_USAGE, "unknown device '%s' (use auto, cpu or cuda)", c.backend);
+    if (!pt_device_name_ok(c.backend)) return cli_error(CLI_USAGE, "unknown device '%s' (use auto, cpu or cuda)", c.backend);
 
+    if (reps > 64) return cli_error(CLI_USAGE, "--reps: at most 64");
+    pt_ws *ws = NULL;
     pt_err err = {0};
-    pt_model m;
-    pt_backend *be = NULL;
-    pt_runtime rt;
-    int rt_ok = 0;
-    double *pre = calloc((size_t)reps, sizeof *pre), *dec = calloc((size_t)reps, sizeof *dec);
-    int32_t *toks = malloc(sizeof *toks * (size_t)n_prompt);
-    float *logits = NULL;
-    memset(&m, 0, sizeof m);
-    if (!pre || !dec || !toks) {
-        free(pre); free(dec); free(toks);
-        return cli_error(CLI_ERR, "out of memory");
+    double load_s = 0;
+    if ((rc = cli_bench_open(&ws, &c, shape, &load_s)) != CLI_OK) return rc;
+    pt_bench_decode b;
+    if (pt_ws_bench_decode(ws, n_prompt, n_gen, reps, &b, &err) != PT_OK) {
+        rc = cli_error(CLI_ERR, "%s", err.msg);
+        pt_ws_destroy(ws);
+        return rc;
     }
-    double t0 = pt_now_s(), load_s;
-    if (shape) {
-        pt_config cfg;
-        if (model_shape(&cfg, shape, &err) != PT_OK) { rc = cli_error(CLI_USAGE, "%s", err.msg); goto done; }
-        if (model_random(&m, &cfg, 1234, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-        load_s = pt_now_s() - t0;
-    } else if ((rc = cli_model_load(&m, c.model, &load_s)) != CLI_OK) {
-        goto done;
-    }
-    if (backend_create(&be, c.backend, c.threads, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s (try --device cpu)", err.msg); goto done; }
-    int n_ctx = n_prompt + n_gen + 1, max_batch = n_prompt < 512 ? n_prompt : 512;
-    if (runtime_init(&rt, be, &m, n_ctx, max_batch, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-    rt_ok = 1;
-    double setup_s = pt_now_s() - t0;
-    int V = m.cfg.vocab_size;
-    if (!(logits = malloc(sizeof *logits * (size_t)V))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
-    // ordinary tokens spread over the vocabulary, the same every run
-    int lo = V > 2000 ? 1000 : V / 4; // past the special tokens, which sit at the start
-    for (int i = 0; i < n_prompt; i++) toks[i] = (int32_t)(lo + (int)((uint32_t)i * 7919u % (uint32_t)(V - lo)));
-
-    for (int r = 0; r < reps; r++) {
-        runtime_reset(&rt);
-        double a = pt_now_s();
-        if (runtime_forward(&rt, toks, n_prompt, logits, 0, &err) != PT_OK) {
-            rc = cli_error(CLI_ERR, "%s", err.msg);
-            goto done;
-        }
-        double b = pt_now_s();
-        for (int g = 0; g < n_gen; g++) {
-            int32_t next = argmax(logits, V);
-            if (runtime_forward(&rt, &next, 1, logits, 0, &err) != PT_OK) {
-                rc = cli_error(CLI_ERR, "%s", err.msg);
-                goto done;
-            }
-        }
-        double d = pt_now_s();
-        pre[r] = n_prompt / (b - a);
-        dec[r] = n_gen / (d - b);
-    }
+    pt_model_info m;
+    pt_ws_model_info(ws, &m, &err);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    double pre_lo = pre[0], pre_hi = pre[0], dec_lo = dec[0], dec_hi = dec[0];
+    double pre_lo = b.prefill[0], pre_hi = b.prefill[0], dec_lo = b.decode[0], dec_hi = b.decode[0];
     for (int r = 1; r < reps; r++) {
-        if (pre[r] < pre_lo) pre_lo = pre[r];
-        if (pre[r] > pre_hi) pre_hi = pre[r];
-        if (dec[r] < dec_lo) dec_lo = dec[r];
-        if (dec[r] > dec_hi) dec_hi = dec[r];
+        if (b.prefill[r] < pre_lo) pre_lo = b.prefill[r];
+        if (b.prefill[r] > pre_hi) pre_hi = b.prefill[r];
+        if (b.decode[r] < dec_lo) dec_lo = b.decode[r];
+        if (b.decode[r] > dec_hi) dec_hi = b.decode[r];
     }
-    double peak_dev = be->ops->mem_peak(be) / 1048576.0;
+    double peak_dev = m.device_host ? 0 : b.device_peak / 1048576.0, setup_s = load_s + b.setup_s;
+    const char *dev = m.device_name;
     if (json) {
         printf("{\"device\": \"%s\", \"model\": \"%s\", \"prompt_tokens\": %d, \"gen_tokens\": %d, \"reps\": %d, "
                "\"prefill_tokens_per_s\": %.1f, \"decode_tokens_per_s\": %.1f, \"load_s\": %.3f, \"setup_s\": %.3f, "
                "\"peak_gpu_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
-               be->ops->name, m.path, n_prompt, n_gen, reps, cli_median(pre, reps), cli_median(dec, reps), load_s, setup_s,
+               dev, m.path, n_prompt, n_gen, reps, cli_median(b.prefill, reps), cli_median(b.decode, reps), load_s, setup_s,
                peak_dev, ru.ru_maxrss / 1024.0);
     } else {
-        printf("model      %s (%s, %.1fM parameters)\n", m.path, m.cfg.arch, m.n_params / 1e6);
-        printf("device     %s", be->ops->name);
-        if (be->ops->host_memory) printf(", %d threads", be->n_threads);
+        pt_model_info mi;
+        pt_ws_model_info(ws, &mi, &err);
+        printf("model      %s (%s, %.1fM parameters)\n", mi.path, mi.arch, mi.n_params / 1e6);
+        printf("device     %s", mi.device);
         printf("\nload       %.2f s (model), %.2f s (with runtime)\n", load_s, setup_s);
         printf("\n%-22s %10s %10s %10s\n", "tokens/s", "median", "min", "max");
-        printf("%-22s %10.1f %10.1f %10.1f\n", "prefill", cli_median(pre, reps), pre_lo, pre_hi);
-        printf("%-22s %10.1f %10.1f %10.1f\n", "decode", cli_median(dec, reps), dec_lo, dec_hi);
+        printf("%-22s %10.1f %10.1f %10.1f\n", "prefill", cli_median(b.prefill, reps), pre_lo, pre_hi);
+        printf("%-22s %10.1f %10.1f %10.1f\n", "decode", cli_median(b.decode, reps), dec_lo, dec_hi);
         printf("\n(prefill %d tokens, decode %d tokens, %d reps)\n", n_prompt, n_gen, reps);
-        if (peak_dev > 0) printf("peak %s memory %.1f MiB\n", be->ops->name, peak_dev);
+        if (peak_dev > 0) printf("peak %s memory %.1f MiB\n", dev, peak_dev);
         printf("peak RSS   %.1f MiB\n", ru.ru_maxrss / 1024.0);
     }
-    rc = CLI_OK;
-done:
-    if (rt_ok) runtime_free(&rt);
-    if (be) backend_destroy(be);
-    model_free(&m);
-    free(logits);
-    free(pre);
-    free(dec);
-    free(toks);
+    pt_ws_destroy(ws);
+    return CLI_OK;
+}
+
+int cli_bench_open(pt_ws **ws, const cli_common *c, const char *shape, double *load_s) {
+    int rc, task;
+    pt_err err = {0};
+    double t0 = pt_now_s();
+    *ws = NULL;
+    if (!shape) {
+        rc = cli_ws_open(ws, c);
+    } else if ((rc = cli_ws_create(ws, c->backend, c->threads, c->ctx)) == CLI_OK) {
+        if (pt_ws_load_shape(*ws, shape, &task, &err) != PT_OK) rc = cli_error(CLI_USAGE, "%s", err.msg);
+        else rc = cli_wait_task(*ws, task);
+        if (rc != CLI_OK) {
+            pt_ws_destroy(*ws);
+            *ws = NULL;
+        }
+    }
+    *load_s = pt_now_s() - t0;
     return rc;
 }

@@ -5,6 +5,7 @@
 // Ctrl-D leaves. With stdin not a terminal, lines are read plainly (for
 // scripts and tests) and each answer is printed followed by a newline.
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,158 +17,57 @@
 #include <readline/readline.h>
 
 #include "cli.h"
-#include "lora/lora.h"
 
 #define HISTORY_MAX 1000
 
 typedef struct {
     cli_common c;              // model, threads, sampling, max_tokens
-    cli_engine e;
-    pt_chat_template *tmpl;
-    char *model_system;        // the model's default system message, or NULL
-    char *system;              // set by --system or /system (malloc'd), or NULL
-    pt_msg *conv;              // (n_conv) user/assistant turns; contents malloc'd
-    int n_conv, cap_conv;
+    pt_ws *ws;
+    int chat;                  // the session
     int tty;
     cli_opt settings[8];       // what /set can change
     int n_settings;
-    pt_adapter *adapters;      // (n_adapters) loaded with --adapter
+    int *adapters;             // (n_adapters) registry ids, loaded with --adapter
     int n_adapters;
     int active;                // index into adapters, -1: the base model
     float scale;               // user scale of the active adapter
 } chat;
 
 // ---------------------------------------------------------------------------
-// conversation
-
-static int conv_push(chat *s, const char *role, const char *text, size_t len) {
-    if (s->n_conv == s->cap_conv) {
-        int cap = s->cap_conv ? s->cap_conv * 2 : 16;
-        pt_msg *p = realloc(s->conv, sizeof *p * (size_t)cap);
-        if (!p) return -1;
-        s->conv = p;
-        s->cap_conv = cap;
-    }
-    char *copy = malloc(len + 1);
-    if (!copy) return -1;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    s->conv[s->n_conv++] = (pt_msg){role, copy};
-    return 0;
-}
-
-static void conv_drop_front(chat *s, int k) {
-    for (int i = 0; i < k; i++) free((char *)s->conv[i].content);
-    memmove(s->conv, s->conv + k, sizeof *s->conv * (size_t)(s->n_conv - k));
-    s->n_conv -= k;
-}
-
-static void conv_pop(chat *s) {
-    if (s->n_conv > 0) free((char *)s->conv[--s->n_conv].content);
-}
-
-static void conv_clear(chat *s) {
-    while (s->n_conv) conv_pop(s);
-}
-
-// Renders and tokenizes the conversation, with the answer prompt at the end.
-static int conv_tokens(chat *s, int32_t **ids, int *n) {
-    pt_msg *msgs = malloc(sizeof *msgs * (size_t)(s->n_conv + 1));
-    if (!msgs) return cli_error(CLI_ERR, "out of memory");
-    int k = 0;
-    if (s->system) msgs[k++] = (pt_msg){"system", s->system};
-    memcpy(msgs + k, s->conv, sizeof *msgs * (size_t)s->n_conv);
-    k += s->n_conv;
-    pt_err err = {0};
-    char *text = template_render(s->tmpl, msgs, k, 1, s->model_system, &err);
-    free(msgs);
-    if (!text) return cli_error(CLI_ERR, "%s", err.msg);
-    int rc = cli_tokenize(&s->e.model, text, 0, 1, ids, n);
-    free(text);
-    return rc;
-}
-
-// ---------------------------------------------------------------------------
 // one answer
 
-static int on_text(void *ud, const char *text, size_t len) {
-    (void)ud;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 static void answer(chat *s, const char *line) {
-    int32_t *ids = NULL;
-    int n = 0;
-    char *out = NULL;
-    size_t bad = cli_utf8_invalid_at(line, strlen(line));
+    size_t bad = pt_utf8_invalid_at(line, strlen(line));
     if (bad) {
         cli_error(CLI_ERR, "that line is not valid UTF-8 (bad byte at offset %zu); nothing was sent", bad - 1);
         return;
     }
-    if (conv_push(s, "user", line, strlen(line))) { cli_error(CLI_ERR, "out of memory"); return; }
-    // Leave room for the answer; drop the oldest exchanges when the context is short.
-    int reserve = s->c.max_tokens < s->e.n_ctx / 2 ? s->c.max_tokens : s->e.n_ctx / 2;
-    int dropped = 0;
-    for (;;) {
-        free(ids);
-        ids = NULL;
-        if (conv_tokens(s, &ids, &n) != CLI_OK) { conv_pop(s); goto done; }
-        if (n + reserve <= s->e.n_ctx) break;
-        if (s->n_conv <= 1) {
-            if (n < s->e.n_ctx) break; // room for a short answer at least
-            cli_error(CLI_ERR, "that message is %d tokens but the context holds %d (shorten it, or restart with a larger --ctx)",
-                      n, s->e.n_ctx);
-            conv_pop(s);
-            goto done;
-        }
-        conv_drop_front(s, s->n_conv >= 3 ? 2 : 1);
-        dropped++;
+    pt_err err = {0};
+    // the settings /set changed take effect with this turn
+    if (pt_chat_set_sampling(s->ws, s->chat, &s->c.sampling, s->c.max_tokens, &err) != PT_OK) {
+        cli_error(CLI_ERR, "%s", err.msg);
+        return;
     }
-    if (dropped) {
-        fflush(stdout);
-        fprintf(stderr, "(the oldest %s dropped to fit the %d-token context)\n", dropped > 1 ? "turns were" : "turn was",
-                s->e.n_ctx);
-    }
-
-    pt_gen_params gp;
-    memset(&gp, 0, sizeof gp);
-    gp.max_new_tokens = s->c.max_tokens;
-    gp.sampling = s->c.sampling;
-    gp.n_stops = template_stops(s->tmpl, &gp.stops);
-    gp.on_text = on_text;
-    gp.abort_flag = cli_abort_flag();
     *cli_abort_flag() = 0;
     *cli_sigint_seen() = 0;
-    pt_gen_result res;
-    memset(&res, 0, sizeof res);
-    pt_err err = {0};
-    int rc = generate(&s->e.sess, ids, n, &gp, &res, &out, &err);
+    int stop = 0;
+    int rc = cli_chat_turn(s->ws, s->chat, line, &stop, NULL, &err);
     fputc('\n', stdout);
     fflush(stdout);
-    if (rc != PT_OK) {
-        cli_error(CLI_ERR, "%s", err.msg[0] ? err.msg : pt_status_str((pt_status)rc));
-        conv_pop(s);
-        session_reset(&s->e.sess);
-        goto done;
-    }
-    // keep what was said, even when cut short, without trailing blank lines
-    size_t len = out ? strlen(out) : 0;
-    while (len && (out[len - 1] == '\n' || out[len - 1] == ' ' || out[len - 1] == '\r')) len--;
-    if (conv_push(s, "assistant", out ? out : "", len)) cli_error(CLI_ERR, "out of memory");
-    if (s->c.verbose)
-        fprintf(stderr, "(prompt %d tokens, %d of them run, %.1f tok/s; answer %d tokens, %.1f tok/s)\n", res.n_prompt,
-                res.n_prefilled, res.t_prefill_s > 0 ? res.n_prefilled / res.t_prefill_s : 0.0, res.n_gen,
-                res.t_decode_s > 0 ? res.n_gen / res.t_decode_s : 0.0);
-    if (res.stop == PT_STOP_ABORT) fprintf(stderr, "(stopped)\n");
-    else if (res.stop == PT_STOP_CONTEXT) fprintf(stderr, "(the context is full: /reset to start over)\n");
-    else if (res.stop == PT_STOP_MAX_TOKENS)
-        fprintf(stderr, "(stopped at %d tokens: /set max_tokens N for longer answers)\n", s->c.max_tokens);
-done:
     *cli_abort_flag() = 0;
-    free(ids);
-    free(out);
+    if (rc != PT_OK) {
+        cli_error(CLI_ERR, "%s", err.msg);
+        return;
+    }
+    pt_chat_info info;
+    pt_chat_info_get(s->ws, s->chat, &info);
+    if (s->c.verbose)
+        fprintf(stderr, "(prompt %d tokens, %d of them run, %.1f tok/s; answer %d tokens, %.1f tok/s)\n", info.n_prompt,
+                info.n_prefilled, info.prefill_s > 0 ? info.n_prefilled / info.prefill_s : 0.0, info.n_gen,
+                info.decode_s > 0 ? info.n_gen / info.decode_s : 0.0);
+    if (stop == PT_STOP_CANCEL) fprintf(stderr, "(stopped)\n");
+    else if (stop == PT_STOP_FULL) fprintf(stderr, "(the context is full: /reset to start over)\n");
+    else if (stop == PT_STOP_LIMIT) fprintf(stderr, "(stopped at %d tokens: /set max_tokens N for longer answers)\n", s->c.max_tokens);
 }
 
 // ---------------------------------------------------------------------------
@@ -186,28 +86,42 @@ static const struct {
     {"/quit", "", "leave (or Ctrl-D)"},
 };
 
+static const char *adapter_name(const chat *s, int i, char *buf, size_t cap) {
+    pt_adapter_info ai;
+    pt_ws_adapter_info(s->ws, s->adapters[i], &ai);
+    snprintf(buf, cap, "%s", ai.name);
+    return buf;
+}
+
 static void show_settings(chat *s) {
     const pt_sampling *p = &s->c.sampling;
-    printf("model          %s\n", s->e.model.path);
-    printf("template       %s\n", template_name(s->tmpl));
-    printf("system         %s\n", s->system ? s->system : s->model_system ? s->model_system : "(none)");
+    pt_chat_info info;
+    pt_model_info mi;
+    pt_err err = {0};
+    char name[128];
+    pt_chat_info_get(s->ws, s->chat, &info);
+    pt_ws_model_info(s->ws, &mi, &err);
+    printf("model          %s\n", mi.path);
+    printf("template       %s\n", info.template_name);
+    printf("system         %s\n", info.system[0] ? info.system : "(none)");
     if (s->n_adapters)
-        printf("adapter        %s (scale %g)\n", s->active >= 0 ? s->adapters[s->active].name : "none: the base model",
+        printf("adapter        %s (scale %g)\n", s->active >= 0 ? adapter_name(s, s->active, name, sizeof name) : "none: the base model",
                s->scale);
-    printf("context        %d of %d tokens in use\n", s->e.sess.n_history, s->e.n_ctx);
+    printf("context        %d of %d tokens in use\n", info.tokens_cached, info.n_ctx);
     printf("temp           %g\ntop_k          %d\ntop_p          %g\nmin_p          %g\n", p->temp, p->top_k, p->top_p,
            p->min_p);
     printf("repeat_penalty %g\nrepeat_last_n  %d\nseed           %llu\nmax_tokens     %d\n", p->repeat_penalty,
            p->repeat_last_n, (unsigned long long)p->seed, s->c.max_tokens);
 }
 
-// Makes adapter i (-1: none) active at s->scale. The cached keys and values
-// were made with the old weights: the next answer prefills the conversation.
+// Makes adapter i (-1: none) active at s->scale from the next answer on.
+// The workspace keeps the cached conversation when it is still valid.
 static int use_adapter(chat *s, int i) {
     pt_err err = {0};
-    if (runtime_set_adapter(&s->e.rt, i >= 0 ? &s->adapters[i] : NULL, s->scale, &err) != PT_OK)
+    char warn[512];
+    if (pt_chat_set_adapter(s->ws, s->chat, i >= 0 ? s->adapters[i] : PT_BASE, s->scale, warn, sizeof warn, &err) != PT_OK)
         return cli_error(CLI_ERR, "%s", err.msg);
-    session_reset(&s->e.sess);
+    if (warn[0]) cli_error(0, "warning: %s", warn);
     s->active = i;
     return CLI_OK;
 }
@@ -217,10 +131,12 @@ static void list_adapters(const chat *s) {
         printf("(no adapters loaded: start the chat with --adapter DIR)\n");
         return;
     }
-    for (int i = 0; i < s->n_adapters; i++)
-        printf("%c %d  %-24s r=%d alpha=%g%s%s\n", i == s->active ? '*' : ' ', i + 1, s->adapters[i].name,
-               s->adapters[i].cfg.r, s->adapters[i].cfg.lora_alpha, s->adapters[i].base_name[0] ? "  base: " : "",
-               s->adapters[i].base_name);
+    for (int i = 0; i < s->n_adapters; i++) {
+        pt_adapter_info ai;
+        pt_ws_adapter_info(s->ws, s->adapters[i], &ai);
+        printf("%c %d  %-24s r=%d alpha=%g%s%s\n", i == s->active ? '*' : ' ', i + 1, ai.name, ai.r, ai.alpha,
+               ai.base_name[0] ? "  base: " : "", ai.base_name);
+    }
     printf("%c    none (the base model)\n", s->active < 0 ? '*' : ' ');
 }
 
@@ -228,9 +144,10 @@ static void list_adapters(const chat *s) {
 static void slash_adapter(chat *s, const char *arg) {
     if (!*arg) { list_adapters(s); return; }
     int pick = -2;
+    char name[128];
     if (!strcmp(arg, "none") || !strcmp(arg, "base")) pick = -1;
     for (int i = 0; i < s->n_adapters && pick == -2; i++)
-        if (!strcmp(arg, s->adapters[i].name)) pick = i;
+        if (!strcmp(arg, adapter_name(s, i, name, sizeof name))) pick = i;
     if (pick == -2) {
         char *end;
         long k = strtol(arg, &end, 10);
@@ -242,7 +159,7 @@ static void slash_adapter(chat *s, const char *arg) {
         return;
     }
     if (use_adapter(s, pick) == CLI_OK)
-        printf("(%s%s)\n", pick >= 0 ? "adapter " : "", pick >= 0 ? s->adapters[pick].name : "no adapter: the base model");
+        printf("(%s%s)\n", pick >= 0 ? "adapter " : "", pick >= 0 ? adapter_name(s, pick, name, sizeof name) : "no adapter: the base model");
 }
 
 static void slash_scale(chat *s, const char *arg) {
@@ -290,18 +207,13 @@ static int slash(chat *s, char *line) {
         }
         printf("  Ctrl-C stops an answer or clears the line; Ctrl-D leaves.\n");
     } else if (!strcmp(cmd, "/reset")) {
-        conv_clear(s);
-        session_reset(&s->e.sess);
-        printf("(conversation cleared)\n");
+        pt_err err = {0};
+        if (pt_chat_reset(s->ws, s->chat, &err) != PT_OK) cli_error(CLI_ERR, "%s", err.msg);
+        else printf("(conversation cleared)\n");
     } else if (!strcmp(cmd, "/system")) {
-        if (cli_utf8_invalid_at(arg, strlen(arg))) {
-            cli_error(CLI_ERR, "the system message is not valid UTF-8; it was not changed");
-            return 0;
-        }
-        free(s->system);
-        s->system = *arg ? strdup(arg) : NULL;
-        if (*arg && !s->system) cli_error(CLI_ERR, "out of memory");
-        printf("(system message %s)\n", *arg ? "set" : "back to the default");
+        pt_err err = {0};
+        if (pt_chat_set_system(s->ws, s->chat, *arg ? arg : NULL, &err) != PT_OK) cli_error(CLI_ERR, "%s", err.msg);
+        else printf("(system message %s)\n", *arg ? "set" : "back to the default");
     } else if (!strcmp(cmd, "/show")) {
         show_settings(s);
     } else if (!strcmp(cmd, "/adapter") || !strcmp(cmd, "/adapters")) {
@@ -432,13 +344,9 @@ static void history_save(const char *path) {
 // ---------------------------------------------------------------------------
 
 static void chat_free(chat *s) {
-    conv_clear(s);
-    free(s->conv);
-    free(s->system);
-    free(s->model_system);
-    template_free(s->tmpl);
-    cli_engine_close(&s->e);
-    cli_adapters_free(s->adapters, s->n_adapters);
+    if (s->chat) pt_chat_close(s->ws, s->chat);
+    pt_ws_destroy(s->ws);
+    free(s->adapters);
 }
 
 int cmd_chat(int argc, char **argv) {
@@ -469,7 +377,7 @@ int cmd_chat(int argc, char **argv) {
     rc = cli_parse_adapters(&spec, argc, argv, pos, 0, &n_pos, &help, &adapter_flag, &dirs, &n_dirs);
     if (!dirs) return rc;
     if (rc == CLI_OK && help) cli_print_help(&spec);
-    else if (rc == CLI_OK && c->system && cli_utf8_invalid_at(c->system, strlen(c->system)))
+    else if (rc == CLI_OK && c->system && pt_utf8_invalid_at(c->system, strlen(c->system)))
         rc = cli_error(CLI_ERR, "the --system text is not valid UTF-8; convert it to UTF-8");
     if (rc != CLI_OK || help) {
         free(dirs);
@@ -477,12 +385,29 @@ int cmd_chat(int argc, char **argv) {
     }
 
     init_settings(&s);
-    if ((rc = cli_engine_open(&s.e, c, 0)) != CLI_OK) goto done;
-    if ((rc = cli_template_open(&s.tmpl, &s.model_system, &s.e.model, c->template_name)) != CLI_OK) goto done;
-    if ((rc = cli_adapters_load(&s.e.model, dirs, n_dirs, template_name(s.tmpl), &s.adapters)) != CLI_OK) goto done;
+    if ((rc = cli_ws_open(&s.ws, c)) != CLI_OK) goto done;
+    if (!(s.adapters = calloc((size_t)(n_dirs ? n_dirs : 1), sizeof *s.adapters))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
+    if ((rc = cli_adapters_load(s.ws, dirs, n_dirs, s.adapters)) != CLI_OK) goto done;
     s.n_adapters = n_dirs;
-    if (n_dirs && (rc = use_adapter(&s, n_dirs - 1)) != CLI_OK) goto done;
-    if (c->system && !(s.system = strdup(c->system))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
+    {
+        pt_chat_opts co;
+        pt_chat_opts_default(&co);
+        co.template_name = c->template_name;
+        co.system = c->system;
+        co.sampling = c->sampling;
+        co.max_tokens = c->max_tokens;
+        co.n_ctx = c->ctx;
+        co.adapter = n_dirs ? s.adapters[n_dirs - 1] : PT_BASE;
+        co.scale = s.scale;
+        char warn[512];
+        pt_err err = {0};
+        if (pt_chat_open(s.ws, &co, &s.chat, warn, sizeof warn, &err) != PT_OK) {
+            rc = cli_error(c->template_name && err.code == PT_ERR_IO ? CLI_USAGE : CLI_ERR, "%s", err.msg);
+            goto done;
+        }
+        if (warn[0]) cli_error(0, "warning: %s", warn);
+        s.active = n_dirs - 1;
+    }
     s.tty = isatty(STDIN_FILENO);
     cli_sigint_install();
 
@@ -497,11 +422,17 @@ int cmd_chat(int argc, char **argv) {
             have_hist = 1;
             read_history(hist);
         }
+        pt_model_info mi;
+        pt_chat_info info;
+        pt_err err = {0};
+        char name[128];
+        pt_ws_model_info(s.ws, &mi, &err);
+        pt_chat_info_get(s.ws, s.chat, &info);
         printf("peftui chat: %s (%s template, %d-token context). /help for commands, Ctrl-D to leave.\n",
-               s.e.model.cfg.name[0] ? s.e.model.cfg.name : s.e.model.path, template_name(s.tmpl), s.e.n_ctx);
+               mi.name[0] ? mi.name : mi.path, info.template_name, info.n_ctx);
         if (s.n_adapters)
             printf("adapter %s active (scale %g); /adapter lists and switches, /adapter none is the base.\n",
-                   s.adapters[s.active].name, s.scale);
+                   adapter_name(&s, s.active, name, sizeof name), s.scale);
     }
     for (;;) {
         char *line = s.tty ? read_tty() : read_plain();

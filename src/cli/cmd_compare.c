@@ -1,8 +1,9 @@
 // cmd_compare.c - `peftui compare -p PROMPT --adapter DIR ...`: the base
-// model and each adapter answer the same prompt with the same sampling seed,
+// model and each adapter answer the same prompt with the same sampling seed
+// (the workspace's compare: one batched forward per step for every column),
 // shown side by side when the terminal is wide enough (40 columns each),
-// else one after another under headers. One runtime serves every answer:
-// runtime_set_adapter switches between them over one copy of the weights.
+// else one after another under headers; --scores adds each answer's mean
+// log-probability under every column's model and where the answers part.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lora/lora.h"
 
 
 #define MIN_COL 40   // narrowest column worth reading side by side
@@ -123,22 +123,45 @@ static void print_sequential(char **labels, char **answers, int k) {
 
 // ---------------------------------------------------------------------------
 
+// The answers' mean log-probability per token under each column's model,
+// and the first token where they differ.
+static void print_scores(const pt_compare_result *r) {
+    int K = r->n_columns;
+    printf("\nmean log-probability per token (rows: the answer; columns: the model scoring it):\n%-24s", "");
+    for (int k = 0; k < K; k++) printf(" %14.14s", r->col[k].label);
+    printf("\n");
+    for (int j = 0; j < K; j++) {
+        const pt_compare_column *c = &r->col[j];
+        printf("%-24.24s", c->label);
+        for (int k = 0; k < K; k++) {
+            double sum = 0;
+            for (int t = 0; c->logprobs && t < c->n_tokens; t++) sum += c->logprobs[(size_t)t * K + k];
+            if (c->logprobs && c->n_tokens) printf(" %14.3f", sum / c->n_tokens);
+            else printf(" %14s", "-");
+        }
+        printf("\n");
+    }
+    if (r->first_diff < 0) printf("the answers are the same, token for token\n");
+    else printf("the answers part at token %d\n", r->first_diff);
+}
+
 int cmd_compare(int argc, char **argv) {
     cli_common c;
     cli_common_defaults(&c);
     const char *prompt = NULL, *adapter_flag = NULL;
     float scale = 1.0f;
-    int width = 0;
+    int width = 0, sequential = 0, scores = 0;
     cli_opt opts[] = {
         {"prompt", 'p', OPT_STR, &prompt, "TEXT", "the prompt every model answers", 0, 0},
-        {"adapter", 0, OPT_STR, &adapter_flag, "DIR", "a LoRA adapter folder; repeat for several", 0, 0},
+        {"adapter", 0, OPT_STR, &adapter_flag, "DIR", "a LoRA adapter folder (or GGUF LoRA); repeat for several", 0, 0},
         {"scale", 0, OPT_FLOAT, &scale, "S", "adapter strength on top of alpha/r (default 1)", -100, 100},
         {"max-tokens", 'n', OPT_INT, &c.max_tokens, "N", "most tokens per answer (default 256)", 1, 1 << 24},
         CLI_OPTS_SAMPLING(&c),
         CLI_OPTS_CHAT(&c),
         CLI_OPTS_MODEL(&c),
-        CLI_OPTS_CTX(&c),
         {"width", 0, OPT_INT, &width, "N", "page width for the columns (default: the terminal's, else $COLUMNS, else 80)", 0, 1 << 16},
+        {"scores", 0, OPT_FLAG, &scores, NULL, "score every answer under every column's model (teacher forcing)", 0, 0},
+        {"sequential", 0, OPT_FLAG, &sequential, NULL, "run the columns one after another, not batched (the reference)", 0, 0},
     };
     cli_command_spec spec = {"compare", "-p PROMPT --adapter DIR [--adapter DIR ...] [options]",
                              "The base model and each adapter answer the same prompt with the same seed, side by side.",
@@ -153,75 +176,90 @@ int cmd_compare(int argc, char **argv) {
         rc = cli_error(CLI_USAGE, "compare needs a prompt: -p TEXT (see %s compare --help)", cli_progname());
     else if (rc == CLI_OK && n_dirs == 0)
         rc = cli_error(CLI_USAGE, "compare needs at least one --adapter DIR to set beside the base model");
+    else if (rc == CLI_OK && n_dirs + 1 > PT_COMPARE_MAX)
+        rc = cli_error(CLI_USAGE, "compare takes at most %d adapters beside the base", PT_COMPARE_MAX - 1);
     else if (rc == CLI_OK && !*prompt)
         rc = cli_error(CLI_USAGE, "the prompt is empty");
-    else if (rc == CLI_OK && cli_utf8_invalid_at(prompt, strlen(prompt)))
+    else if (rc == CLI_OK && pt_utf8_invalid_at(prompt, strlen(prompt)))
         rc = cli_error(CLI_ERR, "the prompt is not valid UTF-8; convert it to UTF-8");
     if (rc != CLI_OK || help) {
         free(dirs);
         return rc;
     }
 
-    cli_engine e;
-    pt_chat_template *tmpl = NULL;
-    pt_adapter *adapters = NULL;
-    char *default_system = NULL, *text = NULL;
-    int32_t *ids = NULL;
-    int n_ids = 0, k = n_dirs + 1;
-    char **answers = calloc((size_t)k, sizeof *answers), **labels = calloc((size_t)k, sizeof *labels);
-    memset(&e, 0, sizeof e);
-    if (!answers || !labels) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
-    if ((rc = cli_engine_open(&e, &c, 0)) != CLI_OK) goto done;
-    if ((rc = cli_template_open(&tmpl, &default_system, &e.model, c.template_name)) != CLI_OK) goto done;
-    if ((rc = cli_adapters_load(&e.model, dirs, n_dirs, template_name(tmpl), &adapters)) != CLI_OK) goto done;
-    {
-        pt_msg msgs[2];
-        int n = 0;
-        pt_err err = {0};
-        if (c.system) msgs[n++] = (pt_msg){"system", c.system};
-        msgs[n++] = (pt_msg){"user", prompt};
-        if (!(text = template_render(tmpl, msgs, n, 1, default_system, &err))) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-    }
-    if ((rc = cli_tokenize(&e.model, text, 0, 1, &ids, &n_ids)) != CLI_OK) goto done;
-    if (n_ids >= e.n_ctx) {
-        rc = cli_error(CLI_ERR, "the prompt is %d tokens but the context holds %d (shorten it or raise --ctx)", n_ids, e.n_ctx);
+    pt_ws *ws = NULL;
+    int ids[PT_COMPARE_MAX], cmp = 0, k = n_dirs + 1;
+    char **answers = NULL, **labels = NULL;
+    pt_err err = {0};
+    if ((rc = cli_ws_open(&ws, &c)) != CLI_OK) goto done;
+    if ((rc = cli_adapters_load(ws, dirs, n_dirs, ids)) != CLI_OK) goto done;
+    pt_compare_opts co;
+    pt_compare_opts_default(&co);
+    co.prompt = prompt;
+    co.system = c.system;
+    co.template_name = c.template_name;
+    co.sampling = c.sampling;   // the same seed for every answer
+    co.max_tokens = c.max_tokens;
+    co.n_columns = k;
+    co.columns[0] = (pt_column){PT_BASE, 1.0f};
+    for (int i = 0; i < n_dirs; i++) co.columns[i + 1] = (pt_column){ids[i], scale};
+    co.sequential = sequential;
+    co.score = scores;
+    char warn[512];
+    if (pt_compare_start(ws, &co, &cmp, warn, sizeof warn, &err) != PT_OK) {
+        rc = cli_error(c.template_name && err.code == PT_ERR_IO ? CLI_USAGE : CLI_ERR, "%s", err.msg);
         goto done;
     }
-
+    for (int i = 0; warn[0] && i < n_dirs; i++) {   // once per adapter trained with another template
+        pt_adapter_info ai;
+        pt_ws_adapter_info(ws, ids[i], &ai);
+        pt_model_info mi;
+        pt_ws_model_info(ws, &mi, &err);
+        const char *used = c.template_name ? c.template_name : mi.template_name;
+        if (ai.template_name[0] && strcmp(ai.template_name, used))
+            cli_error(0, "warning: adapter %s was trained with the %s chat template, this run uses %s (--template %s)", ai.name,
+                      ai.template_name, used, ai.template_name);
+    }
     cli_sigint_install();
-    pt_gen_params gp;
-    memset(&gp, 0, sizeof gp);
-    gp.max_new_tokens = c.max_tokens;
-    gp.sampling = c.sampling;   // the same seed for every answer
-    gp.n_stops = template_stops(tmpl, &gp.stops);
-    gp.abort_flag = cli_abort_flag();
+    int interrupted = 0;
+    for (;;) {
+        if (*cli_abort_flag() && !interrupted) {
+            pt_compare_cancel(ws, cmp);
+            interrupted = 1;
+        }
+        pt_ws_wait_event(ws, 100);
+        pt_event ev[64];
+        int n = pt_ws_events(ws, ev, 64), ended = 0;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].kind == PT_EV_WARNING) cli_error(0, "warning: %s", ev[i].text);
+            if (ev[i].kind == PT_EV_COMPARE && ev[i].src == cmp) ended = 1;
+        }
+        if (ended) break;
+    }
+    pt_compare_result r;
+    pt_compare_get(ws, cmp, &r);
+    if (r.status) {
+        rc = cli_error(CLI_ERR, "%s", pt_ws_wait(ws, cmp, &err) ? err.msg : "compare failed");
+        goto done;
+    }
+    if (interrupted) { rc = cli_error(130, "interrupted"); goto done; }
+    answers = calloc((size_t)k, sizeof *answers);
+    labels = calloc((size_t)k, sizeof *labels);
+    if (!answers || !labels) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
     for (int v = 0; v < k; v++) {
-        pt_err err = {0};
-        const pt_adapter *a = v ? &adapters[v - 1] : NULL;
-        char label[200];
-        if (!a) snprintf(label, sizeof label, "base");
-        else if (scale != 1.0f) snprintf(label, sizeof label, "%s (scale %g)", a->name, scale);
-        else snprintf(label, sizeof label, "%s", a->name);
-        if (!(labels[v] = strdup(label))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
-        if (runtime_set_adapter(&e.rt, a, scale, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-        session_reset(&e.sess);
-        pt_gen_result res;
-        memset(&res, 0, sizeof res);
-        if (generate(&e.sess, ids, n_ids, &gp, &res, &answers[v], &err) != PT_OK) {
-            rc = cli_error(CLI_ERR, "%s: %s", label, err.msg[0] ? err.msg : "generation failed");
+        if (!(answers[v] = strdup(r.col[v].text)) || !(labels[v] = strdup(r.col[v].label))) {
+            rc = cli_error(CLI_ERR, "out of memory");
             goto done;
         }
-        if (!answers[v] && !(answers[v] = strdup(""))) { rc = cli_error(CLI_ERR, "out of memory"); goto done; }
-        if (res.stop == PT_STOP_ABORT) { rc = cli_error(130, "interrupted"); goto done; }
         size_t len = strlen(answers[v]); // trailing blank lines only cost rows
         while (len && (answers[v][len - 1] == '\n' || answers[v][len - 1] == ' ')) answers[v][--len] = '\0';
         flatten(answers[v]);
     }
-
     int w = terminal_width(width);
     printf("> %s\n\n", prompt);
     if (w >= MIN_COL * k) rc = print_columns(labels, answers, k, w);
     else print_sequential(labels, answers, k);
+    if (scores) print_scores(&r);
     fflush(stdout);
 done:
     for (int i = 0; i < k; i++) {
@@ -230,12 +268,8 @@ done:
     }
     free(answers);
     free(labels);
-    free(ids);
-    free(text);
-    free(default_system);
-    template_free(tmpl);
-    cli_engine_close(&e);
-    cli_adapters_free(adapters, n_dirs);
+    if (cmp) pt_compare_close(ws, cmp);
+    pt_ws_destroy(ws);
     free(dirs);
     return rc;
 }

@@ -7,45 +7,35 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lora/export.h"
-#include "lora/lora.h"
 
 // Loads the model and the adapter, prints the warnings, writes the export.
 int cli_export_run(const char *model, int threads, const char *adapter_dir, const char *format, float scale,
                    const char *out) {
-    pt_export_format f;
-    pt_export_warnings w;
     pt_err err = {0};
-    pt_model m;
-    pt_adapter a;
-    int rc;
-    char warn[600] = "";
-    (void)threads; // loading and writing are single-threaded; merging uses OpenBLAS's own threads
-    if (export_format_parse(format, &f, &err) != PT_OK) return cli_error(CLI_USAGE, "--format: %s", err.msg);
-    if ((rc = cli_model_load(&m, model, NULL)) != CLI_OK) return rc;
-    if (adapter_load(&a, &m, adapter_dir, warn, sizeof warn, &err) != PT_OK) {
-        model_free(&m);
-        return cli_error(CLI_ERR, "%s", err.msg);
-    }
-    if (warn[0]) cli_error(0, "warning: %s", warn);
-    memset(&w, 0, sizeof w);
-    if (export_check(&a, &m, f, scale, &w, &err) != PT_OK) {
-        rc = cli_error(CLI_ERR, "%s", err.msg);
-        goto done;
-    }
-    for (int i = 0; i < w.n; i++) cli_error(0, "warning: %s", w.msg[i]);
-    memset(&w, 0, sizeof w); // already said
-    if (export_adapter(&a, &m, f, scale, out, &w, &err) != PT_OK) {
-        rc = cli_error(CLI_ERR, "%s", err.msg);
-        goto done;
-    }
-    printf("exported %s as %s to %s\n", a.name, export_format_name(f), out);
-    if (f == PT_EXPORT_GGUF_LORA) printf("use it with llama.cpp: llama-cli -m BASE.gguf --lora %s\n", out);
-    else if (f == PT_EXPORT_MERGED) printf("load it with: %s chat -m %s\n", cli_progname(), out);
+    pt_ws *ws = NULL;
+    int rc, id, task;
+    cli_common c;
+    cli_common_defaults(&c);
+    c.model = model;
+    c.threads = threads;
+    c.backend = "cpu";   // exporting reads the host copies; no device needed
+    if (pt_export_format_check(format, &err) != PT_OK) return cli_error(CLI_USAGE, "--format: %s", err.msg);
+    if ((rc = cli_ws_open(&ws, &c)) != CLI_OK) return rc;
+    if ((rc = cli_adapters_load(ws, &adapter_dir, 1, &id)) != CLI_OK) goto done;
+    char warn[8][320];
+    int n = pt_ws_export_check(ws, id, format, scale, warn, 8, &err);
+    if (n < 0) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
+    for (int i = 0; i < n && i < 8; i++) cli_error(0, "warning: %s", warn[i]);
+    if (pt_ws_export(ws, id, format, scale, out, &task, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
+    if ((rc = cli_wait_task(ws, task)) != CLI_OK) goto done;
+    pt_adapter_info ai;
+    pt_ws_adapter_info(ws, id, &ai);
+    printf("exported %s as %s to %s\n", ai.name, format, out);
+    if (!strcmp(format, "gguf-lora")) printf("use it with llama.cpp: llama-cli -m BASE.gguf --lora %s\n", out);
+    else if (!strcmp(format, "merged")) printf("load it with: %s chat -m %s\n", cli_progname(), out);
     rc = CLI_OK;
 done:
-    adapter_free(&a);
-    model_free(&m);
+    pt_ws_destroy(ws);
     return rc;
 }
 

@@ -8,21 +8,22 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model/weights_dev.h"
-#include "text/tokenizer.h"
 
 #define LORA_RANK 8
 
-// in/out features of a LoRA-targetable linear module (HF short names).
-static int linear_dims(const pt_config *c, const char *name, int *in, int *out) {
-    int q = c->n_head * c->head_dim, kv = c->n_head_kv * c->head_dim;
-    if (!strcmp(name, "q_proj")) { *in = c->n_embd; *out = q; }
-    else if (!strcmp(name, "k_proj") || !strcmp(name, "v_proj")) { *in = c->n_embd; *out = kv; }
-    else if (!strcmp(name, "o_proj")) { *in = q; *out = c->n_embd; }
-    else if (!strcmp(name, "gate_proj") || !strcmp(name, "up_proj")) { *in = c->n_embd; *out = c->n_ff; }
-    else if (!strcmp(name, "down_proj")) { *in = c->n_ff; *out = c->n_embd; }
-    else return -1;
-    return 0;
+// The distinct targetable modules (one per short name, layer 0's dims).
+static int module_kinds(pt_ws *ws, pt_module_info *out, int cap) {
+    int total = pt_ws_modules(ws, NULL, 0), n = 0;
+    pt_module_info *all = calloc((size_t)(total ? total : 1), sizeof *all);
+    if (!all) return 0;
+    pt_ws_modules(ws, all, total);
+    for (int i = 0; i < total; i++) {
+        int seen = 0;
+        for (int k = 0; k < n && !seen; k++) seen = !strcmp(out[k].short_name, all[i].short_name);
+        if (!seen && n < cap) out[n++] = all[i];
+    }
+    free(all);
+    return n;
 }
 
 // A tensor name with its layer number replaced by '*' ("blk.*.attn_q.weight");
@@ -39,11 +40,11 @@ static int layer_pattern(const char *name, char *pat, size_t cap) {
         snprintf(pat, cap, "%.*s*%s", (int)(digits - name), name, d);
         return layer;
     }
-    snprintf(pat, cap, "%s", name);
+    snprintf(pat, cap, "%.*s", (int)(cap > 0 ? cap - 1 : 0), name);
     return -1;
 }
 
-static void shape_str(const pt_tensor_desc *t, char *buf, size_t cap) {
+static void shape_str(const pt_tensor_info *t, char *buf, size_t cap) {
     size_t n = 0;
     n += (size_t)snprintf(buf + n, cap - n, "[");
     for (int d = 0; d < t->n_dims && n < cap; d++)
@@ -59,10 +60,11 @@ typedef struct {
 } tensor_group;
 
 // Groups per-layer tensors by name pattern, keeping first-seen order.
-static int group_tensors(const pt_model *m, tensor_group *g, int cap) {
+static int group_tensors(pt_ws *ws, int n_tensors, tensor_group *g, int cap) {
     int n = 0;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const pt_tensor_desc *t = &m->tensors[i];
+    for (int i = 0; i < n_tensors; i++) {
+        pt_tensor_info ti, *t = &ti;
+        pt_ws_tensor(ws, i, t);
         char pat[128], shape[64];
         layer_pattern(t->name, pat, sizeof pat);
         shape_str(t, shape, sizeof shape);
@@ -91,69 +93,66 @@ static int group_tensors(const pt_model *m, tensor_group *g, int cap) {
     return n;
 }
 
-static const char *tok_kind_name(pt_tok_kind k) {
-    return k == PT_TOK_BPE_BYTELEVEL ? "byte-level BPE" : k == PT_TOK_BPE_SPM ? "SentencePiece BPE (byte fallback)" : "?";
+static const char *piece_or(pt_ws *ws, int id, char *buf, size_t cap) {
+    pt_token_info ti;
+    snprintf(buf, cap, "%s", id >= 0 && pt_ws_token(ws, id, &ti) == PT_OK ? ti.piece : "");
+    return buf;
 }
 
-static const char *piece_or(const pt_tokenizer *t, int id) {
-    const char *p = id >= 0 ? tokenizer_piece(t, id) : NULL;
-    return p ? p : "";
-}
-
-static int print_json(const pt_model *m, const char *tmpl_name, const char *def_sys, const char **lin, int n_lin) {
-    const pt_config *c = &m->cfg;
+static int print_json(pt_ws *ws, const pt_model_info *m, const pt_module_info *lin, int n_lin) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "path", m->path);
-    cJSON_AddStringToObject(root, "source", m->source == PT_SRC_HF ? "hf" : "gguf");
-    cJSON_AddStringToObject(root, "architecture", c->arch);
-    cJSON_AddStringToObject(root, "name", c->name);
+    cJSON_AddStringToObject(root, "source", m->from_gguf ? "gguf" : "hf");
+    cJSON_AddStringToObject(root, "architecture", m->arch);
+    cJSON_AddStringToObject(root, "name", m->name);
     cJSON_AddNumberToObject(root, "parameters", (double)m->n_params);
     cJSON *cfg = cJSON_AddObjectToObject(root, "config");
-    cJSON_AddNumberToObject(cfg, "context_length", c->max_ctx);
-    cJSON_AddNumberToObject(cfg, "layers", c->n_layer);
-    cJSON_AddNumberToObject(cfg, "hidden", c->n_embd);
-    cJSON_AddNumberToObject(cfg, "heads", c->n_head);
-    cJSON_AddNumberToObject(cfg, "kv_heads", c->n_head_kv);
-    cJSON_AddNumberToObject(cfg, "head_dim", c->head_dim);
-    cJSON_AddNumberToObject(cfg, "ff", c->n_ff);
-    cJSON_AddNumberToObject(cfg, "vocab", c->vocab_size);
-    cJSON_AddNumberToObject(cfg, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(cfg, "rms_eps", c->rms_eps);
-    cJSON_AddBoolToObject(cfg, "tied_embeddings", c->tied_embeddings);
-    cJSON_AddBoolToObject(cfg, "qkv_bias", c->has_qkv_bias);
-    cJSON_AddNumberToObject(cfg, "sliding_window", c->sliding_window);
+    cJSON_AddNumberToObject(cfg, "context_length", m->max_ctx);
+    cJSON_AddNumberToObject(cfg, "layers", m->n_layer);
+    cJSON_AddNumberToObject(cfg, "hidden", m->n_embd);
+    cJSON_AddNumberToObject(cfg, "heads", m->n_head);
+    cJSON_AddNumberToObject(cfg, "kv_heads", m->n_head_kv);
+    cJSON_AddNumberToObject(cfg, "head_dim", m->head_dim);
+    cJSON_AddNumberToObject(cfg, "ff", m->n_ff);
+    cJSON_AddNumberToObject(cfg, "vocab", m->vocab_size);
+    cJSON_AddNumberToObject(cfg, "rope_theta", m->rope_theta);
+    cJSON_AddNumberToObject(cfg, "rms_eps", m->rms_eps);
+    cJSON_AddBoolToObject(cfg, "tied_embeddings", m->tied_embeddings);
+    cJSON_AddBoolToObject(cfg, "qkv_bias", m->qkv_bias);
+    cJSON_AddNumberToObject(cfg, "sliding_window", m->sliding_window);
     cJSON *tok = cJSON_AddObjectToObject(root, "tokenizer");
-    cJSON_AddStringToObject(tok, "kind", tokenizer_kind(m->tok) == PT_TOK_BPE_SPM ? "spm" : "bytelevel");
-    cJSON_AddNumberToObject(tok, "vocab", tokenizer_vocab_size(m->tok));
-    cJSON_AddNumberToObject(tok, "bos", tokenizer_bos(m->tok));
-    cJSON_AddNumberToObject(tok, "eos", tokenizer_eos(m->tok));
+    cJSON_AddStringToObject(tok, "kind", strstr(m->tokenizer, "SentencePiece") ? "spm" : "bytelevel");
+    cJSON_AddNumberToObject(tok, "vocab", m->tok_vocab);
+    cJSON_AddNumberToObject(tok, "bos", m->bos);
+    cJSON_AddNumberToObject(tok, "eos", m->eos);
     cJSON *eog = cJSON_AddArrayToObject(tok, "end_of_generation");
-    for (int i = 0; i < tokenizer_vocab_size(m->tok); i++)
-        if (tokenizer_is_eog(m->tok, i)) cJSON_AddItemToArray(eog, cJSON_CreateNumber(i));
+    for (int i = 0; i < m->tok_vocab; i++) {
+        pt_token_info ti;
+        if (pt_ws_token(ws, i, &ti) == PT_OK && ti.end_of_generation) cJSON_AddItemToArray(eog, cJSON_CreateNumber(i));
+    }
     cJSON *ct = cJSON_AddObjectToObject(root, "chat_template");
-    cJSON_AddStringToObject(ct, "name", tmpl_name);
-    if (def_sys) cJSON_AddStringToObject(ct, "default_system", def_sys);
-    cJSON_AddBoolToObject(ct, "from_model", m->chat_template != NULL);
+    cJSON_AddStringToObject(ct, "name", m->template_name);
+    if (m->default_system[0]) cJSON_AddStringToObject(ct, "default_system", m->default_system);
+    cJSON_AddBoolToObject(ct, "from_model", m->has_template);
     cJSON *ts = cJSON_AddArrayToObject(root, "tensors");
     for (int i = 0; i < m->n_tensors; i++) {
+        pt_tensor_info ti;
+        pt_ws_tensor(ws, i, &ti);
         cJSON *t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "name", m->tensors[i].name);
-        cJSON_AddStringToObject(t, "type", m->tensors[i].type);
+        cJSON_AddStringToObject(t, "name", ti.name);
+        cJSON_AddStringToObject(t, "type", ti.type);
         cJSON *sh = cJSON_AddArrayToObject(t, "shape");
-        for (int d = 0; d < m->tensors[i].n_dims; d++)
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)m->tensors[i].shape[d]));
+        for (int d = 0; d < ti.n_dims; d++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)ti.shape[d]));
         cJSON_AddItemToArray(ts, t);
     }
     cJSON *lo = cJSON_AddArrayToObject(root, "lora_targets");
     for (int i = 0; i < n_lin; i++) {
-        int in = 0, out = 0;
         cJSON *t = cJSON_CreateObject();
-        cJSON_AddStringToObject(t, "module", lin[i]);
-        if (!linear_dims(c, lin[i], &in, &out)) {
-            cJSON_AddNumberToObject(t, "in_features", in);
-            cJSON_AddNumberToObject(t, "out_features", out);
-            cJSON_AddNumberToObject(t, "lora_r8_params_per_layer", (double)LORA_RANK * (in + out));
-        }
+        cJSON_AddStringToObject(t, "module", lin[i].short_name);
+        cJSON_AddNumberToObject(t, "in_features", lin[i].in);
+        cJSON_AddNumberToObject(t, "out_features", lin[i].out);
+        cJSON_AddNumberToObject(t, "lora_r8_params_per_layer", (double)LORA_RANK * (lin[i].in + lin[i].out));
+        cJSON_AddBoolToObject(t, "peft_default", lin[i].default_target);
         cJSON_AddItemToArray(lo, t);
     }
     char *s = cJSON_Print(root);
@@ -164,41 +163,40 @@ static int print_json(const pt_model *m, const char *tmpl_name, const char *def_
     return CLI_OK;
 }
 
-static void print_text(const pt_model *m, const char *tmpl_name, const char *def_sys,
-                       const tensor_group *g, int n_groups, const char **lin, int n_lin) {
-    const pt_config *c = &m->cfg;
-    const pt_tokenizer *t = m->tok;
+static void print_text(pt_ws *ws, const pt_model_info *m, const tensor_group *g, int n_groups, const pt_module_info *lin,
+                       int n_lin) {
+    char pb[256];
     printf("model         %s\n", m->path);
-    printf("name          %s\n", c->name[0] ? c->name : "(none)");
-    printf("architecture  %s (%s)\n", c->arch, m->source == PT_SRC_HF ? "Hugging Face folder" : "GGUF");
+    printf("name          %s\n", m->name[0] ? m->name : "(none)");
+    printf("architecture  %s (%s)\n", m->arch, m->from_gguf ? "GGUF" : "Hugging Face folder");
     printf("parameters    %zu (%.1fM)\n", m->n_params, m->n_params / 1e6);
-    printf("context       %d tokens\n", c->max_ctx);
+    printf("context       %d tokens\n", m->max_ctx);
     printf("layers %d, hidden %d, heads %d, kv heads %d, head_dim %d, ff %d, vocab %d\n",
-           c->n_layer, c->n_embd, c->n_head, c->n_head_kv, c->head_dim, c->n_ff, c->vocab_size);
-    printf("rope theta %g, rms eps %g, tied embeddings %s, qkv bias %s", c->rope_theta, c->rms_eps,
-           c->tied_embeddings ? "yes" : "no", c->has_qkv_bias ? "yes" : "no");
-    if (c->sliding_window) printf(", sliding window %d", c->sliding_window);
-    printf("\n\ntokenizer     %s, %d tokens\n", tok_kind_name(tokenizer_kind(t)), tokenizer_vocab_size(t));
-    int bos = tokenizer_bos(t), eos = tokenizer_eos(t);
-    printf("bos           %d '%s'\neos           %d '%s'\nend of generation:", bos, piece_or(t, bos), eos, piece_or(t, eos));
-    int n_ctrl = 0, n_user = 0;
-    for (int i = 0; i < tokenizer_vocab_size(t); i++) {
-        if (tokenizer_is_eog(t, i)) printf(" %d '%s'", i, piece_or(t, i));
-        int ty = tokenizer_token_type(t, i);
-        n_ctrl += ty == PT_TOKTYPE_CONTROL;
-        n_user += ty == PT_TOKTYPE_USER;
+           m->n_layer, m->n_embd, m->n_head, m->n_head_kv, m->head_dim, m->n_ff, m->vocab_size);
+    printf("rope theta %g, rms eps %g, tied embeddings %s, qkv bias %s", m->rope_theta, m->rms_eps,
+           m->tied_embeddings ? "yes" : "no", m->qkv_bias ? "yes" : "no");
+    if (m->sliding_window) printf(", sliding window %d", m->sliding_window);
+    printf("\n\ntokenizer     %s, %d tokens\n", m->tokenizer, m->tok_vocab);
+    printf("bos           %d '%s'\n", m->bos, piece_or(ws, m->bos, pb, sizeof pb));
+    printf("eos           %d '%s'\nend of generation:", m->eos, piece_or(ws, m->eos, pb, sizeof pb));
+    int n_ctrl = 0, n_user = 0, shown = 0;
+    for (int i = 0; i < m->tok_vocab; i++) {
+        pt_token_info ti;
+        if (pt_ws_token(ws, i, &ti) != PT_OK) continue;
+        if (ti.end_of_generation) printf(" %d '%s'", i, ti.piece);
+        n_ctrl += ti.kind == PT_TOKEN_CONTROL;
+        n_user += ti.kind == PT_TOKEN_ADDED;
     }
     printf("\nspecial       %d control tokens, %d added tokens:", n_ctrl, n_user);
-    int shown = 0;
-    for (int i = 0; i < tokenizer_vocab_size(t) && shown <= 24; i++) {
-        int ty = tokenizer_token_type(t, i);
-        if (ty != PT_TOKTYPE_CONTROL && ty != PT_TOKTYPE_USER) continue;
+    for (int i = 0; i < m->tok_vocab && shown <= 24; i++) {
+        pt_token_info ti;
+        if (pt_ws_token(ws, i, &ti) != PT_OK || ti.kind == PT_TOKEN_NORMAL) continue;
         if (shown++ == 24) printf(" ...");
-        else printf(" %d '%s'", i, piece_or(t, i));
+        else printf(" %d '%s'", i, ti.piece);
     }
     printf("\n");
-    printf("chat template %s (%s)\n", tmpl_name, m->chat_template ? "guessed from the model's template" : "the model has none");
-    if (def_sys) printf("system        \"%s\"\n", def_sys);
+    printf("chat template %s (%s)\n", m->template_name, m->has_template ? "guessed from the model's template" : "the model has none");
+    if (m->default_system[0]) printf("system        \"%s\"\n", m->default_system);
 
     printf("\ntensors (%d, as stored; '*' is the layer number):\n", m->n_tensors);
     for (int i = 0; i < n_groups; i++) {
@@ -207,42 +205,26 @@ static void print_text(const pt_model *m, const char *tmpl_name, const char *def
         printf("  %-44s %-10s %-16s %s\n", g[i].pattern, g[i].type, g[i].shape[0] ? g[i].shape : "(varies)", count);
     }
 
-    printf("\nLoRA targets (PEFT target_modules names), rank-%d parameters per layer:\n", LORA_RANK);
+    printf("\nLoRA targets (PEFT target_modules names; * PEFT's default), rank-%d parameters per layer:\n", LORA_RANK);
     long long total = 0;
     for (int i = 0; i < n_lin; i++) {
-        int in = 0, out = 0;
-        if (linear_dims(c, lin[i], &in, &out)) {
-            printf("  %-10s\n", lin[i]);
-            continue;
-        }
-        long long p = (long long)LORA_RANK * (in + out);
+        long long p = (long long)LORA_RANK * (lin[i].in + lin[i].out);
         total += p;
-        printf("  %-10s in %-6d out %-6d %lld\n", lin[i], in, out, p);
+        printf("  %-10s%c in %-6d out %-6d %lld\n", lin[i].short_name, lin[i].default_target ? '*' : ' ', lin[i].in,
+               lin[i].out, p);
     }
-    printf("  all of them: %lld per layer, %lld in all (%.2f%% of the model)\n", total, total * c->n_layer,
-           m->n_params ? 100.0 * (double)total * c->n_layer / (double)m->n_params : 0.0);
+    printf("  all of them: %lld per layer, %lld in all (%.2f%% of the model)\n", total, total * m->n_layer,
+           m->n_params ? 100.0 * (double)total * m->n_layer / (double)m->n_params : 0.0);
 }
 
-// The device --device picks, and whether the base fits there.
-static void print_device(const pt_model *m, const char *name, int threads) {
-    pt_backend *be = NULL;
-    pt_err err = {0};
-    printf("\ndevice        ");
-    if (backend_create(&be, name, threads, &err) != PT_OK) {
-        printf("%s: %s\n", name ? name : "auto", err.msg);
-        return;
-    }
-    char desc[256];
-    be->ops->describe(be, desc, sizeof desc);
-    printf("%s\n", desc);
-    if (!be->ops->host_memory) {
-        size_t need = bweights_bytes(m, be->ops->weight_dtype), avail = be->ops->mem_available(be);
-        printf("base weights  %.1f MiB as %s", need / 1048576.0, be->ops->weight_dtype == PT_DT_BF16 ? "bf16" : "float32");
-        if (avail != SIZE_MAX)
-            printf("; %.0f MiB free there%s", avail / 1048576.0, need > avail ? " (does not fit: use --device cpu)" : "");
+// The device the workspace runs on, and whether the base fits there.
+static void print_device(const pt_model_info *m) {
+    printf("\ndevice        %s\n", m->device);
+    if (!m->device_host) {
+        printf("base weights  %.1f MiB as %s", m->base_bytes / 1048576.0, m->weight_dtype);
+        if (m->device_free != SIZE_MAX) printf("; %.0f MiB free there", m->device_free / 1048576.0);
         printf("\n");
     }
-    backend_destroy(be);
 }
 
 int cmd_info(int argc, char **argv) {
@@ -261,25 +243,23 @@ int cmd_info(int argc, char **argv) {
     if ((rc = cli_parse(&spec, argc, argv, pos, 0, &n_pos, &help)) != CLI_OK) return rc;
     if (help) { cli_print_help(&spec); return CLI_OK; }
 
-    pt_model m;
-    if ((rc = cli_model_load(&m, c.model, NULL)) != CLI_OK) return rc;
-    const char *jinja = m.chat_template ? m.chat_template : tokenizer_chat_template(m.tok);
-    const char *tmpl_name = template_guess(jinja);
-    char *def_sys = template_jinja_default_system(jinja);
-    const char *lin[32];
-    int n_lin = model_linear_names(&m, lin, 32);
-    if (n_lin > 32) n_lin = 32;
+    pt_ws *ws = NULL;
+    if ((rc = cli_ws_open(&ws, &c)) != CLI_OK) return rc;
+    pt_model_info m;
+    pt_err err = {0};
+    pt_ws_model_info(ws, &m, &err);
+    pt_module_info lin[16];
+    int n_lin = module_kinds(ws, lin, 16);
     tensor_group *g = calloc((size_t)(m.n_tensors > 0 ? m.n_tensors : 1), sizeof *g);
     if (!g) {
         rc = cli_error(CLI_ERR, "out of memory");
     } else {
-        int n_groups = group_tensors(&m, g, m.n_tensors);
-        if (json) rc = print_json(&m, tmpl_name, def_sys, lin, n_lin);
-        else print_text(&m, tmpl_name, def_sys, g, n_groups, lin, n_lin);
+        int n_groups = group_tensors(ws, m.n_tensors, g, m.n_tensors);
+        if (json) rc = print_json(ws, &m, lin, n_lin);
+        else print_text(ws, &m, g, n_groups, lin, n_lin);
     }
-    if (rc == CLI_OK && !json) print_device(&m, c.backend, c.threads);
+    if (rc == CLI_OK && !json) print_device(&m);
     free(g);
-    free(def_sys);
-    model_free(&m);
+    pt_ws_destroy(ws);
     return rc;
 }

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "text/tokenizer.h"
 
 // Writes bytes as a quoted piece: printable UTF-8 as is, control bytes,
 // quotes, backslashes and bytes that are not whole UTF-8 characters escaped.
@@ -21,7 +20,7 @@ static void print_piece(const char *s, size_t n) {
         else if (c < 0x80) { putchar(c); i++; }
         else {
             size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-            if (len && i + len <= n && !cli_utf8_invalid_at(s + i, len)) {
+            if (len && i + len <= n && !pt_utf8_invalid_at(s + i, len)) {
                 fwrite(s + i, 1, len, stdout);
                 i += len;
             } else {
@@ -64,33 +63,28 @@ int cmd_tokenize(int argc, char **argv) {
     }
     int32_t *ids = NULL;
     int n = 0;
-    pt_model m;
-    memset(&m, 0, sizeof m);
-    int loaded = 0;
-    size_t bad = cli_utf8_invalid_at(text, strlen(text));
+    pt_ws *ws = NULL;
+    pt_err err = {0};
+    size_t bad = pt_utf8_invalid_at(text, strlen(text));
     if (bad) {
         rc = cli_error(CLI_ERR, "the text is not valid UTF-8 (bad byte at offset %zu); convert it to UTF-8", bad - 1);
         goto done;
     }
-    if ((rc = cli_model_load(&m, c.model, NULL)) != CLI_OK) goto done;
-    loaded = 1;
-    if ((rc = cli_tokenize(&m, text, !no_special, !no_parse, &ids, &n)) != CLI_OK) goto done;
+    if ((rc = cli_ws_open(&ws, &c)) != CLI_OK) goto done;
+    if (pt_ws_tokenize(ws, text, !no_special, !no_parse, &ids, &n, &err) != PT_OK) {
+        rc = cli_error(CLI_ERR, "%s", err.msg);
+        goto done;
+    }
     if (ids_only) {
         for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", (int)ids[i]);
         putchar('\n');
     } else {
-        char buf[256];
         for (int i = 0; i < n; i++) {
+            pt_token_info ti;
             printf("%d\t", (int)ids[i]);
-            size_t nb;
-            if (tokenizer_token_type(m.tok, ids[i]) == PT_TOKTYPE_CONTROL) {
-                const char *piece = tokenizer_piece(m.tok, ids[i]);
-                nb = piece ? strlen(piece) : 0;
-                print_piece(piece ? piece : "", nb);
-            } else {
-                nb = tokenizer_token_bytes(m.tok, ids[i], buf, sizeof buf);
-                print_piece(buf, nb < sizeof buf ? nb : sizeof buf);
-            }
+            pt_ws_token(ws, ids[i], &ti);
+            if (ti.kind == PT_TOKEN_CONTROL) print_piece(ti.piece, strlen(ti.piece));
+            else print_piece(ti.bytes, ti.n_bytes < sizeof ti.bytes ? ti.n_bytes : sizeof ti.bytes);
             putchar('\n');
         }
     }
@@ -98,6 +92,6 @@ int cmd_tokenize(int argc, char **argv) {
 done:
     free(ids);
     free(text);
-    if (loaded) model_free(&m);
+    pt_ws_destroy(ws);
     return rc;
 }

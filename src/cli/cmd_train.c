@@ -1,27 +1,19 @@
 // cmd_train.c - `peftui train -d DATA`: LoRA fine-tuning from the command
-// line. Loads the model, builds the LoRA config (PEFT's defaults, then
-// --config adapter_config.json, then flags), loads and splits the data,
-// creates the adapter (or takes it from --resume's checkpoint) and runs the
-// trainer's thread, drawing its progress: a redrawn bar on a terminal, one
-// line per step otherwise. Ctrl-C stops after the current step with a
-// checkpoint (exit 130). The trainer itself writes OUT/log.jsonl.
-#include <dirent.h>
-#include <errno.h>
+// line, as a job of the workspace: the LoRA config from PEFT's defaults,
+// then --config adapter_config.json, then flags; the job loads and splits
+// the data, makes the adapter (or takes it from --resume's checkpoint) and
+// trains; this draws its progress from its events: a redrawn bar on a
+// terminal, one line per step otherwise. Ctrl-C stops it with a checkpoint
+// (exit 130). The trainer itself writes OUT/log.jsonl.
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "train/checkpoint.h"
 #include "cli.h"
-#include "train/dataset.h"
-#include "lora/lora.h"
-#include "train/trainer.h"
 
 typedef struct {
     // flags; sentinels (INT_MIN, NAN, NULL) mean "not given"
@@ -31,137 +23,6 @@ typedef struct {
     float alpha, dropout, eval_frac;
     pt_train_params p;
 } train_opts;
-
-// ---------------------------------------------------------------------------
-// LoRA config
-
-static int path_is_file(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-
-static void free_targets(pt_lora_config *c) {
-    for (int i = 0; i < c->n_target_modules; i++) free(c->target_modules[i]);
-    free(c->target_modules);
-    free(c->target_regex);
-    c->target_modules = NULL;
-    c->n_target_modules = 0;
-    c->target_regex = NULL;
-    c->target_all_linear = 0;
-}
-
-// "a, b,c" -> {"a", "b", "c"} (malloc'd strings in a malloc'd array).
-static int split_list(const char *list, char ***out, int *n_out) {
-    int n = 1;
-    for (const char *p = list; *p; p++) n += *p == ',';
-    if (!(*out = calloc((size_t)n, sizeof **out))) return CLI_ERR;
-    *n_out = 0;
-    for (const char *p = list; *p;) {
-        size_t len = strcspn(p, ",");
-        const char *s = p, *e = p + len;
-        while (s < e && (*s == ' ' || *s == '\t')) s++;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
-        if (e > s) {
-            if (!((*out)[*n_out] = strndup(s, (size_t)(e - s)))) return CLI_ERR;
-            (*n_out)++;
-        }
-        p += len;
-        if (*p == ',') p++;
-    }
-    return CLI_OK;
-}
-
-// --target-modules q_proj,v_proj | all-linear, or --target-regex RE.
-static int set_targets(pt_lora_config *c, const char *list, const char *regex) {
-    free_targets(c);
-    if (regex) {
-        if (!(c->target_regex = strdup(regex))) return cli_error(CLI_ERR, "out of memory");
-        return CLI_OK;
-    }
-    if (!strcmp(list, "all-linear")) {
-        c->target_all_linear = 1;
-        return CLI_OK;
-    }
-    if (split_list(list, &c->target_modules, &c->n_target_modules) != CLI_OK) return cli_error(CLI_ERR, "out of memory");
-    if (!c->n_target_modules)
-        return cli_error(CLI_USAGE, "--target-modules: no module names in '%s' (e.g. q_proj,v_proj or all-linear)", list);
-    return CLI_OK;
-}
-
-// Defaults (r 8, alpha 16, dropout 0.05), else --config's, then the flags.
-static int build_config(pt_lora_config *c, const train_opts *o) {
-    pt_err err = {0};
-    lora_config_defaults(c);
-    if (o->config) {
-        char *json = NULL;
-        if (pt_read_file(o->config, &json, NULL, &err) != PT_OK) return cli_error(CLI_ERR, "--config: %s", err.msg);
-        int rc = lora_config_from_json(c, json, o->config, &err);
-        free(json);
-        if (rc != PT_OK) return cli_error(CLI_ERR, "%s", err.msg);
-        c->inference_mode = 0;
-    } else {
-        c->r = 8;
-        c->lora_alpha = 16.0f;
-        c->lora_dropout = 0.05f;
-    }
-    if (o->r != INT_MIN) c->r = o->r;
-    if (!isnan(o->alpha)) c->lora_alpha = o->alpha;
-    if (!isnan(o->dropout)) c->lora_dropout = o->dropout;
-    if (o->rslora) c->use_rslora = 1;
-    if (o->targets || o->target_regex) {
-        int rc = set_targets(c, o->targets, o->target_regex);
-        if (rc != CLI_OK) return rc;
-    }
-    if (o->modules_to_save) {
-        for (int i = 0; i < c->n_modules_to_save; i++) free(c->modules_to_save[i]);
-        free(c->modules_to_save);
-        c->modules_to_save = NULL;
-        if (split_list(o->modules_to_save, &c->modules_to_save, &c->n_modules_to_save) != CLI_OK)
-            return cli_error(CLI_ERR, "out of memory");
-    }
-    if (lora_config_validate(c, &err) != PT_OK)
-        return cli_error(o->config ? CLI_ERR : CLI_USAGE, "invalid LoRA config: %s", err.msg);
-    return CLI_OK;
-}
-
-
-// ---------------------------------------------------------------------------
-// --resume: a checkpoint folder, or a run's folder holding checkpoint-N ones
-
-static int find_checkpoint(const char *dir, char *out, size_t cap) {
-    char p[PATH_MAX];
-    snprintf(p, sizeof p, "%s/trainer_state.json", dir);
-    if (path_is_file(p)) { snprintf(out, cap, "%s", dir); return 0; }
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    long best = -1;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char *end;
-        if (strncmp(e->d_name, "checkpoint-", 11)) continue;
-        long step = strtol(e->d_name + 11, &end, 10);
-        if (*end || end == e->d_name + 11 || step <= best) continue;
-        snprintf(p, sizeof p, "%s/%s/trainer_state.json", dir, e->d_name);
-        if (path_is_file(p)) best = step;
-    }
-    closedir(d);
-    if (best < 0) return -1;
-    snprintf(out, cap, "%s/checkpoint-%ld", dir, best);
-    return 0;
-}
-
-// The run folder a checkpoint belongs to: OUT for OUT/checkpoint-N.
-static void run_dir_of(const char *ckpt, char *out, size_t cap) {
-    const char *slash = strrchr(ckpt, '/');
-    const char *base = slash ? slash + 1 : ckpt;
-    if (!strncmp(base, "checkpoint-", 11)) {
-        if (!slash) snprintf(out, cap, ".");
-        else snprintf(out, cap, "%.*s", (int)(slash - ckpt), ckpt);
-    } else {
-        snprintf(out, cap, "%s", ckpt);
-    }
-}
 
 // ---------------------------------------------------------------------------
 // progress
@@ -210,49 +71,87 @@ static void draw_bar(const pt_train_status *st, int have) {
     fflush(stdout);
 }
 
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL); // Ctrl-C cuts it short: fine
+// The header, once the job has its data and adapter.
+static void print_header(pt_ws *ws, int job, const train_opts *o) {
+    pt_train_info in;
+    pt_model_info mi;
+    pt_train_status st;
+    pt_err err = {0};
+    pt_train_info_get(ws, job, &in);
+    pt_ws_model_info(ws, &mi, &err);
+    pt_train_get_status(ws, job, &st);
+    printf("model   %s (%s)\n", mi.name[0] ? mi.name : mi.path, mi.path);
+    printf("data    %s: %d %s rows, %d train / %d eval, template %s\n", o->data, in.rows, in.format, in.train_rows,
+           in.eval_rows, in.template_name);
+    if (in.truncated || in.skipped)
+        printf("        %d cut to --max-seq-len %d; %d dropped, no answer left within it\n", in.truncated,
+               o->p.max_seq_len, in.skipped);
+    printf("LoRA    r=%d alpha=%g dropout=%g%s on %s: %d modules, %zu trainable parameters\n", in.r, in.alpha, in.dropout,
+           in.rslora ? " (rsLoRA)" : "", in.targets, in.n_modules, in.n_params);
+    if (in.resumed[0]) printf("resume  %s\n", in.resumed);
+    printf("output  %s\n", in.out_dir);
+    printf("device  %s\n", mi.device);
+    fflush(stdout);
 }
 
-// Polls the trainer until it ends; returns the exit status.
-static int watch(pt_trainer *t, const char *out_dir) {
-    int tty = isatty(STDOUT_FILENO), stopping = 0, have = 0;
-    pt_train_record recs[64];
+// Follows the job's events until it ends; returns the exit status.
+static int watch(pt_ws *ws, int job, const train_opts *o) {
+    int tty = isatty(STDOUT_FILENO), stopping = 0, have = 0, header = 0;
     pt_train_status st;
+    pt_event ev[64];
     for (;;) {
-        sleep_ms(100);
-        trainer_status(t, &st);
-        int terminal = st.state == PT_TRAIN_DONE || st.state == PT_TRAIN_FAILED || st.state == PT_TRAIN_CANCELLED;
-        int n;
-        while ((n = trainer_poll(t, recs, 64)) > 0) {
-            have = 1;
-            if (tty) continue;
-            for (int i = 0; i < n; i++) {
-                char stats[160];
-                fmt_stats(stats, sizeof stats, &recs[i], recs[i].eval_loss, i == n - 1 ? st.eta_s : NAN);
-                printf("step %d/%d  %s\n", recs[i].step, st.total_steps, stats);
+        pt_ws_wait_event(ws, 100);
+        int n = pt_ws_events(ws, ev, 64), ended = 0;
+        pt_train_get_status(ws, job, &st);
+        for (int i = 0; i < n; i++) {
+            const pt_event *e = &ev[i];
+            if (e->kind == PT_EV_WARNING || e->kind == PT_EV_DROPPED) {
+                if (tty && have) printf("\n");
+                fflush(stdout);
+                cli_error(0, "warning: %s", e->text);
+                continue;
             }
-            fflush(stdout);
+            if (e->src != job) continue;
+            if (!header && (e->kind == PT_EV_TRAIN_STATE || e->kind == PT_EV_TRAIN_STEP ||
+                            (e->kind == PT_EV_TRAIN_DONE && !e->status))) {
+                pt_train_info in;
+                pt_train_info_get(ws, job, &in);
+                if (in.prepared) {
+                    print_header(ws, job, o);
+                    header = 1;
+                }
+            }
+            if (e->kind == PT_EV_TRAIN_STEP) {
+                have = 1;
+                if (!tty) {
+                    char stats[160];
+                    fmt_stats(stats, sizeof stats, &e->rec, e->rec.eval_loss, st.eta_s);
+                    printf("step %d/%d  %s\n", e->rec.step, st.total_steps, stats);
+                    fflush(stdout);
+                }
+            }
+            if (e->kind == PT_EV_TRAIN_DONE) ended = 1;
         }
-        if (tty) {
-            trainer_status(t, &st);
-            draw_bar(&st, have);
-        }
-        if (terminal) break;
+        if (tty && header) draw_bar(&st, have);
+        if (ended) break;
         if (*cli_abort_flag() && !stopping) {
             stopping = 1;
-            trainer_stop(t);
+            pt_train_stop(ws, job);
             if (tty) printf("\n");
             fflush(stdout);
             fprintf(stderr, "peftui: stopping after this step and saving a checkpoint (wait for it)\n");
         }
     }
-    if (tty) printf("\n");
+    if (tty && header) printf("\n");
     fflush(stdout);
     pt_err err = {0};
-    int rc = trainer_join(t, &err);
-    if (rc != PT_OK) return cli_error(CLI_ERR, "%s", err.msg[0] ? err.msg : pt_status_str((pt_status)rc));
+    pt_train_get_status(ws, job, &st);
+    if (pt_ws_wait(ws, job, &err) != PT_OK) return cli_error(CLI_ERR, "%s", err.msg);
+    if (st.state == PT_TRAIN_FAILED) return cli_error(CLI_ERR, "%s", st.message);
+    char out_dir[1024];
+    pt_train_info in;
+    pt_train_info_get(ws, job, &in);
+    snprintf(out_dir, sizeof out_dir, "%s", in.out_dir);
     if (stopping && st.step < st.total_steps) {
         printf("stopped at step %d of %d; checkpoint: %s\n", st.step, st.total_steps,
                st.last_checkpoint[0] ? st.last_checkpoint : "none");
@@ -275,19 +174,11 @@ static int parse_scheduler(const char *s, pt_sched *out) {
     return CLI_OK;
 }
 
-// adapters/identity for datasets/identity.jsonl
-static void default_out(const char *data, char *buf, size_t cap) {
-    const char *base = strrchr(data, '/');
-    base = base ? base + 1 : data;
-    size_t n = strcspn(base, ".");
-    if (n == 0) n = strlen(base);
-    snprintf(buf, cap, "adapters/%.*s", (int)n, base);
-}
-
 int cmd_train(int argc, char **argv) {
     train_opts o;
     memset(&o, 0, sizeof o);
     train_params_defaults(&o.p);
+    o.p.out_dir[0] = 0;
     o.threads = cli_default_threads();
     o.r = INT_MIN;
     o.alpha = o.dropout = NAN;
@@ -346,108 +237,60 @@ int cmd_train(int argc, char **argv) {
     if (o.epochs != INT_MIN) p->epochs = o.epochs;
     if (o.steps != INT_MIN) p->max_steps = o.steps;
     p->eval_frac = o.eval_frac;
-    p->n_threads = o.threads;
-    if (o.device) {
-        if (!cli_device_name_ok(o.device)) return cli_error(CLI_USAGE, "unknown device '%s' (use auto, cpu or cuda)", o.device);
-        snprintf(p->device, sizeof p->device, "%s", o.device);
-    }
-    struct stat dst;
-    if (stat(o.data, &dst) != 0) return cli_error(CLI_ERR, "%s: cannot open the dataset: %s", o.data, strerror(errno));
-    if (S_ISDIR(dst.st_mode)) return cli_error(CLI_ERR, "%s: is a folder; -d takes a .json, .jsonl or .txt file", o.data);
-    if (o.config && !path_is_file(o.config)) return cli_error(CLI_ERR, "--config %s: no such file", o.config);
-    if (o.system && cli_utf8_invalid_at(o.system, strlen(o.system)))
-        return cli_error(CLI_USAGE, "the --system text is not valid UTF-8");
-
-    char ckpt[PATH_MAX] = "", out_buf[PATH_MAX];
-    if (o.resume) {
-        if (find_checkpoint(o.resume, ckpt, sizeof ckpt))
-            return cli_error(CLI_ERR, "%s: no checkpoint to resume from (no trainer_state.json there, and no "
-                             "checkpoint-N folders)", o.resume);
-        if (strlen(ckpt) >= sizeof p->resume_dir) return cli_error(CLI_USAGE, "--resume: the path is too long");
-        memcpy(p->resume_dir, ckpt, strlen(ckpt) + 1);
-    }
-    if (o.out) snprintf(out_buf, sizeof out_buf, "%s", o.out);
-    else if (o.resume) run_dir_of(ckpt, out_buf, sizeof out_buf);
-    else default_out(o.data, out_buf, sizeof out_buf);
-    if (strlen(out_buf) >= sizeof p->out_dir) return cli_error(CLI_USAGE, "-o: the path is too long");
-    memcpy(p->out_dir, out_buf, strlen(out_buf) + 1);
+    if (o.device && !pt_device_name_ok(o.device)) return cli_error(CLI_USAGE, "unknown device '%s' (use auto, cpu or cuda)", o.device);
+    if (o.system && pt_utf8_invalid_at(o.system, strlen(o.system))) return cli_error(CLI_USAGE, "the --system text is not valid UTF-8");
+    if (o.out && strlen(o.out) >= sizeof p->out_dir) return cli_error(CLI_USAGE, "-o: the path is too long");
+    if (o.out) memcpy(p->out_dir, o.out, strlen(o.out) + 1);
 
     pt_lora_config cfg;
-    lora_config_defaults(&cfg);
-    if (!o.resume && (rc = build_config(&cfg, &o)) != CLI_OK) { lora_config_free(&cfg); return rc; }
-
-    pt_model m;
-    pt_chat_template *tmpl = NULL;
-    char *model_system = NULL;
-    pt_dataset all = {0}, train = {0}, eval = {0};
-    pt_adapter a;
-    int a_ok = 0;
+    int have_cfg = 0;
     pt_err err = {0};
-    memset(&a, 0, sizeof a);
-    double load_s = 0;
-    if ((rc = cli_model_load(&m, o.model, &load_s)) != CLI_OK) { lora_config_free(&cfg); return rc; }
-    if ((rc = cli_template_open(&tmpl, &model_system, &m, o.template_name)) != CLI_OK) goto done;
-    snprintf(p->template_name, sizeof p->template_name, "%s", template_name(tmpl));
+    lora_config_defaults(&cfg);
+    if (!o.resume) {
+        pt_lora_flags f;
+        pt_lora_flags_default(&f);
+        f.config = o.config;
+        f.r = o.r;
+        f.alpha = o.alpha;
+        f.dropout = o.dropout;
+        f.targets = o.targets;
+        f.target_regex = o.target_regex;
+        f.modules_to_save = o.modules_to_save;
+        f.rslora = o.rslora;
+        if (pt_lora_config_build(&cfg, &f, &err) != PT_OK)   // a bad flag is a usage error, a bad --config file not
+            return cli_error(!o.config && err.code == PT_ERR_ARG ? CLI_USAGE : CLI_ERR, "%s", err.msg);
+        have_cfg = 1;
+    } else if (!isnan(o.dropout)) {
+        cfg.lora_dropout = o.dropout;   // with --resume: only the dropout can change
+    }
 
-    // the adapter first: a bad config is found before the data is read
-    if (o.resume) {
-        char warn[512] = "";
-        if (adapter_load(&a, &m, ckpt, warn, sizeof warn, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-        if (warn[0]) cli_error(0, "warning: %s", warn);
-        a.cfg.inference_mode = 0;
-        if (!isnan(o.dropout)) a.cfg.lora_dropout = o.dropout;
-        if (lora_config_validate(&a.cfg, &err) != PT_OK) { rc = cli_error(CLI_USAGE, "invalid LoRA config: %s", err.msg); goto done; }
-    } else if (adapter_create(&a, &m, &cfg, p->seed, &err) != PT_OK) {
-        rc = cli_error(err.code == PT_ERR_ARG ? CLI_USAGE : CLI_ERR, "%s", err.msg);
+    cli_common c;
+    cli_common_defaults(&c);
+    c.model = o.model;
+    c.threads = o.threads;
+    c.backend = o.device ? o.device : "auto";
+    pt_ws *ws = NULL;
+    int job = 0;
+    if ((rc = cli_ws_open(&ws, &c)) != CLI_OK) goto done;
+    pt_train_request r;
+    pt_train_request_default(&r);
+    r.data = o.data;
+    r.template_name = o.template_name;
+    r.system = o.system;
+    r.train_on_prompt = o.train_on_prompt;
+    r.lora = o.resume && isnan(o.dropout) ? NULL : &cfg;
+    r.resume = o.resume;
+    r.params = *p;
+    if (pt_train_start(ws, &r, &job, NULL, &err) != PT_OK) {
+        // the config's own faults and a bad --template are the user's flags
+        int usage = (!o.config && err.code == PT_ERR_ARG && !o.resume) || (o.template_name && err.code == PT_ERR_IO && strstr(err.msg, "template"));
+        rc = cli_error(usage ? CLI_USAGE : CLI_ERR, "%s", err.msg);
         goto done;
     }
-    a_ok = 1;
-    snprintf(a.template_name, sizeof a.template_name, "%s", template_name(tmpl));
-
-    if (m.cfg.max_ctx > 0 && p->max_seq_len > m.cfg.max_ctx) p->max_seq_len = m.cfg.max_ctx; // no positions it never saw
-    pt_dataset_opts dopts = {.max_seq_len = p->max_seq_len, .train_on_prompt = o.train_on_prompt,
-                             .default_system = o.system ? o.system : model_system};
-    if (dataset_load(&all, o.data, m.tok, tmpl, &dopts, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-    int n_rows = all.n;
-    if (dataset_split(&all, p->eval_frac, p->seed, &train, &eval, &err) != PT_OK) { rc = cli_error(CLI_ERR, "%s", err.msg); goto done; }
-    if (p->eval_frac > 0 && eval.n == 0) cli_error(0, "warning: %d example%s: too few to hold any out for eval", n_rows, n_rows == 1 ? "" : "s");
-    if (pt_dir_check_writable(p->out_dir, &err) != PT_OK) { rc = cli_error(CLI_ERR, "-o %s", err.msg); goto done; }
-
-    char targets[256];
-    lora_describe_targets(&a.cfg, targets, sizeof targets);
-    int n_mods = 0;
-    for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++) n_mods += a.mods[i].A != NULL;
-    printf("model   %s (%s, load %.1f s)\n", m.cfg.name[0] ? m.cfg.name : m.path, m.path, load_s);
-    printf("data    %s: %d %s rows, %d train / %d eval, template %s\n", o.data, n_rows + train.n_skipped, train.format,
-           train.n, eval.n, template_name(tmpl));
-    if (train.n_truncated || train.n_skipped)
-        printf("        %d cut to --max-seq-len %d; %d dropped, no answer left within it\n", train.n_truncated,
-               p->max_seq_len, train.n_skipped);
-    printf("LoRA    r=%d alpha=%g dropout=%g%s on %s: %d modules, %zu trainable parameters\n", a.cfg.r, a.cfg.lora_alpha,
-           a.cfg.lora_dropout, a.cfg.use_rslora ? " (rsLoRA)" : "", targets, n_mods, a.n_params);
-    if (o.resume) printf("resume  %s\n", ckpt);
-    printf("output  %s\n", p->out_dir);
-    fflush(stdout);
-
     cli_sigint_install();
-    pt_trainer *t = NULL;
-    if (trainer_start(&t, &m, &a, &train, eval.n ? &eval : NULL, p, NULL, &err) != PT_OK) {
-        rc = cli_error(CLI_ERR, "%s", err.msg);
-        goto done;
-    }
-    pt_train_status st0;
-    trainer_status(t, &st0);
-    printf("device  %s\n", st0.device);
-    fflush(stdout);
-    rc = watch(t, p->out_dir);
+    rc = watch(ws, job, &o);
 done:
-    dataset_free(&all);
-    dataset_free(&train);
-    dataset_free(&eval);
-    if (a_ok) adapter_free(&a);
-    lora_config_free(&cfg);
-    free(model_system);
-    template_free(tmpl);
-    model_free(&m);
+    if (have_cfg) lora_config_free(&cfg);
+    pt_ws_destroy(ws);
     return rc;
 }

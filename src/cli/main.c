@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "backend/cpu_blas.h"
 
 typedef struct {
     const char *name;
@@ -43,7 +42,7 @@ static const command *find_command(const char *name) {
 }
 
 int main(int argc, char **argv) {
-    blas_reexec_fast(argv);  // once, before any work: pick OpenBLAS's fast kernels
+    pt_init(argv);  // once, before any work: pick OpenBLAS's fast kernels
     if (argc < 2) {
         usage(stdout);
         return CLI_OK;

@@ -338,7 +338,7 @@ int runtime_forward_batch(pt_runtime *rt, const pt_rt_segment *segs, int n_segs,
     for (int i = 0; i < n_segs; i++) first_row[i] = i ? first_row[i - 1] + (size_t)segs[i - 1].n : 0;
     int32_t tok[512], pos[512];
     for (;;) {
-        if (rt->abort && *rt->abort) return pt_fail(err, PT_ERR_ABORTED, "stopped");
+        if (rt->abort && __atomic_load_n(rt->abort, __ATOMIC_RELAXED)) return pt_fail(err, PT_ERR_ABORTED, "stopped");
         // the next chunk: the next tokens of each unfinished segment, in order
         chunk ck = {.use_q = use_q};
         for (int i = 0; i < n_segs && ck.rows < rt->max_batch; i++) {

@@ -200,7 +200,7 @@ int generate(pt_session *s, const int32_t *prompt, int n_prompt, const pt_gen_pa
     t0 = pt_now_s();
     r.stop = PT_STOP_MAX_TOKENS;
     for (int i = 0; i < p->max_new_tokens; i++) {
-        if (p->abort_flag && *p->abort_flag) { r.stop = PT_STOP_ABORT; break; }
+        if (p->abort_flag && __atomic_load_n(p->abort_flag, __ATOMIC_RELAXED)) { r.stop = PT_STOP_ABORT; break; }
         if (raw) memcpy(raw, logits, sizeof(float) * (size_t)V);
         int32_t id = sampler_sample(smp, logits, s->history, s->n_history);
         if (tokenizer_is_eog(tok, id)) { r.stop = PT_STOP_EOG; break; }

@@ -7,11 +7,11 @@
 // p's place in the device copy: same offset from params.
 static float *moved(const pt_adapter *a, float *dev, float *p) { return p ? dev + (p - a->params) : NULL; }
 
-int adapter_dev_init(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, pt_err *err) {
+static int dev_init(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, int copy, pt_err *err) {
     memset(d, 0, sizeof *d);
     d->be = be;
     d->view = *a;
-    if (be->ops->host_memory) {
+    if (be->ops->host_memory && !copy) {
         d->params = a->params;
         return PT_OK;
     }
@@ -35,6 +35,14 @@ int adapter_dev_init(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, pt_
     d->view.save_head = moved(a, d->params, a->save_head);
     adapter_dev_upload(d, a);
     return be->ops->check(be, err);
+}
+
+int adapter_dev_init(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, pt_err *err) {
+    return dev_init(d, be, a, 0, err);
+}
+
+int adapter_dev_init_copy(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, pt_err *err) {
+    return dev_init(d, be, a, 1, err);
 }
 
 void adapter_dev_free(pt_adapter_dev *d) {

@@ -18,6 +18,9 @@ typedef struct {
 } pt_adapter_dev;
 
 int adapter_dev_init(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, pt_err *err);
+// A mirror of its own on every backend, host ones too (a snapshot of an
+// adapter that keeps changing: the one in training).
+int adapter_dev_init_copy(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, pt_err *err);
 void adapter_dev_free(pt_adapter_dev *d);
 // host a -> mirror (after the host parameters changed, e.g. a resumed checkpoint)
 void adapter_dev_upload(pt_adapter_dev *d, const pt_adapter *a);

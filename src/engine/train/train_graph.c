@@ -66,42 +66,94 @@ struct pt_train_graph {
     int r_max;
 };
 
-static int alloc_all(pt_train_graph *g, pt_err *err) {
-    const pt_config *c = &g->m->cfg;
-    size_t L = c->n_layer, R = (size_t)g->B * g->T, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
+#define N_SLICES 27   // the float slices of pt_train_graph.mem, in ptrs order below
+
+// The slices' sizes in floats for a (B, T) graph over modules mods (L *
+// NSLOT; r 0 where untargeted); *nu: the LoRA u rows, *r_max the largest r.
+static void graph_sizes(const pt_config *c, const pt_lora_module *mods, size_t n_params, float dropout, int B, int T,
+                        int ce, size_t sizes[N_SLICES], size_t *u_off, int *r_max) {
+    size_t L = c->n_layer, R = (size_t)B * T, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
     size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
     size_t wide = F > C ? F : C;
     wide = Q > wide ? Q : wide;
     size_t nu = 0;
-    g->u_off = calloc(L * NSLOT, sizeof(size_t));
-    if (!g->u_off) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the training graph");
+    *r_max = 0;
     for (size_t i = 0; i < L * NSLOT; i++) {
-        g->u_off[i] = nu;
-        const pt_lora_module *mod = &g->ad->mods[i];
-        if (mod->A) {
-            nu += R * (size_t)mod->r;
-            if (mod->r > g->r_max) g->r_max = mod->r;
+        if (u_off) u_off[i] = nu;
+        if (mods[i].r) {
+            nu += R * (size_t)mods[i].r;
+            if (mods[i].r > *r_max) *r_max = mods[i].r;
         }
     }
-    size_t sizes[] = {
-        g->a->n_params,                                   // grads
+    size_t v[N_SLICES] = {
+        n_params,                                         // grads
         (L + 1) * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C,
         L * R * F, L * R * F, R * C, R * F, nu, R * C,    // activations
         R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F,
-        g->a->cfg.lora_dropout > 0.0f ? R * wide : 1,     // drop: only with lora_dropout
-        R * (size_t)(g->r_max ? g->r_max : 1), (size_t)g->ce * V, R, // scratch
+        dropout > 0.0f ? R * wide : 1,                    // drop: only with lora_dropout
+        R * (size_t)(*r_max ? *r_max : 1), (size_t)ce * V, R, // scratch
     };
+    memcpy(sizes, v, sizeof v);
+}
+
+static size_t slices_floats(const size_t sizes[N_SLICES]) {
+    size_t total = 0;
+    for (int i = 0; i < N_SLICES; i++) total += (sizes[i] + 15) & ~(size_t)15;  // 64-byte aligned slices
+    return total;
+}
+
+// Floats of the largest operand a *_w op gets (the device's bf16 copy of it).
+static size_t largest_act(const pt_config *c, int B, int T, int ce) {
+    size_t R = (size_t)B * T, C = c->n_embd, F = c->n_ff, Q = (size_t)c->n_head * c->head_dim;
+    size_t wide = F > C ? F : C;
+    wide = Q > wide ? Q : wide;
+    return R * wide > (size_t)ce * c->vocab_size ? R * wide : (size_t)ce * c->vocab_size;
+}
+
+void train_graph_plan(const pt_model *m, const pt_lora_module *mods, size_t n_params, float dropout, int B, int T,
+                      pt_backend *be, int n_threads, pt_train_plan *out) {
+    const pt_config *c = &m->cfg;
+    const pt_backend_ops *o = be->ops;
+    int ce = o->host_memory ? CE_CHUNK_HOST : CE_CHUNK_DEV;
+    size_t sizes[N_SLICES], R = (size_t)B * T;
+    int r_max;
+    graph_sizes(c, mods, n_params, dropout, B, T, ce, sizes, NULL, &r_max);
+    memset(out, 0, sizeof *out);
+    out->base = o->host_memory && o->weight_dtype == PT_DT_F32 ? 0 : bweights_bytes(m, o->weight_dtype);
+    out->adapter = n_params * sizeof(float);
+    out->grads = ((n_params + 15) & ~(size_t)15) * sizeof(float);
+    out->moments = 2 * n_params * sizeof(float);
+    out->activations = slices_floats(sizes) * sizeof(float) - out->grads + 5 * R * sizeof(int32_t);
+    // the backend's own scratch at its peak
+    if (!strcmp(o->name, "cpu")) {
+        // attention: forward (T, T) scores per thread, backward P and dP (T, T) per thread plus every head's dk,
+        // dv (2 NH T HD) shared, as backend_cpu*.c sizes it (+1024 floats of slack a thread)
+        size_t nt = (size_t)(n_threads > 0 ? n_threads : be->n_threads), TT = (size_t)T * T, shared = 2 * (size_t)c->n_head * T * c->head_dim;
+        out->scratch = (2 * TT + (shared + nt - 1) / nt + 1024) * nt * sizeof(float);
+    } else if (!o->host_memory) {
+        out->scratch = largest_act(c, B, T, ce) * 2;   // the bf16 copy of a *_w operand (reserve)
+    }
+    out->job = out->grads + out->moments + out->activations + out->scratch + (o->host_memory ? 0 : out->adapter);
+    out->total = out->base + out->adapter + out->job - (o->host_memory ? 0 : out->adapter);
+}
+
+static int alloc_all(pt_train_graph *g, pt_err *err) {
+    const pt_config *c = &g->m->cfg;
+    size_t L = c->n_layer, R = (size_t)g->B * g->T;
+    g->u_off = calloc(L * NSLOT, sizeof(size_t));
+    if (!g->u_off) return pt_fail(err, PT_ERR_NOMEM, "out of memory for the training graph");
+    size_t sizes[N_SLICES];
+    graph_sizes(c, g->ad->mods, g->a->n_params, g->a->cfg.lora_dropout, g->B, g->T, g->ce, sizes, g->u_off, &g->r_max);
     float **ptrs[] = {&g->grads, &g->x_in, &g->q, &g->k, &g->v, &g->att, &g->x_mid,
                       &g->gate, &g->up, &g->xn, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
                       &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->drop, &g->du, &g->logits, &g->losses};
-    size_t n = sizeof sizes / sizeof sizes[0], total = 0;
-    for (size_t i = 0; i < n; i++) total += (sizes[i] + 15) & ~(size_t)15;  // 64-byte aligned slices
+    size_t n = N_SLICES, total = slices_floats(sizes);
     const pt_backend_ops *o = g->be->ops;
     size_t need = total * sizeof(float) + 5 * R * sizeof(int32_t), avail = o->mem_available(g->be);
     if (need > avail)
         return pt_fail(err, PT_ERR_NOMEM, "training activations need %.0f MiB on %s for batch %d x %d, %.0f MiB are free; "
                        "lower --batch or --max-seq-len", need / 1048576.0, o->name, g->B, g->T, avail / 1048576.0);
-    size_t act = R * wide > (size_t)g->ce * V ? R * wide : (size_t)g->ce * V;  // largest *_w operand
+    size_t act = largest_act(c, g->B, g->T, g->ce);
     g->mem = o->alloc(g->be, total * sizeof(float));
     g->tok = o->alloc(g->be, 5 * R * sizeof(int32_t));
     g->h_tok = malloc(5 * R * sizeof(int32_t));

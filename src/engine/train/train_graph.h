@@ -28,6 +28,28 @@ int train_graph_create_shared(pt_train_graph **out, pt_backend *be, const pt_mod
                               pt_adapter *a, pt_adapter_dev *adev, int B, int T, pt_err *err);
 void train_graph_free(pt_train_graph *g);
 
+// What training an adapter costs in memory on backend be, in bytes. The job
+// is what it allocates there (held to this: the measured peak is within a
+// few percent); base and adapter exist already (on a host backend the base
+// is the model's own arrays and the adapter its host copy: 0 and counted
+// apart from the job).
+typedef struct {
+    size_t base;          // the base weights on be (0 where they alias the model's)
+    size_t adapter;       // A, B and saved modules (the mirror on a device)
+    size_t grads;         // one float per parameter
+    size_t moments;       // AdamW m and v
+    size_t activations;   // saved activations and the backward's buffers at batch B x T
+    size_t scratch;       // the backend's own at its peak (attention, bf16 operand copies)
+    size_t job;           // grads + moments + activations + scratch (+ the adapter's mirror on a device)
+    size_t total;         // base + adapter + the rest of the job
+} pt_train_plan;
+
+// mods (L * PT_LIN_COUNT, r 0 where untargeted) and n_params as lora_match
+// gives them; T the longest row the job will see; n_threads the job's
+// (<= 0: be's).
+void train_graph_plan(const pt_model *m, const pt_lora_module *mods, size_t n_params, float dropout, int B, int T,
+                      pt_backend *be, int n_threads, pt_train_plan *out);
+
 // Gradient buffer, the same layout as a->params (n_params floats), backend memory.
 float *train_graph_grads(pt_train_graph *g);
 // The parameters the graph reads (backend memory; a->params itself on the CPU).
