@@ -54,7 +54,7 @@ typedef struct {
     int n_history, cap;
 } pt_session;
 
-int session_init(pt_session *s, pt_runtime *rt, pt_err *err);   // slot 0
+int session_init(pt_session *s, pt_runtime *rt, pt_err *err);   // slot 0 (set s->slot for another)
 void session_free(pt_session *s);
 void session_reset(pt_session *s);
 

@@ -56,6 +56,15 @@ int pt_ws_load_model(pt_ws *ws, const char *path, int *task, pt_err *err);
 int pt_ws_load_shape(pt_ws *ws, const char *shape, int *task, pt_err *err);
 int pt_ws_has_model(pt_ws *ws);
 
+// The device's memory as the workspace's backend counts it (every lane's
+// allocations and scratch; on host backends the engine's buffers, not the
+// model's own arrays): now, and the most at once since the last reset.
+typedef struct {
+    size_t held, peak, free;     // free: SIZE_MAX where not limited
+} pt_ws_memory;
+void pt_ws_memory_get(pt_ws *ws, pt_ws_memory *out);
+void pt_ws_memory_reset_peak(pt_ws *ws);
+
 // ---- events ------------------------------------------------------------------
 
 typedef enum {
@@ -188,6 +197,7 @@ typedef struct {
     size_t trainable;            // parameters
     double trainable_pct;        // of the model's
     size_t base, adapter, grads, moments, activations, scratch, total;
+    size_t snapshots;            // the copies chats read while it trains (two at most, unless readers hold more)
     size_t job;                  // what the job itself allocates on the device (held to this)
     size_t device_free;          // SIZE_MAX: not limited (host memory)
     int fits;

@@ -191,6 +191,15 @@ int ws_model_busy(pt_ws *ws) {
     return ws->n_jobs || ws->n_chats || ws->n_cmps || ws->n_readers || ws->merging || ws_dataset_users(ws);
 }
 
+void pt_ws_memory_get(pt_ws *ws, pt_ws_memory *out) {
+    const pt_backend_ops *o = ws->be->ops;
+    out->held = o->mem_held(ws->be);
+    out->peak = o->mem_peak(ws->be);
+    out->free = o->mem_available(ws->be);
+}
+
+void pt_ws_memory_reset_peak(pt_ws *ws) { ws->be->ops->mem_reset_peak(ws->be); }
+
 int pt_ws_has_model(pt_ws *ws) {
     pthread_mutex_lock(&ws->mu);
     int r = ws->have_model && !ws->loading;

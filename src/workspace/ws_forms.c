@@ -166,8 +166,10 @@ static int plan(pt_ws *ws, const pt_lora_config *cfg, const pt_train_params *p, 
         out->moments = tp.moments;
         out->activations = tp.activations;
         out->scratch = tp.scratch;
-        out->job = tp.job;
-        out->total = tp.total;
+        // the job publishes each step into a snapshot nobody reads while the newest is read: two
+        out->snapshots = 2 * tp.adapter;
+        out->job = tp.job + out->snapshots;
+        out->total = tp.total + out->snapshots;
         out->device_free = ws->be->ops->mem_available(ws->be);
         out->fits = out->device_free == SIZE_MAX || tp.job <= out->device_free;
         out->batch = B;

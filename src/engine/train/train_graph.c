@@ -130,9 +130,9 @@ void train_graph_plan(const pt_model *m, const pt_lora_module *mods, size_t n_pa
         // dv (2 NH T HD) shared, as backend_cpu*.c sizes it (+1024 floats of slack a thread)
         size_t nt = (size_t)(n_threads > 0 ? n_threads : be->n_threads), TT = (size_t)T * T, shared = 2 * (size_t)c->n_head * T * c->head_dim;
         out->scratch = (2 * TT + (shared + nt - 1) / nt + 1024) * nt * sizeof(float);
-    } else if (!o->host_memory) {
+    } else if (!strcmp(o->name, "cuda")) {
         out->scratch = largest_act(c, B, T, ce) * 2;   // the bf16 copy of a *_w operand (reserve)
-    }
+    }   // the naive oracle and emu take their scratch per call, outside the account
     out->job = out->grads + out->moments + out->activations + out->scratch + (o->host_memory ? 0 : out->adapter);
     out->total = out->base + out->adapter + out->job - (o->host_memory ? 0 : out->adapter);
 }
