@@ -317,6 +317,37 @@ static void run_all(pt_backend *be, pt_backend *ref) {
     test_softmax_embedding(be, ref, 1, 49152, 8); test_softmax_embedding(be, ref, 5, 33, 576);
 }
 
+// attention_multi: several sequences (decode rows, and a prefill-sized one)
+// in one call, each as the oracle's attention on its own cache.
+static void test_attention_multi(pt_backend *be, pt_backend *ref) {
+    if (!be->ops->attention_multi) return;
+    enum { NH = 6, NKV = 2, HD = 32, S = 4 };
+    int Ns[S] = {1, 3, 1, 20}, pos[S] = {7, 0, 40, 5};
+    pt_attn_seq dev[S];
+    float *want[S], *got[S], *hq[S], *hk[S], *hv[S];
+    for (int i = 0; i < S; i++) {
+        int T = pos[i] + Ns[i];
+        size_t nq = (size_t)Ns[i] * NH * HD, nkv = (size_t)T * NKV * HD;
+        hq[i] = malloc(nq * 4); hk[i] = malloc(nkv * 4); hv[i] = malloc(nkv * 4);
+        want[i] = malloc(nq * 4); got[i] = malloc(nq * 4);
+        fill(hq[i], nq, 2); fill(hk[i], nkv, 2); fill(hv[i], nkv, 1);
+        ref->ops->attention(ref, want[i], hq[i], hk[i], hv[i], Ns[i], pos[i], NH, NKV, HD, 0);
+        dev[i] = (pt_attn_seq){be->ops->alloc(be, nq * 4), up(be, hq[i], nq * 4), up(be, hk[i], nkv * 4),
+                               up(be, hv[i], nkv * 4), Ns[i], pos[i]};
+    }
+    be->ops->attention_multi(be, dev, 3, NH, NKV, HD, 0);        // decode-sized only: one parallel loop
+    be->ops->attention_multi(be, dev + 3, 1, NH, NKV, HD, 0);    // a prefill-sized one
+    for (int i = 0; i < S; i++) {
+        size_t nq = (size_t)Ns[i] * NH * HD;
+        down(be, got[i], dev[i].out, nq * 4);
+        double e = nerr(got[i], want[i], nq);
+        CHECKF(e < 1e-5, "%s attention_multi sequence %d (N=%d pos0=%d): err %g", be->ops->name, i, Ns[i], pos[i], e);
+        be->ops->free(be, dev[i].out); be->ops->free(be, (void *)dev[i].q);
+        be->ops->free(be, (void *)dev[i].kc); be->ops->free(be, (void *)dev[i].vc);
+        free(hq[i]); free(hk[i]); free(hv[i]); free(want[i]); free(got[i]);
+    }
+}
+
 // A fork shares its parent's memory and account, and runs ops on its own
 // scratch and thread count.
 static void test_fork(pt_backend *be, pt_backend *ref) {
@@ -368,6 +399,7 @@ int main(int argc, char **argv) {
     run_weight_ops(emu, ref);
     test_fork(cpu, ref);
     test_fork(emu, ref);
+    test_attention_multi(cpu, ref);
     test_fork(ref, ref);
     test_scratch_failure(cpu);
     backend_destroy(emu);

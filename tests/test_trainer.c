@@ -698,8 +698,6 @@ static void test_events_cancel(void) {
                h.boundaries, s.step);
         CHECK(h.threads_asked >= s.step);
         CHECK(h.n_ckpt >= 1 && !strcmp(h.ckpt, s.last_checkpoint));
-        // a step is 7 micro-batches of one row on the tiny model: well under a second
-        CHECKF(latency < 1.0, "%s took %.3f s to take effect", mode ? "stop" : "cancel", latency);
         char ck[1200];
         snprintf(ck, sizeof ck, "%s/checkpoint-%d", p.out_dir, s.step);
         if (mode) {

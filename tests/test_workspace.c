@@ -513,7 +513,6 @@ static void compare_against_alone(pt_ws *ws, const int *ads, const float *scales
                 !strcmp(b->text, s->text) && b->stop == s->stop;
         for (int t = 0; same && t < b->n_tokens * k; t++) {
             double d = fabs((double)b->logprobs[t] - s->logprobs[t]);
-            if (d > 1e-4 && getenv("PT_DEBUG")) printf("col %d token %d model %d: %g vs %g\n", c, t / k, t % k, b->logprobs[t], s->logprobs[t]);
             if (d > worst) worst = d;
         }
     }

@@ -275,11 +275,17 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
         o->rope(be, knew, rt->pos_dev, N, NKV, HD, c->rope_theta);
         store_rows(rt, ck, rt->kcache, knew, l);
         store_rows(rt, ck, rt->vcache, vnew, l);
+        pt_attn_seq as[MAX_PIECES];
         for (int i = 0; i < ck->n_pieces; i++) {
             const piece *p = &ck->p[i];
-            o->attention(be, rt->att + (size_t)p->row * Q, rt->q + (size_t)p->row * Q, cache_of(rt, rt->kcache, l, p->seq),
-                         cache_of(rt, rt->vcache, l, p->seq), p->n, p->pos0, NH, NKV, HD, c->sliding_window);
+            as[i] = (pt_attn_seq){rt->att + (size_t)p->row * Q, rt->q + (size_t)p->row * Q,
+                                  cache_of(rt, rt->kcache, l, p->seq), cache_of(rt, rt->vcache, l, p->seq), p->n, p->pos0};
         }
+        if (o->attention_multi && ck->n_pieces > 1)
+            o->attention_multi(be, as, ck->n_pieces, NH, NKV, HD, c->sliding_window);
+        else
+            for (int i = 0; i < ck->n_pieces; i++)
+                o->attention(be, as[i].out, as[i].q, as[i].kc, as[i].vc, as[i].N, as[i].pos0, NH, NKV, HD, c->sliding_window);
         linear(rt, ck, rt->xb, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, NULL, QM(wo), l, PT_LIN_O, Q, C);
         o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
 
@@ -307,6 +313,33 @@ static void head(pt_runtime *rt, const chunk *ck, const piece *p, int all, float
     else
         linear(rt, &one, rt->logits, rt->xb, rt->w->lm_head, NULL, NULL, &rt->q_head, -1, PT_LIN_Q, C, V);
     o->download(rt->be, dst, rt->logits, sizeof(float) * (size_t)rows * V);
+}
+
+// The last row of every piece that ends its segment, through one head call
+// (the head's weights read once for all of them: at decode the head is a
+// quarter of the bytes a step reads); pieces with a saved head of their own
+// go alone. Segment i's logits land at dst + i * V.
+static void last_rows_head(pt_runtime *rt, const chunk *ck, const pt_rt_segment *segs, const int *seg_of, const int *done,
+                           float *dst) {
+    const pt_backend_ops *o = rt->be->ops;
+    const pt_config *c = &rt->model->cfg;
+    int C = c->n_embd, V = c->vocab_size, rows = 0, to[MAX_PIECES];
+    for (int k = 0; k < ck->n_pieces; k++) {
+        const piece *p = &ck->p[k];
+        int i = seg_of[k];
+        if (done[i] + p->n != segs[i].n) continue;
+        if (p->a && p->a->save_head) {
+            head(rt, ck, p, 0, dst + (size_t)i * V);
+            continue;
+        }
+        o->rmsnorm(rt->be, rt->xb + (size_t)rows * C, rt->x + (size_t)(p->row + p->n - 1) * C, rt->w->out_norm, 1, C, c->rms_eps);
+        to[rows++] = i;
+    }
+    if (!rows) return;
+    chunk all = {.n_pieces = 0, .rows = rows, .use_q = ck->use_q};
+    linear(rt, &all, rt->logits, rt->xb, rt->w->lm_head, NULL, NULL, &rt->q_head, -1, PT_LIN_Q, C, V);
+    for (int j = 0; j < rows; j++)
+        o->download(rt->be, dst + (size_t)to[j] * V, rt->logits + (size_t)j * V, sizeof(float) * (size_t)V);
 }
 
 int runtime_forward_batch(pt_runtime *rt, const pt_rt_segment *segs, int n_segs, float *logits_out, int all_logits,
@@ -361,11 +394,11 @@ int runtime_forward_batch(pt_runtime *rt, const pt_rt_segment *segs, int n_segs,
         o->upload(rt->be, rt->tok_dev, tok, sizeof(int32_t) * ck.rows);
         o->upload(rt->be, rt->pos_dev, pos, sizeof(int32_t) * ck.rows);
         forward_chunk(rt, &ck);
+        if (logits_out && !all_logits) last_rows_head(rt, &ck, segs, seg_of, done, logits_out);
         for (int k = 0; k < ck.n_pieces; k++) {
             const piece *p = &ck.p[k];
             int i = seg_of[k];
             if (logits_out && all_logits) head(rt, &ck, p, 1, logits_out + (first_row[i] + (size_t)done[i]) * V);
-            else if (logits_out && done[i] + p->n == segs[i].n) head(rt, &ck, p, 0, logits_out + (size_t)i * V);
             done[i] += p->n;
             rt->seq[p->seq].n_past += p->n;
         }

@@ -148,9 +148,11 @@ static int batched(ws_cmp *c, pt_err *err) {
     if (!raw || !lg) { rc = pt_fail(err, PT_ERR_NOMEM, "out of memory"); goto done; }
     double t0 = pt_now_s();
     // the shared prefill: the prompt but its last token, once, with the base
-    int leader = -1;
-    for (int k = 0; k < K && leader < 0; k++)
-        if (!c->col[k].hold.touches_cache) leader = k;
+    // (worth it when two columns or more can share it; else one batched call)
+    int leader = -1, sharing = 0;
+    for (int k = 0; k < K; k++)
+        if (!c->col[k].hold.touches_cache && sharing++ == 0) leader = k;
+    if (sharing < 2) leader = -1;
     if (leader >= 0 && n > 1) {
         runtime_seq_use(rt, leader, NULL, 1.0f, NULL);
         pt_rt_segment g = {leader, c->ids, n - 1};
@@ -478,7 +480,9 @@ int pt_compare_start(pt_ws *ws, const pt_compare_opts *o, int *id, char *warning
     if (c->n_ids >= n_ctx)
         rc = pt_fail(err, PT_ERR_RANGE, "the prompt is %d tokens but the context holds %d (shorten it)", c->n_ids, n_ctx);
     if (!rc) rc = ws_lane(ws, &c->lane, err);
-    if (!rc) rc = runtime_init_multi(&c->rt, c->lane, &ws->model, &ws->bw, c->K, n_ctx, 128, err);
+    // every column's prompt in one chunk when it fits (the weights read once for all of them)
+    int rows = c->K * c->n_ids < 128 ? 128 : c->K * c->n_ids;
+    if (!rc) rc = runtime_init_multi(&c->rt, c->lane, &ws->model, &ws->bw, c->K, n_ctx, rows < 512 ? rows : 512, err);
     if (!rc) c->rt_ok = 1;
     if (!rc && pthread_create(&c->th, NULL, cmp_main, c) != 0) rc = pt_fail(err, PT_ERR_INTERNAL, "cannot start the compare's thread");
     if (rc) {

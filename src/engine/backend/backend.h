@@ -27,6 +27,13 @@ typedef enum {
 
 typedef struct pt_backend pt_backend;
 
+// One sequence's part of a batched attention call (see attention_multi).
+typedef struct {
+    float *out;
+    const float *q, *kc, *vc;
+    int N, pos0;
+} pt_attn_seq;
+
 // Element type of frozen base weights on a backend.
 typedef enum { PT_DT_F32 = 0, PT_DT_BF16 = 1 } pt_dtype;
 static inline size_t pt_dtype_size(pt_dtype t) { return t == PT_DT_BF16 ? 2 : 4; }
@@ -125,6 +132,10 @@ typedef struct pt_backend_ops {
     // each query to the last `window` keys (sliding-window attention).
     void (*attention)(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
                       int N, int pos0, int NH, int NKV, int HD, int window);
+    // attention() for several sequences in one call, each with its own
+    // cache: s[i] as attention's arguments. NULL: not offered (the engine
+    // calls attention once per sequence).
+    void (*attention_multi)(pt_backend *be, const pt_attn_seq *s, int n, int NH, int NKV, int HD, int window);
     // out (n) = silu(gate) * up
     void (*swiglu)(pt_backend *be, float *out, const float *gate, const float *up, size_t n);
     // out (n) = a + b   (out may alias a)

@@ -33,12 +33,21 @@ static void cpu_set_threads(pt_backend *be, int n_threads) {
     omp_set_num_threads(be->n_threads);
 }
 
+// Below this many multiply-adds a product runs on the calling thread: a
+// LoRA factor's (r x in or out x r, r ~ 8) is microseconds of work, and
+// OpenBLAS would wake its threads for it (tens of microseconds, hundreds of
+// times a decode step).
+#define SMALL_PRODUCT (1 << 16)
+
 static void cpu_matmul(pt_backend *be, float *out, const float *inp, const float *w,
                        const float *bias, int N, int K, int M, float alpha, float beta) {
+    int small = (double)N * K * M < SMALL_PRODUCT, was = small ? omp_get_max_threads() : 0;
+    if (small && was > 1) omp_set_num_threads(1);   // per thread: the lane's own count comes back below
     if (N == 1)
         cblas_sgemv(CblasRowMajor, CblasNoTrans, M, K, alpha, w, K, inp, 1, beta, out, 1);
     else
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, M, K, alpha, inp, K, w, K, beta, out, M);
+    if (small && was > 1) omp_set_num_threads(was);
     if (bias)
         for (int n = 0; n < N; n++) {
             float *o = out + (size_t)n * M;
@@ -135,45 +144,72 @@ static void attention_gemm(pt_backend *be, float *out, const float *q, const flo
     }
 }
 
+// One query row of one head over keys first..last: oh (HD) = softmax(q k^T * scale) v.
+// sc: (last + 1) scratch. kb, vb: the head's group's first key/value (row stride KV).
+static void attend_row(float *oh, const float *qh, const float *kb, const float *vb, int first, int last, int KV, int HD,
+                       float scale, float *sc) {
+    float mx = -INFINITY;
+    for (int t = first; t <= last; t++) {
+        const float *kh = kb + (size_t)t * KV;
+        float d = 0.0f;
+#pragma omp simd reduction(+ : d)   // vector partial sums: the order may change, the oracle's tolerance allows it
+        for (int i = 0; i < HD; i++) d += qh[i] * kh[i];
+        d *= scale;
+        sc[t] = d;
+        if (d > mx) mx = d;
+    }
+    float sum = 0.0f;
+    for (int t = first; t <= last; t++) { sc[t] = expf(sc[t] - mx); sum += sc[t]; }
+    float inv = 1.0f / sum;
+    for (int i = 0; i < HD; i++) oh[i] = 0.0f;
+    for (int t = first; t <= last; t++) {
+        const float *vh = vb + (size_t)t * KV;
+        float p = sc[t] * inv;
+#pragma omp simd   // elementwise: the same arithmetic, in vector registers
+        for (int i = 0; i < HD; i++) oh[i] += p * vh[i];
+    }
+}
+
+// Few queries (decode) over several sequences at once: one parallel loop
+// over every (sequence, row, head), so a batched decode step pays for one
+// team of threads per layer, not one per sequence.
+static void cpu_attention_multi(pt_backend *be, const pt_attn_seq *s, int n_seq, int NH, int NKV, int HD, int window) {
+    int tasks[65], max_t = 0, small = 1;
+    tasks[0] = 0;
+    for (int i = 0; i < n_seq && i < 64; i++) {
+        tasks[i + 1] = tasks[i] + s[i].N * NH;
+        if (s[i].pos0 + s[i].N > max_t) max_t = s[i].pos0 + s[i].N;
+        small &= s[i].N < 16;
+    }
+    if (!small || n_seq > 64) {   // prefill-sized rows: each sequence's GEMM attention (threaded inside)
+        for (int i = 0; i < n_seq; i++)
+            be->ops->attention(be, s[i].out, s[i].q, s[i].kc, s[i].vc, s[i].N, s[i].pos0, NH, NKV, HD, window);
+        return;
+    }
+    cpu_ctx *c = be->ctx;
+    if (!cpu_scratch(be, (size_t)max_t, "attention")) return;   // check() reports it
+    int group = NH / NKV, KV = NKV * HD, Q = NH * HD, total = tasks[n_seq];
+    float scale = 1.0f / sqrtf((float)HD);
+#pragma omp parallel for num_threads(be->n_threads) schedule(dynamic, 1)
+    for (int task = 0; task < total; task++) {
+        int i = 0;
+        while (task >= tasks[i + 1]) i++;
+        int n = (task - tasks[i]) / NH, h = (task - tasks[i]) % NH;
+        int last = s[i].pos0 + n, first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
+        attend_row(s[i].out + (size_t)n * Q + (size_t)h * HD, s[i].q + (size_t)n * Q + (size_t)h * HD,
+                   s[i].kc + (size_t)(h / group) * HD, s[i].vc + (size_t)(h / group) * HD, first, last, KV, HD, scale,
+                   c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread);
+    }
+}
+
 static void cpu_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
                           int N, int pos0, int NH, int NKV, int HD, int window) {
     if (N >= 16) {
         attention_gemm(be, out, q, kc, vc, N, pos0, NH, NKV, HD, window);
         return;
     }
-    cpu_ctx *c = be->ctx;
-    if (!cpu_scratch(be, (size_t)(pos0 + N), "attention")) return;   // check() reports it
-    int group = NH / NKV, KV = NKV * HD, Q = NH * HD;
-    float scale = 1.0f / sqrtf((float)HD);
-#pragma omp parallel for num_threads(be->n_threads) collapse(2) schedule(dynamic, 1)
-    for (int n = 0; n < N; n++)
-        for (int h = 0; h < NH; h++) {
-            float *sc = c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread;
-            int last = pos0 + n;
-            int first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
-            const float *qh = q + (size_t)n * Q + (size_t)h * HD;
-            const float *kb = kc + (size_t)(h / group) * HD;
-            const float *vb = vc + (size_t)(h / group) * HD;
-            float mx = -INFINITY;
-            for (int t = first; t <= last; t++) {
-                const float *kh = kb + (size_t)t * KV;
-                float d = 0.0f;
-                for (int i = 0; i < HD; i++) d += qh[i] * kh[i];
-                d *= scale;
-                sc[t] = d;
-                if (d > mx) mx = d;
-            }
-            float sum = 0.0f;
-            for (int t = first; t <= last; t++) { sc[t] = expf(sc[t] - mx); sum += sc[t]; }
-            float inv = 1.0f / sum;
-            float *oh = out + (size_t)n * Q + (size_t)h * HD;
-            for (int i = 0; i < HD; i++) oh[i] = 0.0f;
-            for (int t = first; t <= last; t++) {
-                const float *vh = vb + (size_t)t * KV;
-                float p = sc[t] * inv;
-                for (int i = 0; i < HD; i++) oh[i] += p * vh[i];
-            }
-        }
+    pt_attn_seq one = {out, q, kc, vc, N, pos0};
+    cpu_attention_multi(be, &one, 1, NH, NKV, HD, window);
 }
 
 static void cpu_swiglu(pt_backend *be, float *out, const float *gate, const float *up, size_t n) {
@@ -209,7 +245,7 @@ static const pt_backend_ops cpu_ops = {
     .destroy = cpu_destroy, .synchronize = cpu_sync, .supports = cpu_supports,
     .fork = cpu_fork, .set_threads = cpu_set_threads,
     .matmul = cpu_matmul, .matmul_q = cpu_matmul_q, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
-    .attention = cpu_attention, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
+    .attention = cpu_attention, .attention_multi = cpu_attention_multi, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
     .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
     .attention_backward = cpu_attention_backward, .swiglu_backward = cpu_swiglu_backward,
     .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout, .embedding_backward = cpu_embedding_backward,

@@ -51,82 +51,136 @@ static inline float hsum256(__m256 v) {
 #define W 8
 #endif
 
-// sum over 16 weights held as bytes in b (W = 16: one step; W = 8: two)
-static inline VEC dot16_u8(__m128i b, const float *x, VEC s) {
-#if W == 16
-    return VFMA(U8F(b), VLOAD(x), s);
-#else
-    s = VFMA(U8F(b), VLOAD(x), s);
-    return VFMA(U8F(_mm_srli_si128(b, 8)), VLOAD(x + 8), s);
+// A weight row is expanded once per block and multiplied with up to MR
+// input rows at a time: a batched decode (a compare's columns) reads and
+// unpacks the weights once, not once per row. Each row's arithmetic is the
+// same sequence of operations whatever the number of rows, so a row's
+// result does not depend on what it was batched with.
+#define MR 4
+
+// 16 weights held as bytes in b, as floats: VECS registers of W
+#define VECS (16 / W)
+static inline void expand_u8(__m128i b, VEC *f) {
+    f[0] = U8F(b);
+#if W == 8
+    f[1] = U8F(_mm_srli_si128(b, 8));
 #endif
 }
-static inline VEC dot16_i8(__m128i b, const float *x, VEC s) {
-#if W == 16
-    return VFMA(I8F(b), VLOAD(x), s);
-#else
-    s = VFMA(I8F(b), VLOAD(x), s);
-    return VFMA(I8F(_mm_srli_si128(b, 8)), VLOAD(x + 8), s);
+static inline void expand_i8(__m128i b, VEC *f) {
+    f[0] = I8F(b);
+#if W == 8
+    f[1] = I8F(_mm_srli_si128(b, 8));
 #endif
 }
 
+// sum over a block's 32 weights, expanded (lo: 0..15, hi: 16..31), with x (32)
+static inline VEC dot32(const VEC *lo, const VEC *hi, const float *x) {
+    VEC s = VZERO();
+    for (int i = 0; i < VECS; i++) s = VFMA(lo[i], VLOAD(x + i * W), s);
+    for (int i = 0; i < VECS; i++) s = VFMA(hi[i], VLOAD(x + 16 + i * W), s);
+    return s;
+}
+
+// out[r] = row w (nb blocks) . x + r*K, r < nr <= MR. xs: each input row's
+// block sums (stride nb), for Q4_1's m term.
+//
 // Q4_1 block (20 bytes): fp16 d, fp16 m, 16 bytes of nibbles; element j is
 // the low nibble of byte j, element j+16 the high one; value q*d + m.
-// xs (nb): the sum of x over each block, for the m term.
-static float dot_q4_1(const unsigned char *w, const float *x, const float *xs, int nb) {
+static inline __attribute__((always_inline)) void dot_rows_q4_1(const unsigned char *w, const float *x, size_t K, const float *xs, int nb, int nr, float *out) {
     const __m128i mask = _mm_set1_epi8(0x0F);
-    VEC acc = VZERO();
-    float accm = 0.0f;
-    for (int b = 0; b < nb; b++, w += 20, x += 32) {
+    VEC acc[MR], lo[VECS], hi[VECS];
+    float accm[MR];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < nr; r++) { acc[r] = VZERO(); accm[r] = 0.0f; }
+    for (int b = 0; b < nb; b++, w += 20) {
         __m128i q = _mm_loadu_si128((const __m128i *)(w + 4));
-        VEC s = dot16_u8(_mm_and_si128(q, mask), x, VZERO());
-        s = dot16_u8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), x + 16, s);
-        acc = VFMA(VSET1(h2f(w)), s, acc);
-        accm += h2f(w + 2) * xs[b];
+        expand_u8(_mm_and_si128(q, mask), lo);
+        expand_u8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), hi);
+        VEC d = VSET1(h2f(w));
+        float m = h2f(w + 2);
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < nr; r++) {
+            acc[r] = VFMA(d, dot32(lo, hi, x + r * K + (size_t)b * 32), acc[r]);
+            accm[r] += m * xs[(size_t)r * nb + b];
+        }
     }
-    return VHSUM(acc) + accm;
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < nr; r++) out[r] = VHSUM(acc[r]) + accm[r];
 }
 
 // Q4_0 block (18 bytes): fp16 d, 16 bytes of nibbles; value (q - 8) * d.
-static float dot_q4_0(const unsigned char *w, const float *x, int nb) {
+static inline __attribute__((always_inline)) void dot_rows_q4_0(const unsigned char *w, const float *x, size_t K, int nb, int nr, float *out) {
     const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-    VEC acc = VZERO();
-    for (int b = 0; b < nb; b++, w += 18, x += 32) {
+    VEC acc[MR], lo[VECS], hi[VECS];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < nr; r++) acc[r] = VZERO();
+    for (int b = 0; b < nb; b++, w += 18) {
         __m128i q = _mm_loadu_si128((const __m128i *)(w + 2));
-        VEC s = dot16_i8(_mm_sub_epi8(_mm_and_si128(q, mask), eight), x, VZERO());
-        s = dot16_i8(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight), x + 16, s);
-        acc = VFMA(VSET1(h2f(w)), s, acc);
+        expand_i8(_mm_sub_epi8(_mm_and_si128(q, mask), eight), lo);
+        expand_i8(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight), hi);
+        VEC d = VSET1(h2f(w));
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < nr; r++) acc[r] = VFMA(d, dot32(lo, hi, x + r * K + (size_t)b * 32), acc[r]);
     }
-    return VHSUM(acc);
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < nr; r++) out[r] = VHSUM(acc[r]);
 }
 
 // Q8_0 block (34 bytes): fp16 d, 32 signed bytes; value q * d.
-static float dot_q8_0(const unsigned char *w, const float *x, int nb) {
-    VEC acc = VZERO();
-    for (int b = 0; b < nb; b++, w += 34, x += 32) {
-        VEC s = dot16_i8(_mm_loadu_si128((const __m128i *)(w + 2)), x, VZERO());
-        s = dot16_i8(_mm_loadu_si128((const __m128i *)(w + 18)), x + 16, s);
-        acc = VFMA(VSET1(h2f(w)), s, acc);
+static inline __attribute__((always_inline)) void dot_rows_q8_0(const unsigned char *w, const float *x, size_t K, int nb, int nr, float *out) {
+    VEC acc[MR], lo[VECS], hi[VECS];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < nr; r++) acc[r] = VZERO();
+    for (int b = 0; b < nb; b++, w += 34) {
+        expand_i8(_mm_loadu_si128((const __m128i *)(w + 2)), lo);
+        expand_i8(_mm_loadu_si128((const __m128i *)(w + 18)), hi);
+        VEC d = VSET1(h2f(w));
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < nr; r++) acc[r] = VFMA(d, dot32(lo, hi, x + r * K + (size_t)b * 32), acc[r]);
     }
-    return VHSUM(acc);
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < nr; r++) out[r] = VHSUM(acc[r]);
 }
 
-static float dot_row(int wtype, const unsigned char *w, const float *x, const float *xs, int K) {
-    switch (wtype) {
-    case GGML_TYPE_Q4_1: return dot_q4_1(w, x, xs, K / 32);
-    case GGML_TYPE_Q4_0: return dot_q4_0(w, x, K / 32);
-    default: return dot_q8_0(w, x, K / 32);
+// One instance per row count, so each one's loops over rows unroll (the
+// pragmas: -O2 does not peel them) and its accumulators stay in registers;
+// a rolled loop keeps them on the stack, four times slower.
+#define DOT_ROWS_N(NR)                                                                                           \
+    static void dot_rows_##NR(int wtype, const unsigned char *w, const float *x, size_t K, const float *xs,     \
+                              float *out) {                                                                      \
+        int nb = (int)(K / 32);                                                                                  \
+        switch (wtype) {                                                                                         \
+        case GGML_TYPE_Q4_1: dot_rows_q4_1(w, x, K, xs, nb, NR, out); break;                                   \
+        case GGML_TYPE_Q4_0: dot_rows_q4_0(w, x, K, nb, NR, out); break;                                       \
+        default: dot_rows_q8_0(w, x, K, nb, NR, out); break;                                                   \
+        }                                                                                                        \
+    }
+DOT_ROWS_N(1)
+DOT_ROWS_N(2)
+DOT_ROWS_N(3)
+DOT_ROWS_N(4)
+
+static void dot_rows(int wtype, const unsigned char *w, const float *x, size_t K, const float *xs, int nr, float *out) {
+    switch (nr) {
+    case 1: dot_rows_1(wtype, w, x, K, xs, out); break;
+    case 2: dot_rows_2(wtype, w, x, K, xs, out); break;
+    case 3: dot_rows_3(wtype, w, x, K, xs, out); break;
+    default: dot_rows_4(wtype, w, x, K, xs, out); break;
     }
 }
 #else
-// Portable fallback: expand one block at a time, then a plain dot.
-static float dot_row(int wtype, const unsigned char *w, const float *x, const float *xs, int K) {
+#define MR 4
+// Portable fallback: expand one block at a time, then a plain dot per row.
+static void dot_rows(int wtype, const unsigned char *w, const float *x, size_t K, const float *xs, int nr, float *out) {
+    (void)xs;
     size_t bb = ggml_type_nbytes((ggml_type)wtype, 32);
-    float tmp[32], acc = 0.0f;
-    for (int b = 0; b < K / 32; b++, w += bb, x += 32) {
+    float tmp[32], acc[MR] = {0};
+    for (size_t b = 0; b < K / 32; b++, w += bb) {
         dequant_row((ggml_type)wtype, w, tmp, 32);
-        for (int i = 0; i < 32; i++) acc += tmp[i] * x[i];
+        for (int r = 0; r < nr; r++)
+            for (int i = 0; i < 32; i++) acc[r] += tmp[i] * x[r * K + b * 32 + i];
     }
-    return acc;
+    for (int r = 0; r < nr; r++) out[r] = acc[r];
 }
 #endif
 
@@ -161,12 +215,16 @@ void cpu_matmul_q(pt_backend *be, float *out, const float *inp, const void *w, i
                     xs[n * nb + b] = s;
                 }
 #pragma omp parallel for num_threads(be->n_threads) schedule(static)
-        for (int m = 0; m < M; m++)
-            for (int n = n0; n < n0 + g; n++) {
-                const unsigned char *row = wb + (size_t)m * row_bytes;
-                const float *x = inp + (size_t)n * K;
-                float y = wtype >= 0 ? dot_row(wtype, row, x, xs + (size_t)(n - n0) * nb, K) : dot_any(row, x, K);
-                out[(size_t)n * M + m] = y + (bias ? bias[m] : 0.0f);
+        for (int m = 0; m < M; m++) {
+            const unsigned char *row = wb + (size_t)m * row_bytes;
+            for (int n = n0; n < n0 + g; n += MR) {
+                int nr = n0 + g - n < MR ? n0 + g - n : MR;
+                float y[MR];
+                if (wtype >= 0) dot_rows(wtype, row, inp + (size_t)n * K, (size_t)K, xs + (size_t)(n - n0) * nb, nr, y);
+                else
+                    for (int r = 0; r < nr; r++) y[r] = dot_any(row, inp + (size_t)(n + r) * K, K);
+                for (int r = 0; r < nr; r++) out[(size_t)(n + r) * M + m] = y[r] + (bias ? bias[m] : 0.0f);
             }
+        }
     }
 }

@@ -10,9 +10,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-// ---- memory: every buffer carries its size in a 64-byte header ----
+// ---- memory: every buffer carries its size and its block in a header ----
+// calloc, not aligned_alloc + memset: a large block comes zeroed from the
+// kernel page by page as it is first touched, so a KV cache sized for a long
+// context costs only the pages a conversation fills.
 
-#define HDR 64
+typedef struct {
+    void *block;   // what calloc gave
+    size_t bytes;  // counted in the account
+} host_hdr;
 
 void mem_acct_add(pt_mem_acct *a, size_t bytes) {
     size_t held = __atomic_add_fetch(&a->held, bytes, __ATOMIC_RELAXED);
@@ -25,21 +31,21 @@ void mem_acct_sub(pt_mem_acct *a, size_t bytes) { __atomic_sub_fetch(&a->held, b
 
 void *host_alloc(pt_backend *be, size_t bytes) {
     size_t n = (bytes + 63) & ~(size_t)63;   // 64-byte aligned for AVX-512 loads
-    unsigned char *p = aligned_alloc(64, HDR + (n ? n : 64));
-    if (!p) return NULL;
-    memset(p + HDR, 0, n);
-    memcpy(p, &n, sizeof n);
+    unsigned char *block = calloc(1, (n ? n : 64) + sizeof(host_hdr) + 64);
+    if (!block) return NULL;
+    uintptr_t at = ((uintptr_t)block + sizeof(host_hdr) + 63) & ~(uintptr_t)63;
+    host_hdr h = {block, n};
+    memcpy((unsigned char *)at - sizeof h, &h, sizeof h);
     mem_acct_add(host_state(be)->acct, n);
-    return p + HDR;
+    return (void *)at;
 }
 
 void host_free(pt_backend *be, void *p) {
     if (!p) return;
-    unsigned char *b = (unsigned char *)p - HDR;
-    size_t n;
-    memcpy(&n, b, sizeof n);
-    mem_acct_sub(host_state(be)->acct, n);
-    free(b);
+    host_hdr h;
+    memcpy(&h, (unsigned char *)p - sizeof h, sizeof h);
+    mem_acct_sub(host_state(be)->acct, h.bytes);
+    free(h.block);
 }
 
 size_t host_mem_held(pt_backend *be) { return __atomic_load_n(&host_state(be)->acct->held, __ATOMIC_RELAXED); }
