@@ -1,5 +1,7 @@
 # fuzz_sanitize.cmake - reliability builds (issue 4).
 #   PEFTUI_SANITIZE=ON  every target built and linked with ASan + UBSan.
+#   PEFTUI_TSAN=ON      every target built and linked with ThreadSanitizer
+#                       (issue 9: the workspace's threads; see scripts/test_tsan.sh).
 #   PEFTUI_FUZZ=ON      (clang only) libFuzzer harnesses tests/fuzz/fuzz_*.c,
 #                       linked against a separately instrumented engine library.
 # Included at the end of the top-level CMakeLists.txt, after all targets exist.
@@ -20,6 +22,21 @@ if(PEFTUI_SANITIZE)
     endif()
   endforeach()
   message(STATUS "PEFTUI_SANITIZE: ASan + UBSan on ${_pt_targets}")
+endif()
+
+if(PEFTUI_TSAN)
+  if(PEFTUI_SANITIZE)
+    message(FATAL_ERROR "PEFTUI_TSAN and PEFTUI_SANITIZE cannot be combined (ThreadSanitizer excludes ASan); use two build folders.")
+  endif()
+  get_property(_pt_targets DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY BUILDSYSTEM_TARGETS)
+  foreach(_t ${_pt_targets})
+    get_target_property(_type ${_t} TYPE)
+    if(_type STREQUAL "STATIC_LIBRARY" OR _type STREQUAL "EXECUTABLE")
+      target_compile_options(${_t} PRIVATE "$<$<COMPILE_LANGUAGE:C,CXX>:-fsanitize=thread;-fno-omit-frame-pointer;-g>")
+      target_link_options(${_t} PRIVATE -fsanitize=thread)
+    endif()
+  endforeach()
+  message(STATUS "PEFTUI_TSAN: ThreadSanitizer on ${_pt_targets}")
 endif()
 
 if(PEFTUI_FUZZ)

@@ -483,6 +483,37 @@ static void test_cancel(void) {
     pt_ws_destroy(ws);
 }
 
+// A cancel that lands in a long prefill (chunks of 128 tokens on the default
+// model) stops it before the answer starts; the next turn answers normally.
+static void test_cancel_prefill(void) {
+    if (access(SMOL, R_OK)) {
+        printf("SKIP cancel during the prefill: %s absent\n", SMOL);
+        return;
+    }
+    pt_ws *ws = open_ws("cpu", 2, SMOL);
+    if (!ws) return;
+    pt_err err = {0};
+    int chat = open_chat(ws, PT_BASE, 32);
+    char msg[8192] = "";
+    for (int i = 0; i < 120; i++) strcat(msg, "The quick brown fox jumps over the lazy dog. ");
+    CHECK(pt_chat_send(ws, chat, msg, &err) == PT_OK);
+    usleep(100000);
+    CHECK(pt_chat_cancel(ws, chat) == PT_OK);
+    pt_event e;
+    CHECK(wait_for(ws, is_reply, chat, &e, 300));
+    pt_chat_info ci;
+    CHECK(pt_chat_info_get(ws, chat, &ci) == PT_OK);
+    CHECKF(e.status == PT_OK && e.stop == PT_STOP_CANCEL && e.n == 0 && ci.n_gen == 0, "status %d stop %d, %ld tokens",
+           e.status, e.stop, e.n);
+    CHECKF(ci.n_prompt > 1000 && ci.n_prefilled < ci.n_prompt, "prefilled %d of %d before the cancel", ci.n_prefilled,
+           ci.n_prompt);
+    answer a;
+    CHECK(chat_answer(ws, chat, "hello", &a) == PT_OK && a.stop != PT_STOP_CANCEL && a.n > 0);
+    printf("cancel in the prefill: %d of %d prompt tokens run\n", ci.n_prefilled, ci.n_prompt);
+    pt_chat_close(ws, chat);
+    pt_ws_destroy(ws);
+}
+
 // The batched compare equals each column alone: the same tokens (greedy and
 // sampled), log-probabilities within 1e-4, the same point where they part.
 static void compare_against_alone(pt_ws *ws, const int *ads, const float *scales, int k, float temp, int max_tokens) {
@@ -556,6 +587,7 @@ int main(int argc, char **argv) {
     if (!mkdtemp(g_tmp)) return 1;
     struct { const char *name; void (*fn)(void); } tests[] = {
         {"events fd", test_events_fd}, {"registry", test_registry}, {"check", test_check}, {"cancel", test_cancel},
+        {"cancel prefill", test_cancel_prefill},
         {"compare", test_compare},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {

@@ -183,6 +183,7 @@ int generate(pt_session *s, const int32_t *prompt, int n_prompt, const pt_gen_pa
     if (rc == PT_ERR_ABORTED) {   // what did run is cached: keep it
         memcpy(s->history + common, prompt + common, sizeof(int32_t) * (size_t)(sq->n_past - common));
         s->n_history = sq->n_past;
+        r.n_prefilled = sq->n_past - common;
         r.stop = PT_STOP_ABORT;
         r.t_prefill_s = pt_now_s() - t0;
         rc = PT_OK;

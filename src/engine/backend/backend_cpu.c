@@ -3,10 +3,10 @@
 // The naive oracle for every op is in backend_naive.c.
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/pt_omp.h"
 #include "backend/backend.h"
 #include "backend/backend_host.h"
 #include "backend/backend_cpu_internal.h"
@@ -279,6 +279,8 @@ int backend_cpu_create(pt_backend **out, int n_threads, pt_err *err) {
     cpu_ctx *c = calloc(1, sizeof *c);
     if (c) c->h.acct = &c->h.own;
     int rc = cpu_make(out, c, n_threads, err);
+#ifdef _OPENMP   // without OpenMP (the ThreadSanitizer build) OpenBLAS keeps its own count
     if (rc == PT_OK) openblas_set_num_threads((*out)->n_threads);
+#endif
     return rc;
 }

@@ -3,9 +3,9 @@
 // with OpenMP. Oracles: the same ops in backend_naive.c.
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
+#include "core/pt_omp.h"
 #include "backend/backend_cpu_internal.h"
 
 void cpu_gemm(pt_backend *be, int transA, int transB, int M, int N, int K, float alpha,

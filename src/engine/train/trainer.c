@@ -24,7 +24,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <omp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -677,9 +676,11 @@ static int load_resume(pt_trainer *t, pt_err *err) {
     s.log_history = NULL;
     // A checkpoint at (or past) the end: the run was stopped after its last
     // checkpoint but before the final adapter was written; run() writes it.
+    pthread_mutex_lock(&t->mu);   // the status is read by other threads
     str_fmt(t->st.last_checkpoint, sizeof(t->st.last_checkpoint), "%s", dir);
     str_fmt(t->st.message, sizeof(t->st.message), "resumed from %s at step %d%s%s", dir, s.global_step,
              warn[0] ? "; " : "", warn);
+    pthread_mutex_unlock(&t->mu);
     if (warn[0]) emit_text(t, PT_TEV_WARNING, warn);
 fail:
     ckpt_state_free(&s);
