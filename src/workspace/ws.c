@@ -110,6 +110,12 @@ void ws_table_remove(void **tab, int *n, void *p) {
         }
 }
 
+void *ws_table_find(void *const *tab, int n, int id) {
+    for (int i = 0; i < n; i++)
+        if (*(const int *)tab[i] == id) return tab[i];
+    return NULL;
+}
+
 void ws_record_done(pt_ws *ws, int id, int rc, const pt_err *err) {
     if (ws->n_done == ws->cap_done) {
         int c = ws->cap_done ? ws->cap_done * 2 : 32;

@@ -14,11 +14,7 @@
 
 #include "lora/export.h"
 
-ws_adapter *ws_adapter_get(pt_ws *ws, int id) {
-    for (int i = 0; i < ws->n_ads; i++)
-        if (ws->ads[i]->id == id) return ws->ads[i];
-    return NULL;
-}
+ws_adapter *ws_adapter_get(pt_ws *ws, int id) { return ws_table_find((void *const *)ws->ads, ws->n_ads, id); }
 
 ws_adapter *ws_adapter_new(pt_ws *ws, const char *name) {
     ws_adapter *ad = calloc(1, sizeof *ad);

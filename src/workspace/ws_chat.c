@@ -46,11 +46,7 @@ struct ws_chat {
     int tokens_cached;            // published after each turn
 };
 
-static ws_chat *find(pt_ws *ws, int id) {
-    for (int i = 0; i < ws->n_chats; i++)
-        if (ws->chats[i]->id == id) return ws->chats[i];
-    return NULL;
-}
+static ws_chat *find(pt_ws *ws, int id) { return ws_table_find((void *const *)ws->chats, ws->n_chats, id); }
 
 int ws_chat_ended(pt_ws *ws, int id, int *rc, pt_err *err) {
     ws_chat *c = find(ws, id);

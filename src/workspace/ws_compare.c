@@ -62,11 +62,7 @@ struct ws_cmp {
     double prefill_s, decode_s, score_s;
 };
 
-static ws_cmp *find(pt_ws *ws, int id) {
-    for (int i = 0; i < ws->n_cmps; i++)
-        if (ws->cmps[i]->id == id) return ws->cmps[i];
-    return NULL;
-}
+static ws_cmp *find(pt_ws *ws, int id) { return ws_table_find((void *const *)ws->cmps, ws->n_cmps, id); }
 
 int ws_cmp_ended(pt_ws *ws, int id, int *rc, pt_err *err) {
     ws_cmp *c = find(ws, id);

@@ -20,11 +20,7 @@ struct ws_dataset {
     int has_tmpl;
 };
 
-static ws_dataset *find(pt_ws *ws, int id) {
-    for (int i = 0; i < ws->n_dss; i++)
-        if (ws->dss[i]->id == id) return ws->dss[i];
-    return NULL;
-}
+static ws_dataset *find(pt_ws *ws, int id) { return ws_table_find((void *const *)ws->dss, ws->n_dss, id); }
 
 int ws_dataset_users(pt_ws *ws) { return ws->n_dss; }
 

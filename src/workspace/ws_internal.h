@@ -181,6 +181,8 @@ int ws_new_id(pt_ws *ws);                        // under ws->mu
 // Grows a pointer table by one slot; -1 out of memory.
 int ws_table_add(void ***tab, int *n, int *cap, void *p);
 void ws_table_remove(void **tab, int *n, void *p);
+// The entry with this id, or NULL; every table's entries begin with their int id.
+void *ws_table_find(void *const *tab, int n, int id);
 void ws_record_done(pt_ws *ws, int id, int rc, const pt_err *err);   // under ws->mu; broadcasts
 // The thread share of one computing worker now, and entering or leaving the computing set.
 int ws_share(pt_ws *ws);

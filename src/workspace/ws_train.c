@@ -39,11 +39,7 @@ struct ws_job {
     pt_train_info info;        // filled when prepared
 };
 
-static ws_job *find(pt_ws *ws, int id) {
-    for (int i = 0; i < ws->n_jobs; i++)
-        if (ws->jobs[i]->id == id) return ws->jobs[i];
-    return NULL;
-}
+static ws_job *find(pt_ws *ws, int id) { return ws_table_find((void *const *)ws->jobs, ws->n_jobs, id); }
 
 int ws_job_ended(pt_ws *ws, int id, int *rc, pt_err *err) {
     ws_job *j = find(ws, id);
