@@ -179,6 +179,8 @@ static double median5(double *v) {
     return v[2];
 }
 
+static double g_cmp_prefill[2], g_cmp_decode[2];   // the last compare's split, [sequential]
+
 static double compare_wall(pt_ws *ws, const int *ads, int k, int sequential, int max_tokens) {
     pt_compare_opts o;
     pt_compare_opts_default(&o);
@@ -197,18 +199,38 @@ static double compare_wall(pt_ws *ws, const int *ads, int k, int sequential, int
     watch w = {.cmp = id};
     while (!w.cmp_done) pump(ws, &w, 100);
     double t = pt_now_s() - t0;
+    pt_compare_result r;
+    if (pt_compare_get(ws, id, &r) == PT_OK) {   // where the time went, for the report
+        g_cmp_prefill[sequential] = r.prefill_s;
+        g_cmp_decode[sequential] = r.decode_s;
+    }
     pt_compare_close(ws, id);
     return t;
 }
 
+// Compare K=3 (the base, a2, a3), batched against sequential: alternated, the
+// median of 5 each (this VM's noise is +-20%).
+static void compare3(pt_ws *ws, int a2, int a3, double *batched, double *sequential) {
+    int ads[3] = {PT_BASE, a2, a3};
+    compare_wall(ws, ads, 3, 0, 8);   // warm
+    double tb[5], tq[5];
+    for (int i = 0; i < 5; i++) {
+        tb[i] = compare_wall(ws, ads, 3, 0, 64);
+        tq[i] = compare_wall(ws, ads, 3, 1, 64);
+    }
+    *batched = median5(tb);
+    *sequential = median5(tq);
+}
+
 int main(int argc, char **argv) {
-    int json = 0;
+    int json = 0, compare_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-m") && i + 1 < argc) g_model = argv[++i];
         else if (!strcmp(argv[i], "-t") && i + 1 < argc) g_threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--compare")) compare_only = 1;
         else {
-            fprintf(stderr, "usage: bench_workspace [-m MODEL] [-t THREADS] [--json]\n");
+            fprintf(stderr, "usage: bench_workspace [-m MODEL] [-t THREADS] [--json] [--compare (that part alone)]\n");
             return 2;
         }
     }
@@ -224,6 +246,15 @@ int main(int argc, char **argv) {
     double rss_base = rss_mib();
     pt_err err = {0};
     const char *msg = "Write a short story about a lighthouse keeper.";
+    if (compare_only) {
+        double b, q;
+        compare3(ws, adapter(ws, "a2", "o_proj,down_proj", 2), adapter(ws, "a3", "all-linear", 3), &b, &q);
+        printf("compare K=3, 64 tok   %8.3f s batched, %.3f s sequential (%.2fx)\n", b, q, b / q);
+        printf("                      prefill %.3f / %.3f s, decode %.3f / %.3f s (the last run of each)\n",
+               g_cmp_prefill[0], g_cmp_prefill[1], g_cmp_decode[0], g_cmp_decode[1]);
+        pt_ws_destroy(ws);
+        return 0;
+    }
 
     // chat alone
     int c = chat(ws, PT_BASE, 128);
@@ -300,15 +331,8 @@ int main(int argc, char **argv) {
     free(longmsg);
     pt_chat_close(ws, c);
 
-    // compare K=3, batched against sequential: alternated, the median of 5 each (this VM's noise is +-20%)
-    int ads[3] = {PT_BASE, a2, a3};
-    compare_wall(ws, ads, 3, 0, 8);   // warm
-    double tb[5], tq[5];
-    for (int i = 0; i < 5; i++) {
-        tb[i] = compare_wall(ws, ads, 3, 0, 64);
-        tq[i] = compare_wall(ws, ads, 3, 1, 64);
-    }
-    double cmp_batched = median5(tb), cmp_seq = median5(tq);
+    double cmp_batched, cmp_seq;
+    compare3(ws, a2, a3, &cmp_batched, &cmp_seq);
     (void)a1;
 
     pt_model_info mi;

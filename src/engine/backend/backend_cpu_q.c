@@ -26,6 +26,7 @@ static inline float h2f(const unsigned char *p) {
 #define VLOAD(p) _mm512_loadu_ps(p)
 #define VSET1(f) _mm512_set1_ps(f)
 #define VMUL(a, b) _mm512_mul_ps(a, b)
+#define VADD(a, b) _mm512_add_ps(a, b)
 #define VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define VHSUM(v) _mm512_reduce_add_ps(v)
 #define U8F(v) _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(v))
@@ -44,6 +45,7 @@ static inline float hsum256(__m256 v) {
 #define VLOAD(p) _mm256_loadu_ps(p)
 #define VSET1(f) _mm256_set1_ps(f)
 #define VMUL(a, b) _mm256_mul_ps(a, b)
+#define VADD(a, b) _mm256_add_ps(a, b)
 #define VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define VHSUM(v) hsum256(v)
 #define U8F(v) _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v))
@@ -73,12 +75,18 @@ static inline void expand_i8(__m128i b, VEC *f) {
 #endif
 }
 
-// sum over a block's 32 weights, expanded (lo: 0..15, hi: 16..31), with x (32)
-static inline VEC dot32(const VEC *lo, const VEC *hi, const float *x) {
-    VEC s = VZERO();
-    for (int i = 0; i < VECS; i++) s = VFMA(lo[i], VLOAD(x + i * W), s);
-    for (int i = 0; i < VECS; i++) s = VFMA(hi[i], VLOAD(x + 16 + i * W), s);
-    return s;
+// Each row keeps two accumulators (the block's low and high 16 weights), so
+// one row's chain of FMAs is one deep per block, and the block's weights are
+// scaled by d once for all the rows: a row costs two loads and two FMAs.
+static inline void fma_rows(const VEC *lo, const VEC *hi, const float *x, VEC *acc_lo, VEC *acc_hi) {
+    for (int i = 0; i < VECS; i++) *acc_lo = VFMA(lo[i], VLOAD(x + i * W), *acc_lo);
+    for (int i = 0; i < VECS; i++) *acc_hi = VFMA(hi[i], VLOAD(x + 16 + i * W), *acc_hi);
+}
+static inline void scale_block(VEC *lo, VEC *hi, VEC d) {
+    for (int i = 0; i < VECS; i++) {
+        lo[i] = VMUL(lo[i], d);
+        hi[i] = VMUL(hi[i], d);
+    }
 }
 
 // out[r] = row w (nb blocks) . x + r*K, r < nr <= MR. xs: each input row's
@@ -88,58 +96,58 @@ static inline VEC dot32(const VEC *lo, const VEC *hi, const float *x) {
 // the low nibble of byte j, element j+16 the high one; value q*d + m.
 static inline __attribute__((always_inline)) void dot_rows_q4_1(const unsigned char *w, const float *x, size_t K, const float *xs, int nb, int nr, float *out) {
     const __m128i mask = _mm_set1_epi8(0x0F);
-    VEC acc[MR], lo[VECS], hi[VECS];
+    VEC al[MR], ah[MR], lo[VECS], hi[VECS];
     float accm[MR];
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < nr; r++) { acc[r] = VZERO(); accm[r] = 0.0f; }
+    for (int r = 0; r < nr; r++) { al[r] = ah[r] = VZERO(); accm[r] = 0.0f; }
     for (int b = 0; b < nb; b++, w += 20) {
         __m128i q = _mm_loadu_si128((const __m128i *)(w + 4));
         expand_u8(_mm_and_si128(q, mask), lo);
         expand_u8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), hi);
-        VEC d = VSET1(h2f(w));
+        scale_block(lo, hi, VSET1(h2f(w)));
         float m = h2f(w + 2);
         _Pragma("GCC unroll 4")
         for (int r = 0; r < nr; r++) {
-            acc[r] = VFMA(d, dot32(lo, hi, x + r * K + (size_t)b * 32), acc[r]);
+            fma_rows(lo, hi, x + r * K + (size_t)b * 32, &al[r], &ah[r]);
             accm[r] += m * xs[(size_t)r * nb + b];
         }
     }
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < nr; r++) out[r] = VHSUM(acc[r]) + accm[r];
+    for (int r = 0; r < nr; r++) out[r] = VHSUM(VADD(al[r], ah[r])) + accm[r];
 }
 
 // Q4_0 block (18 bytes): fp16 d, 16 bytes of nibbles; value (q - 8) * d.
 static inline __attribute__((always_inline)) void dot_rows_q4_0(const unsigned char *w, const float *x, size_t K, int nb, int nr, float *out) {
     const __m128i mask = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-    VEC acc[MR], lo[VECS], hi[VECS];
+    VEC al[MR], ah[MR], lo[VECS], hi[VECS];
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < nr; r++) acc[r] = VZERO();
+    for (int r = 0; r < nr; r++) al[r] = ah[r] = VZERO();
     for (int b = 0; b < nb; b++, w += 18) {
         __m128i q = _mm_loadu_si128((const __m128i *)(w + 2));
         expand_i8(_mm_sub_epi8(_mm_and_si128(q, mask), eight), lo);
         expand_i8(_mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(q, 4), mask), eight), hi);
-        VEC d = VSET1(h2f(w));
+        scale_block(lo, hi, VSET1(h2f(w)));
         _Pragma("GCC unroll 4")
-        for (int r = 0; r < nr; r++) acc[r] = VFMA(d, dot32(lo, hi, x + r * K + (size_t)b * 32), acc[r]);
+        for (int r = 0; r < nr; r++) fma_rows(lo, hi, x + r * K + (size_t)b * 32, &al[r], &ah[r]);
     }
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < nr; r++) out[r] = VHSUM(acc[r]);
+    for (int r = 0; r < nr; r++) out[r] = VHSUM(VADD(al[r], ah[r]));
 }
 
 // Q8_0 block (34 bytes): fp16 d, 32 signed bytes; value q * d.
 static inline __attribute__((always_inline)) void dot_rows_q8_0(const unsigned char *w, const float *x, size_t K, int nb, int nr, float *out) {
-    VEC acc[MR], lo[VECS], hi[VECS];
+    VEC al[MR], ah[MR], lo[VECS], hi[VECS];
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < nr; r++) acc[r] = VZERO();
+    for (int r = 0; r < nr; r++) al[r] = ah[r] = VZERO();
     for (int b = 0; b < nb; b++, w += 34) {
         expand_i8(_mm_loadu_si128((const __m128i *)(w + 2)), lo);
         expand_i8(_mm_loadu_si128((const __m128i *)(w + 18)), hi);
-        VEC d = VSET1(h2f(w));
+        scale_block(lo, hi, VSET1(h2f(w)));
         _Pragma("GCC unroll 4")
-        for (int r = 0; r < nr; r++) acc[r] = VFMA(d, dot32(lo, hi, x + r * K + (size_t)b * 32), acc[r]);
+        for (int r = 0; r < nr; r++) fma_rows(lo, hi, x + r * K + (size_t)b * 32, &al[r], &ah[r]);
     }
     _Pragma("GCC unroll 4")
-    for (int r = 0; r < nr; r++) out[r] = VHSUM(acc[r]);
+    for (int r = 0; r < nr; r++) out[r] = VHSUM(VADD(al[r], ah[r]));
 }
 
 // One instance per row count, so each one's loops over rows unroll (the
