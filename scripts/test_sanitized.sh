@@ -3,14 +3,8 @@
 # (PEFTUI_SANITIZE=ON) into build-asan and runs the whole ctest suite there,
 # leak checking on. Any sanitizer report aborts its test, so the suite fails.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${ASAN_BUILD:-$ROOT/build-asan}"
-
-t0=$(date +%s)
-cmake -S "$ROOT" -B "$BUILD" -DPEFTUI_SANITIZE=ON -DPEFTUI_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"${JOBS:-$(nproc)}"
-t1=$(date +%s)
-echo "test_sanitized: built in $((t1 - t0)) s"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+san_build test_sanitized "${ASAN_BUILD:-$ROOT/build-asan}" -DPEFTUI_SANITIZE=ON
 
 # LeakSanitizer needs ptrace; where a container forbids it, run without leak checks.
 leaks=1
@@ -28,8 +22,4 @@ supp="$ROOT/tests/fuzz/lsan.supp"
 export ASAN_OPTIONS="detect_leaks=$leaks:abort_on_error=1:print_summary=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 [ -f "$supp" ] && export LSAN_OPTIONS="suppressions=$supp:print_suppressions=0"
-cd "$BUILD"
-rc=0
-ctest --output-on-failure -j"${JOBS:-2}" --timeout 900 || rc=$?
-echo "test_sanitized: suite ran in $(( $(date +%s) - t1 )) s (exit $rc)"
-exit $rc
+san_suite test_sanitized "${ASAN_BUILD:-$ROOT/build-asan}"

@@ -6,20 +6,10 @@
 # cannot see libgomp's barriers) and OpenBLAS runs on its caller's thread, so
 # every report is about our own threads. Any report fails its test.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${TSAN_BUILD:-$ROOT/build-tsan}"
-
-t0=$(date +%s)
-cmake -S "$ROOT" -B "$BUILD" -DPEFTUI_TSAN=ON -DPEFTUI_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"${JOBS:-$(nproc)}"
-t1=$(date +%s)
-echo "test_tsan: built in $((t1 - t0)) s"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+san_build test_tsan "${TSAN_BUILD:-$ROOT/build-tsan}" -DPEFTUI_TSAN=ON
 
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 # allocator_may_return_null: test_backend_ops asks for 128 GiB on purpose
 export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1:allocator_may_return_null=1"
-cd "$BUILD"
-rc=0
-ctest --output-on-failure -j"${JOBS:-2}" --timeout 1800 || rc=$?
-echo "test_tsan: suite ran in $(( $(date +%s) - t1 )) s (exit $rc)"
-exit $rc
+san_suite test_tsan "${TSAN_BUILD:-$ROOT/build-tsan}"
