@@ -55,6 +55,9 @@ int pt_ws_load_model(pt_ws *ws, const char *path, int *task, pt_err *err);
 // "tiny"), for benchmarks.
 int pt_ws_load_shape(pt_ws *ws, const char *shape, int *task, pt_err *err);
 int pt_ws_has_model(pt_ws *ws);
+// While a model loads: its phase (0 waiting for the task thread, 1 reading
+// the file, 2 putting the weights on the device) and its name in what; -1 when none loads.
+int pt_ws_load_progress(pt_ws *ws, char *what, size_t cap);
 
 // The device's memory as the workspace's backend counts it (every lane's
 // allocations and scratch; on host backends the engine's buffers, not the
@@ -472,6 +475,65 @@ typedef struct {
 } pt_bench_train;
 // LoRA (every linear layer) training steps on random tokens.
 int pt_ws_bench_train(pt_ws *ws, const pt_bench_train_opts *o, pt_bench_train *out, pt_err *err);
+
+// ---- files on disk: what the workbench lists before loading anything ----------
+
+// A model file or folder read quickly (headers and config only, no weights).
+typedef struct {
+    char path[1024];
+    char name[128];              // general.name, config's _name_or_path, else the file or folder name
+    char arch[32];               // "llama", "qwen2", ... ("" unknown)
+    int from_gguf;
+    size_t n_params;             // the sum of every tensor's elements
+    size_t file_bytes;           // on disk (a folder: its weight files)
+    char types[64];              // tensor types by count, most first: "q4_1 f32", "bf16"
+    int max_ctx;                 // context length (0 unknown)
+    int n_layer;
+} pt_model_peek;
+// err says why it is not a model (one line).
+int pt_model_peek_path(const char *path, pt_model_peek *out, pt_err *err);
+// Candidate models: *.gguf files and Hugging Face folders (config.json plus
+// *.safetensors) directly in dir, or for a hub cache (a folder of
+// models--ORG--NAME) its snapshots; paths are appended to out (cap, each
+// 1024 bytes) after the n already there, without duplicates. Returns the new n.
+int pt_models_scan(const char *dir, char (*out)[1024], int n, int cap);
+
+// An adapter on disk: a PEFT folder (adapter_config.json), a checkpoint
+// folder in a run (its trainer_state.json gives step and loss), or a GGUF LoRA file.
+typedef struct {
+    char path[1024];
+    char name[128];              // the folder's name ("run/checkpoint-40" for a checkpoint)
+    char base[256];              // base_model_name_or_path ("" unknown)
+    int r;
+    float alpha;
+    char targets[256];
+    int step;                    // -1 unknown
+    float loss;                  // NaN unknown
+    int is_checkpoint, is_gguf;
+} pt_adapter_peek;
+int pt_adapter_peek_path(const char *path, pt_adapter_peek *out, pt_err *err);
+// Adapters under dir, up to depth 2 (a run folder, its checkpoint-N folders):
+// appended as pt_models_scan does. Returns the new n.
+int pt_adapters_scan(const char *dir, char (*out)[1024], int n, int cap);
+
+// A run folder's checkpoint-N folders, newest (highest step) first.
+typedef struct {
+    char path[1024];
+    int step;
+    float loss;                  // the last logged training loss (NaN none)
+    float eval_loss;             // the best eval loss so far (NaN none)
+} pt_checkpoint_info;
+int pt_checkpoints_list(const char *run_dir, pt_checkpoint_info *out, int cap);   // returns the count
+
+// Appends one conversation as a row {"messages": [{role, content}, ...]}
+// (system first when given) to a JSONL dataset; written to a temporary file
+// and renamed, so the old rows survive a failure. The file is created when absent.
+int pt_dataset_append_chat(const char *path, const char *system, const char *user, const char *assistant,
+                           pt_err *err);
+
+// peftui's folder in the user's config directory ($XDG_CONFIG_HOME/peftui,
+// else ~/.config/peftui), created when absent.
+int pt_config_dir(char *buf, size_t cap, pt_err *err);
 
 // ---- small helpers the front ends share ------------------------------------------
 

@@ -229,6 +229,21 @@ static const char *load_hint(pt_status code) {
     }
 }
 
+static void set_phase(pt_ws *ws, int phase) {
+    pthread_mutex_lock(&ws->mu);
+    ws->load_phase = phase;
+    pthread_mutex_unlock(&ws->mu);
+}
+
+int pt_ws_load_progress(pt_ws *ws, char *what, size_t cap) {
+    pthread_mutex_lock(&ws->mu);
+    int r = ws->loading ? ws->load_phase : -1;
+    pthread_mutex_unlock(&ws->mu);
+    static const char *const NAMES[] = {"waiting", "reading the file", "weights to the device"};
+    if (what && cap) snprintf(what, cap, "%s", r >= 0 && r <= 2 ? NAMES[r] : "");
+    return r;
+}
+
 // The task: load into a model of its own, upload its base, then swap it in.
 static int load_task(pt_ws *ws, ws_task *t, pt_err *err) {
     load_arg *a = t->arg;
@@ -236,6 +251,7 @@ static int load_task(pt_ws *ws, ws_task *t, pt_err *err) {
     pt_bweights bw;
     int rc;
     memset(&m, 0, sizeof m);
+    set_phase(ws, 1);
     if (a->shape[0]) {
         pt_config cfg;
         rc = model_shape(&cfg, a->shape, err);
@@ -249,6 +265,7 @@ static int load_task(pt_ws *ws, ws_task *t, pt_err *err) {
         }
     }
     if (!rc) {
+        set_phase(ws, 2);
         rc = bweights_init(&bw, ws->be, &m, err);
         if (rc) model_free(&m);
     }
@@ -275,7 +292,10 @@ static int post_load(pt_ws *ws, const char *path, const char *shape, int *task, 
     if (ws->loading) rc = pt_fail(err, PT_ERR_ARG, "a model is loading already");
     else if (ws_model_busy(ws))
         rc = pt_fail(err, PT_ERR_ARG, "the model is in use (jobs, chats, compares or datasets are open): close them first");
-    if (!rc) ws->loading = 1;
+    if (!rc) {
+        ws->loading = 1;
+        ws->load_phase = 0;
+    }
     pthread_mutex_unlock(&ws->mu);
     if (rc) return rc;
     load_arg *a = calloc(1, sizeof *a);

@@ -140,6 +140,7 @@ struct pt_ws {
 
     // the model
     int have_model, loading;
+    int load_phase;              // while loading: 0 queued, 1 reading the file, 2 weights to the device
     int merging;                // an adapter is being folded into the base (or out of it)
     pt_model model;
     pt_bweights bw;             // the base on be, shared by every runtime and training graph
