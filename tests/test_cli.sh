@@ -71,7 +71,9 @@ expect_ok() {
 }
 
 # --- usage and help -------------------------------------------------------
-expect_ok "no arguments prints usage" "usage: peftui.*" "$BIN"
+expect_ok "help prints usage" "usage: peftui.*" "$BIN" help
+expect_error "no arguments without a terminal: the workbench says it needs one" 2 "needs a terminal" "$BIN" </dev/null
+expect_error "the workbench refuses an unknown option" 2 "workbench takes" "$BIN" -m x --bogus
 grep -q "peftui chat" "$TMP/out" && ok || bad "usage should suggest peftui chat"
 expect_ok "help" "generate" "$BIN" help
 expect_ok "--help" "tokenize" "$BIN" --help

@@ -154,4 +154,7 @@ int cli_parse_adapters(const cli_command_spec *spec, int argc, char **argv, char
 int cli_export_run(const char *model, int threads, const char *adapter_dir, const char *format, float scale,
                    const char *out);
 
+// The workbench (src/tui/tui_main.c): model, device (NULL: auto), threads (0: all).
+int tui_run(const char *model_path, const char *device, int threads);
+
 #endif

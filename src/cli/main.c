@@ -2,6 +2,7 @@
 // that exits. Each subcommand lives in its own cmd_*.c and returns an exit
 // status (0 ok, 1 runtime error, 2 usage error).
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -26,13 +27,14 @@ static const command COMMANDS[] = {
 #define N_COMMANDS ((int)(sizeof COMMANDS / sizeof COMMANDS[0]))
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: peftui COMMAND [options]\n\n"
+    fprintf(f, "usage: peftui [-m MODEL]          the workbench (a terminal UI)\n"
+               "       peftui COMMAND [options]\n\n"
                "peftui runs and fine-tunes LLaMA-family models in the terminal.\n\ncommands:\n");
     for (int i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
     fprintf(f, "  %-10s %s\n", "help", "this text, or `peftui help COMMAND` for one command's options");
     fprintf(f, "\nEvery command takes -m PATH (a GGUF file or a Hugging Face folder); the default\n"
                "model is $PEFTUI_MODEL, else %s (fetch it with scripts/setup.sh).\n"
-               "Start with:  peftui chat\n", CLI_DEFAULT_MODEL);
+               "Start with:  peftui   (the workbench), or peftui chat\n", CLI_DEFAULT_MODEL);
 }
 
 static const command *find_command(const char *name) {
@@ -41,12 +43,29 @@ static const command *find_command(const char *name) {
     return NULL;
 }
 
+// `peftui` alone, or with only -m/--device/-t, opens the workbench.
+static int workbench(int argc, char **argv) {
+    const char *model = NULL, *device = NULL;
+    int threads = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        if ((!strcmp(o, "-m") || !strcmp(o, "--model")) && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(o, "--device") && i + 1 < argc) device = argv[++i];
+        else if ((!strcmp(o, "-t") || !strcmp(o, "--threads")) && i + 1 < argc) threads = atoi(argv[++i]);
+        else return cli_error(CLI_USAGE, "'%s': the workbench takes -m MODEL, --device NAME and -t N (try %s help)", o,
+                              cli_progname());
+    }
+    if (device && !pt_device_name_ok(device))
+        return cli_error(CLI_USAGE, "unknown device '%s' (auto, cpu, cuda, emu, cpu-naive)", device);
+    if (!model) model = getenv("PEFTUI_MODEL");
+    return tui_run(model, device, threads);
+}
+
 int main(int argc, char **argv) {
     pt_init(argv);  // once, before any work: pick OpenBLAS's fast kernels
-    if (argc < 2) {
-        usage(stdout);
-        return CLI_OK;
-    }
+    if (argc < 2 || !strcmp(argv[1], "-m") || !strcmp(argv[1], "--model") || !strcmp(argv[1], "--device") ||
+        !strcmp(argv[1], "-t") || !strcmp(argv[1], "--threads"))
+        return workbench(argc, argv);
     const char *name = argv[1];
     if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
         if (argc > 2 && !strcmp(name, "help")) {
