@@ -22,10 +22,11 @@ int heat_draw(tui_canvas *cv, int y, int x, int h, int w, const float *v, int ro
     }
     int label_w = 4;   // "L29 "
     int cell_w = (w - label_w) / cols;
-    if (cell_w > 4) cell_w = 4;
+    if (cell_w > 5) cell_w = 5;   // "gate" and a space
     if (cell_w < 1) cell_w = 1;
     for (int c = 0; c < cols && label_w + (c + 1) * cell_w <= w; c++)
-        canvas_put(cv, y, x + label_w + c * cell_w, TUI_DIM, col_labels ? col_labels[c] : "?", -1, cell_w);
+        canvas_put(cv, y, x + label_w + c * cell_w, TUI_DIM, col_labels ? col_labels[c] : "?", -1,
+                   cell_w > 1 ? cell_w - 1 : 1);   // a gap between labels
     int avail = h - 2;   // column labels, legend
     int group = (rows + avail - 1) / avail;   // rows a drawn row stands for
     int drawn = (rows + group - 1) / group;

@@ -194,19 +194,20 @@ int plot_draw(tui_canvas *cv, int y, int x, int h, int w, const plot_series *s, 
         fmt_tick(v, ya.step, lab, sizeof lab);
         canvas_put(cv, y + 1 + r, ax - 1 - text_width(lab, -1), role_axis, lab, -1, label_w);
     }
+    // the x axis' name keeps the right end of the label line; tick labels
+    // that would touch it or the label before are skipped
+    int xl = xlabel ? text_width(xlabel, -1) : 0;
+    int label_end = x + w - (xl && xl + 1 < pw ? xl + 1 : 0);
     int last_end = x - 1;   // where the last x label ended
     for (int t = 0; t < xa.n_ticks; t++) {
         double v = xa.lo + t * xa.step;
         int c = (int)llround((v - xa.lo) / (xa.hi - xa.lo) * (pw - 1));
         fmt_tick(v, xa.step, lab, sizeof lab);
         int lx0 = ax + 1 + c - text_width(lab, -1) / 2;
-        if (lx0 <= last_end || lx0 >= x + w) continue;   // labels that would touch the one before are skipped
-        last_end = canvas_put(cv, y + h - 1, lx0, role_axis, lab, -1, room(x + w, lx0));
+        if (lx0 <= last_end || lx0 + text_width(lab, -1) > label_end) continue;
+        last_end = canvas_put(cv, y + h - 1, lx0, role_axis, lab, -1, room(label_end, lx0));
     }
-    if (xlabel) {
-        int xl = text_width(xlabel, -1);
-        if (x + w - xl > last_end + 1 && x + w - xl > ax) canvas_put(cv, y + h - 1, x + w - xl, role_axis, xlabel, -1, xl);
-    }
+    if (xl && xl + 1 < pw) canvas_put(cv, y + h - 1, x + w - xl, role_axis, xlabel, -1, xl);
     dotgrid g = {pw, plot_h, mode == PLOT_ASCII ? 1 : 2, mode == PLOT_BRAILLE ? 4 : mode == PLOT_BLOCK ? 2 : 1, NULL, NULL};
     g.bits = calloc((size_t)pw * plot_h, 1);
     g.owner = malloc((size_t)pw * plot_h * sizeof *g.owner);

@@ -273,8 +273,8 @@ void tui_load_model(tui_app *a, const char *path) {
     a->have_model = 0;
     a->n_ads = 0;
     a->active = PT_BASE;
-    snprintf(a->model_path, sizeof a->model_path, "%s", path);
-    tui_say(a, TUI_BUSY, "loading %s", path);
+    if (path != a->model_path) snprintf(a->model_path, sizeof a->model_path, "%s", path);
+    tui_say(a, TUI_BUSY, "loading %s", a->model_path);
 }
 
 void tui_open_dataset(tui_app *a) {
@@ -675,7 +675,9 @@ void tui_scan_adapters(tui_app *a) {
 // Called once the loop can draw: finds models and adapters and loads the
 // model to use (the one asked for, the last one, or the default).
 void tui_start(tui_app *a, int explicit_model) {
-    const char *path = a->model_path[0] ? a->model_path : NULL;
+    char want[sizeof a->model_path];   // a copy: a->model_path is rewritten below (snprintf into itself is undefined)
+    snprintf(want, sizeof want, "%s", a->model_path);
+    const char *path = want[0] ? want : NULL;
     if (!path && access(DEFAULT_MODEL, F_OK) == 0) path = DEFAULT_MODEL;
     if (path && !explicit_model && access(path, F_OK) != 0) path = access(DEFAULT_MODEL, F_OK) == 0 ? DEFAULT_MODEL : NULL;
     if (path) snprintf(a->model_path, sizeof a->model_path, "%s", path);

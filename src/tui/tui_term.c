@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tui/tui.h"
+#include "tui/vtkeys.h"
 
 typedef struct {
     short fg, bg;       // colour terminals (-1: the terminal's default)
@@ -169,6 +170,16 @@ int tui_term_key(void) {
                 return k < 0 ? TK_ESC : k;
             }
             if (d == 27) return TK_ESC;
+            if (d == '[' || d == 'O') {   // a key sequence curses did not know (see vtkeys.h)
+                char seq[16] = {(char)d};
+                size_t n = 1;
+                wint_t e;
+                while (n < sizeof seq && !vt_complete(seq, n) && get_wch(&e) == OK && e < 0x80) seq[n++] = (char)e;
+                if (n == 1) return TK_ALT((int)d);   // Alt-[ or Alt-O typed alone
+                int k = vt_key(seq, n);
+                if (k < 0) continue;
+                return k;
+            }
             return TK_ALT((int)d);
         }
         return map_char(c);
