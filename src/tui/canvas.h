@@ -1,10 +1,10 @@
 // canvas.h - a grid of cells that every screen draws into; one blit
-// (tui_screen.c) copies it to the terminal through ncurses. No ncurses here,
+// (tui_term.c) copies it to the terminal through ncurses. No ncurses here,
 // so everything drawn can be unit-tested and captured as text.
 //
 // A cell holds one glyph (its UTF-8 bytes) and a role: what the glyph means
 // (an error, the loss curve, a trained token), never a colour. The colour
-// and attribute of each role are chosen in one table (tui_colors.c).
+// and attribute of each role are chosen in one table (tui_term.c).
 // A wide glyph (CJK, some emoji) takes two cells: the second is a tail.
 // Combining marks join the glyph before them. Control characters are shown
 // as U+FFFD (or '?' when the canvas is ASCII).
