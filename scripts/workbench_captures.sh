@@ -33,7 +33,7 @@ shot() {   # title
     screen
     printf '```\n\n'
 }
-wait_for "Press s to fine-tune|Train" 120
+wait_for "loaded\. Press s to fine-tune" 120
 keys 1
 shot "1 Model"
 keys 2

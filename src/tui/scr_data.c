@@ -92,6 +92,8 @@ static void draw(tui_app *a, int y, int x, int h, int w) {
     if (bh - fail_h >= 3) {
         int ry = by, rx = x, rh = bh - fail_h, rw = w;
         char title[160];
+        // the row first: its title says its line and token count
+        if (d->ready && d->rows && (a->row_loaded != a->ds_row || a->row_of != a->ds)) load_row(a);
         if (d->ready && d->rows)
             snprintf(title, sizeof title, "Row %d/%d (line %d): %d tokens%s%s", a->ds_row + 1, d->rows, a->row_line,
                      a->row_full, a->row_full > a->row_kept ? ", cut" : "", a->row_no_target ? ", nothing to learn" : "");

@@ -98,7 +98,9 @@ static void draw_figures(tui_app *a, int y, int x, int h, int w) {
     double pct = a->mi.n_params ? 100.0 * (double)a->n_trainable / (double)a->mi.n_params : 0;
     int row = 0;
     canvas_printf(cv, y + row++, x, TUI_BOLD, "trainable %s (%zu)", n, a->n_trainable);
-    canvas_printf(cv, y + row++, x, TUI_NORMAL, "%.3f%% of %s; %d modules", pct, a->mi.name, a->n_matched);
+    char line[320];
+    snprintf(line, sizeof line, "%.3f%% of the model; %d modules", pct, a->n_matched);
+    canvas_put(cv, y + row++, x, TUI_NORMAL, line, -1, w);
     row++;
     if (a->plan_ok && row + 9 <= h) {
         const pt_ws_plan *p = &a->plan;
