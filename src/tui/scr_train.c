@@ -27,9 +27,17 @@ static void draw_progress(tui_app *a, int y, int x, int w) {
     int role = s->state == PT_TRAIN_FAILED ? TUI_ERROR : s->state == PT_TRAIN_DONE ? TUI_OK
              : s->state == PT_TRAIN_PAUSED ? TUI_WARN : TUI_BUSY;
     int ex = canvas_printf(cv, y, x, role, "%-9s", pt_train_state_name(s->state));
-    ex = canvas_printf(cv, y, ex + 1, TUI_NORMAL, "step %d/%d  epoch %d  %s  ETA %s", s->step, s->total_steps,
-                       s->epoch + 1 < a->tp.epochs || a->tp.max_steps > 0 ? s->epoch + 1 : a->tp.epochs,
-                       tps, s->state == PT_TRAIN_RUNNING ? eta : "-");
+    // The epoch the steps are in (the status' epoch is the data loader's, which reads ahead):
+    // every epoch has the same number of optimizer steps when num_train_epochs decides.
+    char ep[32];
+    if (a->tp.max_steps <= 0 && a->tp.epochs > 0 && s->total_steps > 0) {
+        int e = (int)((long)s->step * a->tp.epochs / s->total_steps) + 1;
+        snprintf(ep, sizeof ep, "%d/%d", e < a->tp.epochs ? e : a->tp.epochs, a->tp.epochs);
+    } else {
+        snprintf(ep, sizeof ep, "%d", s->epoch + 1);
+    }
+    ex = canvas_printf(cv, y, ex + 1, TUI_NORMAL, "step %d/%d  epoch %s  %s  ETA %s", s->step, s->total_steps, ep, tps,
+                       s->state == PT_TRAIN_RUNNING ? eta : "-");
     double frac = s->total_steps > 0 ? (double)s->step / s->total_steps : 0;
     if (x + w - ex - 2 >= 10) tui_progress(cv, y, ex + 2, x + w - ex - 2, frac, role);
 }
