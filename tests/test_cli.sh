@@ -72,9 +72,9 @@ expect_ok() {
 
 # --- usage and help -------------------------------------------------------
 expect_ok "help prints usage" "usage: peftui.*" "$BIN" help
+grep -q "peftui chat" "$TMP/out" && ok || bad "usage should suggest peftui chat"
 expect_error "no arguments without a terminal: the workbench says it needs one" 2 "needs a terminal" "$BIN" </dev/null
 expect_error "the workbench refuses an unknown option" 2 "workbench takes" "$BIN" -m x --bogus
-grep -q "peftui chat" "$TMP/out" && ok || bad "usage should suggest peftui chat"
 expect_ok "help" "generate" "$BIN" help
 expect_ok "--help" "tokenize" "$BIN" --help
 for cmd in chat generate info tokenize bench; do
