@@ -2,6 +2,7 @@
 // files, the shipped SmolLM2 file when present, and robustness: truncated and
 // byte-flipped copies of a tiny file must give a clean one-line error, never
 // a crash or a tensor pointer outside the file.
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,11 +109,19 @@ static void test_tiny_metadata(void) {
     const gguf_kv *kv = gguf_find_kv(&g, "peftui.test.arr_i16");
     CHECK(kv && kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_INT16 && kv->arr_len == 3);
     if (kv)
-        CHECK(gguf_arr_i64(kv, 0) == 1 && gguf_arr_i64(kv, 1) == -2 && gguf_arr_i64(kv, 2) == 3);
+    {
+        int64_t a0, a1, a2, a3;
+        CHECK(gguf_arr_i64(kv, 0, &a0) && gguf_arr_i64(kv, 1, &a1) && gguf_arr_i64(kv, 2, &a2));
+        CHECK(a0 == 1 && a1 == -2 && a2 == 3);
+        CHECK(!gguf_arr_i64(kv, 3, &a3) && a3 == 0); // past the end
+    }
     kv = gguf_find_kv(&g, "peftui.test.arr_f32");
     CHECK(kv && kv->arr_type == GGUF_TYPE_FLOAT32 && kv->arr_len == 2);
-    if (kv)
+    if (kv) {
+        int64_t a;
         CHECK(gguf_arr_f64(kv, 0) == 0.5 && gguf_arr_f64(kv, 1) == 0.25);
+        CHECK(!gguf_arr_i64(kv, 0, &a)); // 0.5 is not a whole number
+    }
     kv = gguf_find_kv(&g, "peftui.test.nested");
     CHECK(kv && kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_ARRAY && kv->arr_len == 2);
     kv = gguf_find_kv(&g, "peftui.test.nested_str");
@@ -126,8 +135,11 @@ static void test_tiny_metadata(void) {
     }
     kv = gguf_find_kv(&g, "tokenizer.ggml.token_type");
     CHECK(kv && kv->arr_type == GGUF_TYPE_INT32 && kv->arr_len == 300);
-    if (kv && kv->arr_len == 300)
-        CHECK(gguf_arr_i64(kv, 1) == 3 && gguf_arr_i64(kv, 100) == 1); // control, normal
+    if (kv && kv->arr_len == 300) {
+        int64_t t1, t100;
+        CHECK(gguf_arr_i64(kv, 1, &t1) && gguf_arr_i64(kv, 100, &t100));
+        CHECK(t1 == 3 && t100 == 1); // control, normal
+    }
 
     // tensors: shape is ne[] (fastest first), data inside the file
     const gguf_tensor *t = gguf_find_tensor(&g, "token_embd.weight");
@@ -145,6 +157,29 @@ static void test_tiny_metadata(void) {
     }
     CHECK(inside);
     gguf_close(&g);
+}
+
+// Float array elements read as integers: only whole numbers inside int64.
+// A fuzzed token_type of -3.6e250 once reached a bare (int64_t) cast.
+static void test_arr_i64_floats(void) {
+    const double vals[] = {3.0, -3.6e250, NAN, 1.5, 0x1p63, -0x1p63, INFINITY, -7.0};
+    const int ok[] = {1, 0, 0, 0, 0, 1, 0, 1};
+    unsigned char raw[sizeof vals];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        uint64_t b;
+        memcpy(&b, &vals[i], 8);
+        for (int k = 0; k < 8; k++)
+            raw[i * 8 + k] = (unsigned char)(b >> (8 * k)); // little-endian, as in the file
+    }
+    gguf_kv kv = {.type = GGUF_TYPE_ARRAY, .arr_type = GGUF_TYPE_FLOAT64,
+                  .arr_len = sizeof vals / sizeof vals[0], .val = raw};
+    for (size_t i = 0; i < kv.arr_len; i++) {
+        int64_t v = 99;
+        int got = gguf_arr_i64(&kv, i, &v);
+        CHECKF(got == ok[i], "element %zu (%g): %d", i, vals[i], got);
+        if (got)
+            CHECKF((double)v == vals[i], "element %zu: %lld", i, (long long)v);
+    }
 }
 
 static void test_tiny_quant_files(void) {
@@ -253,7 +288,10 @@ static int open_mutant(const unsigned char *b, size_t n, pt_err *e) {
         gguf_get_str(&g, key, s, sizeof s, NULL, &e2);
         if (kv->type == GGUF_TYPE_ARRAY) {
             for (uint64_t j = 0; j < kv->arr_len && j < 64; j++) {
-                sum += (unsigned)gguf_arr_i64(kv, j) + (unsigned)gguf_arr_f64(kv, j);
+                int64_t iv;
+                double dv = gguf_arr_f64(kv, j);
+                sum += gguf_arr_i64(kv, j, &iv) ? (unsigned)iv : 0;
+                sum += isfinite(dv) ? (unsigned)(dv != 0) : 1;
                 if (kv->arr_str)
                     sum += kv->arr_str[j].len ? (unsigned char)kv->arr_str[j].ptr[kv->arr_str[j].len - 1] : 0;
             }
@@ -405,6 +443,7 @@ int main(void) {
         }
     }
     test_tiny_metadata();
+    test_arr_i64_floats();
     test_tiny_quant_files();
     test_real_model();
     test_robustness();

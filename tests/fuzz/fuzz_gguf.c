@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             gguf_get_str(&g, key, buf, sizeof buf, &found, &err);
             if (kv->type == GGUF_TYPE_ARRAY && kv->arr_len > 0 && kv->arr_type != GGUF_TYPE_STRING &&
                 kv->arr_type != GGUF_TYPE_ARRAY) {
-                (void)gguf_arr_i64(kv, 0);
+                (void)gguf_arr_i64(kv, 0, &iv);
                 (void)gguf_arr_f64(kv, kv->arr_len - 1);
             }
         }

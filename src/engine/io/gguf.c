@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "io/dequant.h"
@@ -488,19 +489,23 @@ int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap, int
     return PT_OK;
 }
 
-int64_t gguf_arr_i64(const gguf_kv *kv, uint64_t i) {
+int gguf_arr_i64(const gguf_kv *kv, uint64_t i, int64_t *out) {
+    *out = 0;
     if (kv->type != GGUF_TYPE_ARRAY || i >= kv->arr_len)
         return 0;
     uint64_t sz = fixed_size(kv->arr_type);
-    int64_t v = 0;
     double d;
     int ov;
     if (!sz)
         return 0;
-    if (scalar_i64(kv->arr_type, kv->val + i * sz, &v, &ov))
-        return v;
-    if (scalar_f64(kv->arr_type, kv->val + i * sz, &d))
-        return (int64_t)d;
+    if (scalar_i64(kv->arr_type, kv->val + i * sz, out, &ov))
+        return !ov;
+    // A float element counts only if it is a whole number inside int64's
+    // range: casting NaN, 1.5 or -3.6e250 to int64 is undefined behaviour.
+    if (scalar_f64(kv->arr_type, kv->val + i * sz, &d) && d >= -0x1p63 && d < 0x1p63 && d == floor(d)) {
+        *out = (int64_t)d;
+        return 1;
+    }
     return 0;
 }
 

@@ -72,8 +72,9 @@ int gguf_get_i64(const gguf_file *g, const char *key, int64_t *out, int *found, 
 int gguf_get_f64(const gguf_file *g, const char *key, double *out, int *found, pt_err *err);
 // Copies into buf (NUL-terminated, truncated to cap-1).
 int gguf_get_str(const gguf_file *g, const char *key, char *buf, size_t cap, int *found, pt_err *err);
-// Array element access (i < kv->arr_len checked by caller).
-int64_t gguf_arr_i64(const gguf_kv *kv, uint64_t i);
+// Array element access. gguf_arr_i64 returns 1 with *out set when element i
+// exists and is an integer (or a whole-number float) that fits int64, else 0.
+int gguf_arr_i64(const gguf_kv *kv, uint64_t i, int64_t *out);
 double gguf_arr_f64(const gguf_kv *kv, uint64_t i);
 
 const char *ggml_type_name(ggml_type t); // "Q4_1", or "type#NN" for unknown

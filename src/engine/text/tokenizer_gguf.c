@@ -220,9 +220,11 @@ int tokenizer_load_gguf(pt_tokenizer **out, const gguf_file *g, pt_err *err) {
         goto fail;
     t->kind = spm ? PT_TOK_BPE_SPM : PT_TOK_BPE_BYTELEVEL;
     for (int i = 0; types && i < n; i++) {
-        int64_t ty = gguf_arr_i64(types, (uint64_t)i);
-        if (ty < PT_TOKTYPE_NORMAL || ty > PT_TOKTYPE_BYTE) {
-            rc = pt_fail(err, PT_ERR_FORMAT, "%s: token %d has type %lld", src, i, (long long)ty);
+        int64_t ty;
+        if (!gguf_arr_i64(types, (uint64_t)i, &ty) || ty < PT_TOKTYPE_NORMAL || ty > PT_TOKTYPE_BYTE) {
+            rc = pt_fail(err, PT_ERR_FORMAT, "%s: token %d has type %g (tokenizer.ggml.token_type holds whole "
+                         "numbers %d to %d)", src, i, gguf_arr_f64(types, (uint64_t)i), PT_TOKTYPE_NORMAL,
+                         PT_TOKTYPE_BYTE);
             goto fail;
         }
         t->type[i] = (uint8_t)ty;

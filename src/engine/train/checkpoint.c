@@ -231,7 +231,9 @@ int ckpt_state_load(pt_ckpt_state *s, const char *path, pt_err *err) {
     const cJSON *el = cJSON_GetObjectItemCaseSensitive(q, "elapsed_s");
     s->elapsed_s = cJSON_IsNumber(el) ? el->valuedouble : 0.0;
     const cJSON *tk = cJSON_GetObjectItemCaseSensitive(j, "num_input_tokens_seen");
-    s->tokens_seen = cJSON_IsNumber(tk) ? (int64_t)tk->valuedouble : 0;
+    // a count beyond 2^53 or negative is not one a run wrote: read it as unknown
+    s->tokens_seen = cJSON_IsNumber(tk) && tk->valuedouble >= 0 && tk->valuedouble <= 0x1p53
+                         ? (int64_t)tk->valuedouble : 0;
     cJSON *hist = cJSON_DetachItemFromObjectCaseSensitive(j, "log_history");
     if (cJSON_IsArray(hist)) {
         cJSON_Delete(s->log_history);
