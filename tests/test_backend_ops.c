@@ -126,19 +126,148 @@ static double attention_bound(const pt_backend *be, int N, int HD) {
     return tc ? 1e-2 : 1e-5;
 }
 
-static void test_attention(pt_backend *be, pt_backend *ref, int N, int pos0, int NH, int NKV, int HD, int window) {
+static void test_attention(pt_backend *be, pt_backend *ref, int N, int pos0, int NH, int NKV, int HD, int window,
+                           int alibi) {
     int T = pos0 + N;
     size_t nq = (size_t)N * NH * HD, nkv = (size_t)T * NKV * HD;
     float *q = malloc(nq * 4), *k = malloc(nkv * 4), *v = malloc(nkv * 4), *o0 = malloc(nq * 4), *o1 = malloc(nq * 4);
     fill(q, nq, 2); fill(k, nkv, 2); fill(v, nkv, 1);
-    ref->ops->attention(ref, o0, q, k, v, N, pos0, NH, NKV, HD, window);
+    ref->ops->attention(ref, o0, q, k, v, N, pos0, NH, NKV, HD, window, alibi);
     float *dq = up(be, q, nq * 4), *dk = up(be, k, nkv * 4), *dv = up(be, v, nkv * 4), *dout = be->ops->alloc(be, nq * 4);
-    be->ops->attention(be, dout, dq, dk, dv, N, pos0, NH, NKV, HD, window);
+    be->ops->attention(be, dout, dq, dk, dv, N, pos0, NH, NKV, HD, window, alibi);
     down(be, o1, dout, nq * 4);
     double e = nerr(o1, o0, nq);
-    CHECKF(e < attention_bound(be, N, HD), "%s attention N=%d pos0=%d NH=%d NKV=%d HD=%d win=%d: err %g", be->ops->name, N, pos0, NH, NKV, HD, window, e);
+    CHECKF(e < attention_bound(be, N, HD), "%s attention N=%d pos0=%d NH=%d NKV=%d HD=%d win=%d alibi=%d: err %g",
+           be->ops->name, N, pos0, NH, NKV, HD, window, alibi, e);
     be->ops->free(be, dq); be->ops->free(be, dk); be->ops->free(be, dv); be->ops->free(be, dout);
     free(q); free(k); free(v); free(o0); free(o1);
+}
+
+// ALiBi: the oracle's attention differs from the same call without the bias
+// (so the bias is applied at all), and each backend matches the oracle.
+static void test_attention_alibi(pt_backend *be, pt_backend *ref) {
+    test_attention(be, ref, 1, 0, 4, 4, 16, 0, 1);     // first token: one key, the bias cancels
+    test_attention(be, ref, 1, 37, 6, 2, 64, 0, 1);    // decode over a cache, 6 heads (extra slopes), GQA
+    test_attention(be, ref, 13, 0, 12, 12, 8, 0, 1);   // prefill, 12 heads (BLOOM-560m's count)
+    test_attention(be, ref, 11, 23, 6, 3, 8, 0, 1);    // chunked prefill after a cache, GQA
+    test_attention(be, ref, 9, 30, 4, 1, 32, 7, 1);    // MQA with a sliding window
+    test_attention(be, ref, 40, 30, 12, 4, 32, 9, 1);  // many queries (GEMM path), window, GQA
+    test_attention(be, ref, 70, 0, 6, 2, 64, 0, 1);    // training-sized prefill (CUDA: tensor cores)
+    test_attention(be, ref, 33, 17, 4, 2, 64, 0, 1);   // the same after a cache
+    enum { N = 5, NH = 6, HD = 8 };
+    float q[N * NH * HD], k[N * NH * HD], v[N * NH * HD], o0[N * NH * HD], o1[N * NH * HD];
+    fill(q, sizeof q / 4, 2); fill(k, sizeof k / 4, 2); fill(v, sizeof v / 4, 1);
+    ref->ops->attention(ref, o0, q, k, v, N, 0, NH, NH, HD, 0, 0);
+    ref->ops->attention(ref, o1, q, k, v, N, 0, NH, NH, HD, 0, 1);
+    double e = nerr(o1, o0, sizeof o0 / 4);
+    CHECKF(e > 1e-2, "oracle: ALiBi changes attention's output (differs by %g)", e);
+}
+
+// pt_alibi_slope against BLOOM's build_alibi_tensor, evaluated by hand
+// (python: base = 2 ** (-(2 ** -(log2(cp) - 3))), extra base for 2 * cp, odd powers).
+static void test_alibi_slopes(void) {
+    static const float s8[8] = {0.5f, 0.25f, 0.125f, 0.0625f, 0.03125f, 0.015625f, 0.0078125f, 0.00390625f};
+    static const float s12[12] = {0.5f,     0.25f,     0.125f,       0.0625f,     0.03125f,     0.015625f,
+                                  0.0078125f, 0.00390625f, 0.707106781f, 0.353553391f, 0.176776695f, 0.0883883476f};
+    static const float s6[6] = {0.25f, 0.0625f, 0.015625f, 0.00390625f, 0.5f, 0.125f};
+    int ok8 = 1, ok12 = 1, ok6 = 1;
+    for (int h = 0; h < 8; h++) ok8 &= check_close(pt_alibi_slope(h, 8), s8[h], 0.0f, 1e-6f);
+    for (int h = 0; h < 12; h++) ok12 &= check_close(pt_alibi_slope(h, 12), s12[h], 0.0f, 1e-6f);
+    for (int h = 0; h < 6; h++) ok6 &= check_close(pt_alibi_slope(h, 6), s6[h], 0.0f, 1e-6f);
+    CHECKF(ok8, "alibi slopes NH=8: %g %g ... %g", pt_alibi_slope(0, 8), pt_alibi_slope(1, 8), pt_alibi_slope(7, 8));
+    CHECKF(ok12, "alibi slopes NH=12: %g ... %g %g", pt_alibi_slope(0, 12), pt_alibi_slope(8, 12), pt_alibi_slope(11, 12));
+    CHECKF(ok6, "alibi slopes NH=6: %g ... %g %g", pt_alibi_slope(0, 6), pt_alibi_slope(4, 6), pt_alibi_slope(5, 6));
+    CHECK(pt_alibi_slope(0, 1) == 0.00390625f);   // one head: 2^-8
+}
+
+static void test_layernorm(pt_backend *be, pt_backend *ref, int N, int C, int with_bias) {
+    size_t n = (size_t)N * C;
+    float *x = malloc(n * 4), *w = malloc(C * 4), *b = malloc(C * 4), *o0 = malloc(n * 4), *o1 = malloc(n * 4);
+    fill(x, n, 3); fill(w, C, 1); fill(b, C, 1);
+    for (int c = 0; c < C; c++) x[c] += 4.0f;   // a row whose mean is not zero
+    ref->ops->layernorm(ref, o0, x, w, with_bias ? b : NULL, N, C, 1e-5f);
+    float *dx = up(be, x, n * 4), *dw = up(be, w, C * 4), *db = up(be, b, C * 4), *dout = be->ops->alloc(be, n * 4);
+    be->ops->layernorm(be, dout, dx, dw, with_bias ? db : NULL, N, C, 1e-5f);
+    down(be, o1, dout, n * 4);
+    double e = nerr(o1, o0, n);
+    CHECKF(e < 1e-5, "%s layernorm N=%d C=%d bias=%d: err %g", be->ops->name, N, C, with_bias, e);
+    be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, db); be->ops->free(be, dout);
+    free(x); free(w); free(b); free(o0); free(o1);
+}
+
+static void test_gelu(pt_backend *be, pt_backend *ref, size_t n, pt_gelu kind) {
+    float *x = malloc(n * 4), *o0 = malloc(n * 4), *o1 = malloc(n * 4), *o2 = malloc(n * 4);
+    fill(x, n, 6);
+    // saturated tails and zero. (For x < 0, float's 1 + erf(x/sqrt 2) cancels,
+    // as torch's does: the error there is absolute, so a lone element is positive.)
+    if (n > 2) { x[0] = -30.0f; x[1] = 30.0f; x[2] = 0.0f; }
+    else x[0] = 1.3f;
+    ref->ops->gelu(ref, o0, x, n, kind);
+    float *dx = up(be, x, n * 4), *dout = be->ops->alloc(be, n * 4);
+    be->ops->gelu(be, dout, dx, n, kind);
+    down(be, o1, dout, n * 4);
+    double e = nerr(o1, o0, n);
+    CHECKF(e < 1e-6, "%s gelu kind %d n=%zu: err %g", be->ops->name, kind, n, e);
+    be->ops->gelu(be, dx, dx, n, kind);   // out aliasing inp
+    down(be, o2, dx, n * 4);
+    CHECKF(memcmp(o2, o1, n * 4) == 0, "%s gelu kind %d n=%zu in place: differs", be->ops->name, kind, n);
+    if (n > 2) CHECKF(o0[0] == 0.0f && o0[1] == 30.0f && o0[2] == 0.0f, "oracle gelu tails: %g %g %g", o0[0], o0[1], o0[2]);
+    be->ops->free(be, dx); be->ops->free(be, dout);
+    free(x); free(o0); free(o1); free(o2);
+}
+
+// copy2d: the rows of a (rows, width) window between buffers of other
+// strides, exact; the floats of dst outside the window keep their values.
+static void test_copy2d(pt_backend *be, size_t rows, size_t src_stride, size_t src_off, size_t dst_stride,
+                        size_t dst_off, size_t width) {
+    size_t ns = rows * src_stride, nd = rows * dst_stride;
+    float *src = malloc(ns * 4), *dst = malloc(nd * 4), *want = malloc(nd * 4);
+    fill(src, ns, 1); fill(dst, nd, 1);
+    memcpy(want, dst, nd * 4);
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < width; j++) want[r * dst_stride + dst_off + j] = src[r * src_stride + src_off + j];
+    float *ds = up(be, src, ns * 4), *dd = up(be, dst, nd * 4);
+    be->ops->copy2d(be, dd + dst_off, dst_stride, ds + src_off, src_stride, rows, width);
+    down(be, dst, dd, nd * 4);
+    CHECKF(memcmp(dst, want, nd * 4) == 0, "%s copy2d rows=%zu width=%zu strides %zu -> %zu: differs", be->ops->name,
+           rows, width, src_stride, dst_stride);
+    be->ops->free(be, ds); be->ops->free(be, dd);
+    free(src); free(dst); free(want);
+}
+
+// torch.nn.LayerNorm's numbers on rows worked by hand: (1, 3) has mean 2 and
+// biased variance 1 (not 2), so weight 1 gives -+1/sqrt(1 + eps); (5, 5, 5)
+// has variance 0, so the output is the bias.
+static void test_layernorm_known(pt_backend *be) {
+    const float x[5] = {1, 3, 5, 5, 5}, w[3] = {1, 1, 2}, b[3] = {0.5f, -1, 0.25f};
+    float y[5] = {0};
+    float *dx = up(be, x, sizeof x), *dw = up(be, w, sizeof w), *db = up(be, b, sizeof b), *dy = be->ops->alloc(be, sizeof y);
+    be->ops->layernorm(be, dy, dx, dw, NULL, 1, 2, 0.25f);
+    be->ops->layernorm(be, dy + 2, dx + 2, dw, db, 1, 3, 1e-5f);
+    down(be, y, dy, sizeof y);
+    float r = 1.0f / sqrtf(1.25f);
+    CHECKF(check_close(y[0], -r, 1e-6f, 1e-6f) && check_close(y[1], r, 1e-6f, 1e-6f), "%s layernorm (1, 3): %g %g",
+           be->ops->name, y[0], y[1]);
+    CHECKF(check_close(y[2], 0.5f, 1e-6f, 0) && check_close(y[3], -1, 1e-6f, 0) && check_close(y[4], 0.25f, 1e-6f, 0),
+           "%s layernorm of a constant row: %g %g %g", be->ops->name, y[2], y[3], y[4]);
+    be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, db); be->ops->free(be, dy);
+}
+
+static void run_new_ops(pt_backend *be, pt_backend *ref) {
+    test_layernorm_known(be);
+    test_layernorm(be, ref, 1, 576, 1); test_layernorm(be, ref, 13, 7, 0); test_layernorm(be, ref, 40, 130, 1);
+    test_layernorm(be, ref, 9, 1023, 0); test_layernorm(be, ref, 3, 2053, 1);
+    for (int kind = 0; kind < 2; kind++) {
+        test_gelu(be, ref, 1, (pt_gelu)kind); test_gelu(be, ref, 1537, (pt_gelu)kind);
+        test_gelu(be, ref, 200003, (pt_gelu)kind);
+    }
+    // a fused QKV (N, 3C) split into q, k, v and back; a 1-row copy; width == stride
+    test_copy2d(be, 7, 3 * 24, 24, 24, 0, 24);
+    test_copy2d(be, 7, 24, 0, 3 * 24, 48, 24);
+    test_copy2d(be, 1, 9, 2, 5, 1, 3);
+    test_copy2d(be, 33, 13, 0, 13, 0, 13);
+    test_copy2d(be, 5, 17, 3, 11, 0, 0);   // width 0: nothing moves
+    test_attention_alibi(be, ref);
 }
 
 static void test_elementwise(pt_backend *be, pt_backend *ref, size_t n) {
@@ -306,20 +435,20 @@ static void run_all(pt_backend *be, pt_backend *ref) {
     }
     test_rmsnorm(be, ref, 1, 576); test_rmsnorm(be, ref, 13, 7); test_rmsnorm(be, ref, 40, 130);
     test_rope(be, ref, 1, 9, 64, 0); test_rope(be, ref, 5, 3, 64, 4090); test_rope(be, ref, 17, 2, 6, 1); test_rope(be, ref, 3, 4, 128, 70000);
-    test_attention(be, ref, 1, 0, 9, 3, 64, 0);     // first token
-    test_attention(be, ref, 1, 37, 9, 3, 64, 0);    // decode step
-    test_attention(be, ref, 19, 0, 4, 4, 16, 0);    // prefill, MHA
-    test_attention(be, ref, 11, 23, 6, 2, 8, 0);    // chunked prefill after a cache, GQA
-    test_attention(be, ref, 9, 30, 4, 1, 32, 7);    // MQA with a sliding window
-    test_attention(be, ref, 40, 30, 4, 1, 32, 7);   // the same through the many-query (GEMM) path
-    test_attention(be, ref, 128, 0, 9, 3, 64, 0);   // a prefill chunk of the default model
+    test_attention(be, ref, 1, 0, 9, 3, 64, 0, 0);     // first token
+    test_attention(be, ref, 1, 37, 9, 3, 64, 0, 0);    // decode step
+    test_attention(be, ref, 19, 0, 4, 4, 16, 0, 0);    // prefill, MHA
+    test_attention(be, ref, 11, 23, 6, 2, 8, 0, 0);    // chunked prefill after a cache, GQA
+    test_attention(be, ref, 9, 30, 4, 1, 32, 7, 0);    // MQA with a sliding window
+    test_attention(be, ref, 40, 30, 4, 1, 32, 7, 0);   // the same through the many-query (GEMM) path
+    test_attention(be, ref, 128, 0, 9, 3, 64, 0, 0);   // a prefill chunk of the default model
     test_elementwise(be, ref, 1); test_elementwise(be, ref, 1537); test_elementwise(be, ref, 200003);
     test_softmax_embedding(be, ref, 1, 49152, 8); test_softmax_embedding(be, ref, 5, 33, 576);
 }
 
 // attention_multi: several sequences (decode rows, and a prefill-sized one)
 // in one call, each as the oracle's attention on its own cache.
-static void test_attention_multi(pt_backend *be, pt_backend *ref) {
+static void test_attention_multi(pt_backend *be, pt_backend *ref, int alibi) {
     if (!be->ops->attention_multi) return;
     enum { NH = 6, NKV = 2, HD = 32, S = 4 };
     int Ns[S] = {1, 3, 1, 20}, pos[S] = {7, 0, 40, 5};
@@ -331,17 +460,18 @@ static void test_attention_multi(pt_backend *be, pt_backend *ref) {
         hq[i] = malloc(nq * 4); hk[i] = malloc(nkv * 4); hv[i] = malloc(nkv * 4);
         want[i] = malloc(nq * 4); got[i] = malloc(nq * 4);
         fill(hq[i], nq, 2); fill(hk[i], nkv, 2); fill(hv[i], nkv, 1);
-        ref->ops->attention(ref, want[i], hq[i], hk[i], hv[i], Ns[i], pos[i], NH, NKV, HD, 0);
+        ref->ops->attention(ref, want[i], hq[i], hk[i], hv[i], Ns[i], pos[i], NH, NKV, HD, 0, alibi);
         dev[i] = (pt_attn_seq){be->ops->alloc(be, nq * 4), up(be, hq[i], nq * 4), up(be, hk[i], nkv * 4),
                                up(be, hv[i], nkv * 4), Ns[i], pos[i]};
     }
-    be->ops->attention_multi(be, dev, 3, NH, NKV, HD, 0);        // decode-sized only: one parallel loop
-    be->ops->attention_multi(be, dev + 3, 1, NH, NKV, HD, 0);    // a prefill-sized one
+    be->ops->attention_multi(be, dev, 3, NH, NKV, HD, 0, alibi);        // decode-sized only: one parallel loop
+    be->ops->attention_multi(be, dev + 3, 1, NH, NKV, HD, 0, alibi);    // a prefill-sized one
     for (int i = 0; i < S; i++) {
         size_t nq = (size_t)Ns[i] * NH * HD;
         down(be, got[i], dev[i].out, nq * 4);
         double e = nerr(got[i], want[i], nq);
-        CHECKF(e < 1e-5, "%s attention_multi sequence %d (N=%d pos0=%d): err %g", be->ops->name, i, Ns[i], pos[i], e);
+        CHECKF(e < 1e-5, "%s attention_multi sequence %d (N=%d pos0=%d alibi=%d): err %g", be->ops->name, i, Ns[i],
+               pos[i], alibi, e);
         be->ops->free(be, dev[i].out); be->ops->free(be, (void *)dev[i].q);
         be->ops->free(be, (void *)dev[i].kc); be->ops->free(be, (void *)dev[i].vc);
         free(hq[i]); free(hk[i]); free(hv[i]); free(want[i]); free(got[i]);
@@ -365,7 +495,7 @@ static void test_fork(pt_backend *be, pt_backend *ref) {
     CHECKF(o->mem_held(be) == held0, "%s: held back to %zu after the free, is %zu", o->name, held0, o->mem_held(be));
     CHECKF(o->mem_peak(be) >= held0 + (1 << 20), "%s: the peak remembers the buffer", o->name);
     f->ops->set_threads(f, 1);
-    test_attention(f, ref, 33, 5, 4, 2, 16, 0);   // the fork computes on its own
+    test_attention(f, ref, 33, 5, 4, 2, 16, 0, 0);   // the fork computes on its own
     backend_destroy(f);
 }
 
@@ -376,7 +506,7 @@ static void test_scratch_failure(pt_backend *be) {
     const int N = 16, NH = 1, HD = 16;
     float *q = be->ops->alloc(be, sizeof(float) * N * NH * HD), *out = be->ops->alloc(be, sizeof(float) * N * NH * HD);
     // N queries over 2^31 - 17 cached keys: (N, T) scores are 128 GiB
-    be->ops->attention(be, out, q, q, q, N, (1 << 30) - 1 + (1 << 30) - N, NH, NH, HD, 0);
+    be->ops->attention(be, out, q, q, q, N, (1 << 30) - 1 + (1 << 30) - N, NH, NH, HD, 0, 0);
     int rc = be->ops->check(be, &err);
     CHECKF(rc == PT_ERR_NOMEM && strstr(err.msg, "attention"), "%s: attention without scratch: check says %d '%s'",
            be->ops->name, rc, err.msg);
@@ -393,18 +523,23 @@ int main(int argc, char **argv) {
     CHECK(backend_cpu_create(&cpu, 2, &err) == PT_OK);
     CHECK(backend_emu_create(&emu, &err) == PT_OK);
     if (!ref || !cpu || !emu) return check_report("test_backend_ops");
+    test_alibi_slopes();
     run_all(cpu, ref);
+    run_new_ops(cpu, ref);
+    run_new_ops(emu, ref);
     run_weight_ops(cpu, ref);
     run_weight_ops(ref, ref);
     run_weight_ops(emu, ref);
     test_fork(cpu, ref);
     test_fork(emu, ref);
-    test_attention_multi(cpu, ref);
+    test_attention_multi(cpu, ref, 0);
+    test_attention_multi(cpu, ref, 1);
     test_fork(ref, ref);
     test_scratch_failure(cpu);
     backend_destroy(emu);
     if (backend_cuda_create(&cuda, &err) == PT_OK) {
         run_all(cuda, ref);
+        run_new_ops(cuda, ref);
         run_weight_ops(cuda, ref);
         test_fork(cuda, ref);
         backend_destroy(cuda);

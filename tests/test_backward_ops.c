@@ -63,7 +63,7 @@ static void fd_check(const char *what, float *x, size_t n, const float *grad, lo
     CHECKF(bad == 0, "%s: %d coordinates off", what, bad);
 }
 
-typedef struct { int N, C, H, HD, NH, NKV, T; const float *w, *R, *q, *k, *v, *g, *u; int32_t *pos, *tgt; float *tmp; } fctx;
+typedef struct { int N, C, H, HD, NH, NKV, T, alibi, kind; const float *w, *R, *q, *k, *v, *g, *u; int32_t *pos, *tgt; float *tmp; } fctx;
 
 static double L_rmsnorm(float *x, void *p) {
     fctx *c = p;
@@ -79,18 +79,28 @@ static double L_rope(float *x, void *p) {
 }
 static double L_att_q(float *x, void *p) {
     fctx *c = p;
-    NV->ops->attention(NV, c->tmp, x, c->k, c->v, c->T, 0, c->NH, c->NKV, c->HD, 0);
+    NV->ops->attention(NV, c->tmp, x, c->k, c->v, c->T, 0, c->NH, c->NKV, c->HD, 0, c->alibi);
     return dotR(c->tmp, c->R, (size_t)c->T * c->NH * c->HD);
 }
 static double L_att_k(float *x, void *p) {
     fctx *c = p;
-    NV->ops->attention(NV, c->tmp, c->q, x, c->v, c->T, 0, c->NH, c->NKV, c->HD, 0);
+    NV->ops->attention(NV, c->tmp, c->q, x, c->v, c->T, 0, c->NH, c->NKV, c->HD, 0, c->alibi);
     return dotR(c->tmp, c->R, (size_t)c->T * c->NH * c->HD);
 }
 static double L_att_v(float *x, void *p) {
     fctx *c = p;
-    NV->ops->attention(NV, c->tmp, c->q, c->k, x, c->T, 0, c->NH, c->NKV, c->HD, 0);
+    NV->ops->attention(NV, c->tmp, c->q, c->k, x, c->T, 0, c->NH, c->NKV, c->HD, 0, c->alibi);
     return dotR(c->tmp, c->R, (size_t)c->T * c->NH * c->HD);
+}
+static double L_layernorm(float *x, void *p) {
+    fctx *c = p;
+    NV->ops->layernorm(NV, c->tmp, x, c->w, c->g, c->N, c->C, 1e-5f);
+    return dotR(c->tmp, c->R, (size_t)c->N * c->C);
+}
+static double L_gelu(float *x, void *p) {
+    fctx *c = p;
+    NV->ops->gelu(NV, c->tmp, x, (size_t)c->N, (pt_gelu)c->kind);
+    return dotR(c->tmp, c->R, (size_t)c->N);
 }
 static double L_swiglu_g(float *x, void *p) {
     fctx *c = p;
@@ -142,19 +152,41 @@ static void finite_differences(void) {
     NV->ops->rope_backward(NV, g, pos, c.N, c.H, c.HD, 10000.0f);
     fd_check("rope", x, 64, g, L_rope, &c);
     free(x); free(R); free(g);
-    // attention (causal, one sequence), GQA
-    c.T = 6; c.NH = 4; c.NKV = 2; c.HD = 4;
-    size_t nq = 6 * 16, nkv = 6 * 8;
-    float *q = rnd(nq, 1), *k = rnd(nkv, 1), *v = rnd(nkv, 1), *out = malloc(nq * 4);
-    R = rnd(nq, 1);
-    c.q = q; c.k = k; c.v = v; c.R = R;
-    NV->ops->attention(NV, out, q, k, v, c.T, 0, c.NH, c.NKV, c.HD, 0);
-    float *dq = malloc(nq * 4), *dk = malloc(nkv * 4), *dv = malloc(nkv * 4);
-    NV->ops->attention_backward(NV, dq, dk, dv, R, q, k, v, out, c.T, c.NH, c.NKV, c.HD);
-    fd_check("attention dq", q, nq, dq, L_att_q, &c);
-    fd_check("attention dk", k, nkv, dk, L_att_k, &c);
-    fd_check("attention dv", v, nkv, dv, L_att_v, &c);
-    free(q); free(k); free(v); free(out); free(R); free(dq); free(dk); free(dv);
+    // attention (causal, one sequence): GQA; then ALiBi with 6 heads (BLOOM's
+    // extra slopes past 4) over 9 tokens, q and k large enough that the bias
+    // competes with the scores
+    for (int al = 0; al < 2; al++) {
+        c.T = al ? 9 : 6; c.NH = al ? 6 : 4; c.NKV = al ? 3 : 2; c.HD = 4; c.alibi = al;
+        size_t nq = (size_t)c.T * c.NH * c.HD, nkv = (size_t)c.T * c.NKV * c.HD;
+        float *q = rnd(nq, al ? 2 : 1), *k = rnd(nkv, al ? 2 : 1), *v = rnd(nkv, 1), *out = malloc(nq * 4);
+        R = rnd(nq, 1);
+        c.q = q; c.k = k; c.v = v; c.R = R;
+        NV->ops->attention(NV, out, q, k, v, c.T, 0, c.NH, c.NKV, c.HD, 0, c.alibi);
+        float *dq = malloc(nq * 4), *dk = malloc(nkv * 4), *dv = malloc(nkv * 4);
+        NV->ops->attention_backward(NV, dq, dk, dv, R, q, k, v, out, c.T, c.NH, c.NKV, c.HD, c.alibi);
+        fd_check(al ? "alibi attention dq" : "attention dq", q, nq, dq, L_att_q, &c);
+        fd_check(al ? "alibi attention dk" : "attention dk", k, nkv, dk, L_att_k, &c);
+        fd_check(al ? "alibi attention dv" : "attention dv", v, nkv, dv, L_att_v, &c);
+        free(q); free(k); free(v); free(out); free(R); free(dq); free(dk); free(dv);
+    }
+    c.alibi = 0;
+    // layernorm (with a bias: it shifts the output, not the gradient)
+    c.N = 3; c.C = 17;
+    x = rnd(51, 2); w = rnd(17, 1); R = rnd(51, 1); dx = calloc(51, 4);
+    float *lb = rnd(17, 1);
+    c.w = w; c.g = lb; c.R = R;
+    NV->ops->layernorm_backward(NV, dx, R, x, w, c.N, c.C, 1e-5f);
+    fd_check("layernorm", x, 51, dx, L_layernorm, &c);
+    free(x); free(w); free(R); free(dx); free(lb);
+    // gelu, both forms
+    for (int kind = 0; kind < 2; kind++) {
+        c.N = 40; c.kind = kind;
+        x = rnd(40, 4); R = rnd(40, 1); dx = malloc(160);
+        c.R = R;
+        NV->ops->gelu_backward(NV, dx, R, x, 40, (pt_gelu)kind);
+        fd_check(kind ? "gelu tanh" : "gelu erf", x, 40, dx, L_gelu, &c);
+        free(x); free(R); free(dx);
+    }
     // swiglu
     c.N = 40;
     float *gt = rnd(40, 4), *up = rnd(40, 2), *dg = malloc(160), *du = malloc(160);
@@ -263,6 +295,36 @@ static void vs_oracle(pt_backend *be) {
         be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, ddy); be->ops->free(be, dd);
         free(x); free(w); free(dy); free(d0); free(d1);
     }
+    // layernorm backward (accumulating), gelu backward (both forms, and in
+    // place): rows of 1000, 13 and 77 channels (odd widths), a single row
+    int ln[][2] = {{37, 1000}, {1, 13}, {5, 77}};
+    for (int s = 0; s < 3; s++) {
+        int N = ln[s][0], C = ln[s][1];
+        float *x = rnd((size_t)N * C, 2), *w = rnd(C, 1), *dy = rnd((size_t)N * C, 1), *d0 = rnd((size_t)N * C, 1);
+        float *dx = up(be, x, (size_t)N * C * 4), *dw = up(be, w, C * 4), *ddy = up(be, dy, (size_t)N * C * 4), *dd = up(be, d0, (size_t)N * C * 4);
+        NV->ops->layernorm_backward(NV, d0, dy, x, w, N, C, 1e-5f);
+        be->ops->layernorm_backward(be, dd, ddy, dx, dw, N, C, 1e-5f);
+        float *d1 = down(be, dd, (size_t)N * C);
+        double e = nerr(d1, d0, (size_t)N * C);
+        CHECKF(e < 1e-5, "%s layernorm_backward N=%d C=%d: err %g", nm, N, C, e);
+        for (int kind = 0; kind < 2; kind++) {
+            size_t n = (size_t)N * C;
+            float *g0 = malloc(n * 4), *Dg = be->ops->alloc(be, n * 4);
+            NV->ops->gelu_backward(NV, g0, dy, x, n, (pt_gelu)kind);
+            be->ops->gelu_backward(be, Dg, ddy, dx, n, (pt_gelu)kind);
+            float *g1 = down(be, Dg, n);
+            e = nerr(g1, g0, n);
+            CHECKF(e < 1e-5, "%s gelu_backward kind %d n=%zu: err %g", nm, kind, n, e);
+            float *Da = up(be, dy, n * 4);   // dinp aliasing dout
+            be->ops->gelu_backward(be, Da, Da, dx, n, (pt_gelu)kind);
+            float *g2 = down(be, Da, n);
+            CHECKF(memcmp(g2, g1, n * 4) == 0, "%s gelu_backward kind %d in place: differs", nm, kind);
+            be->ops->free(be, Dg); be->ops->free(be, Da);
+            free(g0); free(g1); free(g2);
+        }
+        be->ops->free(be, dx); be->ops->free(be, dw); be->ops->free(be, ddy); be->ops->free(be, dd);
+        free(x); free(w); free(dy); free(d0); free(d1);
+    }
     // rope backward
     {
         int N = 19, H = 3, HD = 64;
@@ -285,21 +347,26 @@ static void vs_oracle(pt_backend *be) {
     // with more than 16 tokens (src/engine/cuda/attention.cuh): its precision
     // contract expects about 4e-3 for these inputs (all within [-1, 1]), held
     // to 1e-2; every other case is fp32 and held to 1e-5.
-    int at[][4] = {{1, 2, 1, 8}, {13, 4, 2, 16}, {70, 9, 3, 64}, {33, 6, 6, 8}};
-    for (int s = 0; s < 4; s++) {
-        int T = at[s][0], NH = at[s][1], NKV = at[s][2], HD = at[s][3];
+    // The last four use ALiBi: 6 heads (extra slopes), 12 heads with GQA, and
+    // HD 64 past 16 tokens (CUDA's tensor cores); skipped where unsupported.
+    int at[][5] = {{1, 2, 1, 8, 0},   {13, 4, 2, 16, 0},   {70, 9, 3, 64, 0}, {33, 6, 6, 8, 0},
+                   {29, 6, 6, 8, 1},  {40, 12, 12, 16, 1}, {23, 12, 4, 8, 1}, {45, 6, 2, 64, 1}};
+    for (int s = 0; s < 8; s++) {
+        int T = at[s][0], NH = at[s][1], NKV = at[s][2], HD = at[s][3], al = at[s][4];
+        if (al && !be->ops->supports(be, PT_OP_ALIBI)) continue;
         size_t nq = (size_t)T * NH * HD, nkv = (size_t)T * NKV * HD;
         float *q = rnd(nq, 1), *k = rnd(nkv, 1), *v = rnd(nkv, 1), *dout = rnd(nq, 1), *out = malloc(nq * 4);
-        NV->ops->attention(NV, out, q, k, v, T, 0, NH, NKV, HD, 0);
+        NV->ops->attention(NV, out, q, k, v, T, 0, NH, NKV, HD, 0, al);
         float *q0 = malloc(nq * 4), *k0 = malloc(nkv * 4), *v0 = malloc(nkv * 4);
-        NV->ops->attention_backward(NV, q0, k0, v0, dout, q, k, v, out, T, NH, NKV, HD);
+        NV->ops->attention_backward(NV, q0, k0, v0, dout, q, k, v, out, T, NH, NKV, HD, al);
         float *Dq = up(be, q, nq * 4), *Dk = up(be, k, nkv * 4), *Dv = up(be, v, nkv * 4), *Dd = up(be, dout, nq * 4), *Do = up(be, out, nq * 4);
         float *Gq = be->ops->alloc(be, nq * 4), *Gk = be->ops->alloc(be, nkv * 4), *Gv = be->ops->alloc(be, nkv * 4);
-        be->ops->attention_backward(be, Gq, Gk, Gv, Dd, Dq, Dk, Dv, Do, T, NH, NKV, HD);
+        be->ops->attention_backward(be, Gq, Gk, Gv, Dd, Dq, Dk, Dv, Do, T, NH, NKV, HD, al);
         float *q1 = down(be, Gq, nq), *k1 = down(be, Gk, nkv), *v1 = down(be, Gv, nkv);
         double e = fmax(nerr(q1, q0, nq), fmax(nerr(k1, k0, nkv), nerr(v1, v0, nkv)));
         int tc = strcmp(nm, "cuda") == 0 && (HD == 64 || HD == 128) && T > 16;
-        CHECKF(e < (tc ? 1e-2 : 1e-5), "%s attention_backward T=%d NH=%d NKV=%d HD=%d: err %g", nm, T, NH, NKV, HD, e);
+        CHECKF(e < (tc ? 1e-2 : 1e-5), "%s attention_backward T=%d NH=%d NKV=%d HD=%d alibi=%d: err %g", nm, T, NH, NKV,
+               HD, al, e);
         float *bufs[] = {Dq, Dk, Dv, Dd, Do, Gq, Gk, Gv};
         for (int i = 0; i < 8; i++) be->ops->free(be, bufs[i]);
         free(q); free(k); free(v); free(dout); free(out); free(q0); free(k0); free(v0); free(q1); free(k1); free(v1);

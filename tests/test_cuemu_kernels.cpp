@@ -12,8 +12,10 @@
 //     ties included), add, scale, bias add, embedding (float and bf16
 //     tables), dropout (the same mask and the same float scale), adamw
 //     (against pt_adamw_elem evaluated here with no FMA contraction);
-//   1e-6: swiglu and its backward, embedding_backward (atomics reorder the
-//     sums), rmsnorm, rmsnorm_backward, rope and rope_backward, softmax,
+//   1e-6: swiglu and its backward, gelu and its backward (erf and tanh
+//     forms), embedding_backward (atomics reorder the sums), rmsnorm,
+//     rmsnorm_backward, layernorm (with and without bias), layernorm_backward,
+//     rope and rope_backward, softmax,
 //     cross-entropy losses and gradients, adamw against the oracle's op
 //     (compiled with the engine's flags);
 //   1e-12 (relative): sumsq, the double block sums added on the host.
@@ -158,6 +160,36 @@ static void test_elementwise(pt_backend *ref, size_t n) {
     }
 }
 
+// gelu, both forms, out of place and in place (bit for bit the same), and its backward
+static void test_gelu(pt_backend *ref, size_t n) {
+    for (int kind = 0; kind < 2; kind++) {
+        fvec x = rand_vec(n, 6), r = nan_vec(n), g = nan_vec(n);
+        if (n > 2) {  // saturated tails and zero
+            x[0] = -30.0f;
+            x[1] = 30.0f;
+            x[2] = 0.0f;
+        } else {
+            x[0] = 1.3f;  // for x < 0 float's 1 + erf(x/sqrt 2) cancels (error absolute): a lone element is positive
+        }
+        ref->ops->gelu(ref, r.data(), x.data(), n, (pt_gelu)kind);
+        ptk_gelu(0, g.data(), x.data(), n, kind);
+        double e = nerr(g, r);
+        CHECKF(e <= FP32_BOUND, "gelu kind %d n=%zu: error %.3g", kind, n, e);
+        fvec xi = x;
+        ptk_gelu(0, xi.data(), xi.data(), n, kind);
+        CHECKF(same_bits(xi, g), "gelu kind %d in place n=%zu differs", kind, n);
+
+        fvec dout = rand_vec(n, 1), rd = nan_vec(n), gd = nan_vec(n);
+        ref->ops->gelu_backward(ref, rd.data(), dout.data(), x.data(), n, (pt_gelu)kind);
+        ptk_gelu_backward(0, gd.data(), dout.data(), x.data(), n, kind);
+        e = nerr(gd, rd);
+        CHECKF(e <= FP32_BOUND, "gelu_backward kind %d n=%zu: error %.3g", kind, n, e);
+        fvec di = dout;  // dinp aliasing dout
+        ptk_gelu_backward(0, di.data(), di.data(), x.data(), n, kind);
+        CHECKF(same_bits(di, gd), "gelu_backward kind %d in place n=%zu differs", kind, n);
+    }
+}
+
 static void test_bias_add(int N, int M) {
     fvec out = rand_vec((size_t)N * M, 2), bias = rand_vec((size_t)M, 1), r = out;
     for (int n = 0; n < N; n++)
@@ -215,6 +247,28 @@ static void test_rmsnorm(pt_backend *ref, int N, int C) {
     ptk_rmsnorm_backward(0, gd.data(), dout.data(), x.data(), w.data(), N, C, eps);
     e = nerr(gd, rd);
     CHECKF(e <= FP32_BOUND, "rmsnorm_backward N=%d C=%d: error %.3g", N, C, e);
+}
+
+static void test_layernorm(pt_backend *ref, int N, int C) {
+    const float eps = 1e-5f;
+    fvec x = rand_vec((size_t)N * C, 2), w = rand_vec((size_t)C, 1.5f), b = rand_vec((size_t)C, 1);
+    for (int c = 0; c < C; c++) x[c] *= 1e-3f;  // a small row: eps matters
+    for (size_t i = (size_t)C; i < x.size(); i++) x[i] += 1.0f;  // the other rows off a zero mean
+    for (int bias = 0; bias < 2; bias++) {
+        fvec r = nan_vec(x.size()), g = nan_vec(x.size());
+        ref->ops->layernorm(ref, r.data(), x.data(), w.data(), bias ? b.data() : NULL, N, C, eps);
+        ptk_layernorm(0, g.data(), x.data(), w.data(), bias ? b.data() : NULL, N, C, eps);
+        double e = nerr(g, r);
+        CHECKF(e <= FP32_BOUND, "layernorm N=%d C=%d bias=%d: error %.3g", N, C, bias, e);
+        fvec xi = x;  // in place
+        ptk_layernorm(0, xi.data(), xi.data(), w.data(), bias ? b.data() : NULL, N, C, eps);
+        CHECKF(same_bits(xi, g), "layernorm in place N=%d C=%d bias=%d differs", N, C, bias);
+    }
+    fvec dout = rand_vec(x.size(), 1), rd = rand_vec(x.size(), 1), gd = rd;  // dinp accumulates
+    ref->ops->layernorm_backward(ref, rd.data(), dout.data(), x.data(), w.data(), N, C, eps);
+    ptk_layernorm_backward(0, gd.data(), dout.data(), x.data(), w.data(), N, C, eps);
+    double e = nerr(gd, rd);
+    CHECKF(e <= FP32_BOUND, "layernorm_backward N=%d C=%d: error %.3g", N, C, e);
 }
 
 static void test_softmax(pt_backend *ref, int N, int V) {
@@ -318,6 +372,10 @@ static void test_empty(void) {
     ptk_embedding_backward(0, &f, &f, &t, 0, 4);
     ptk_rmsnorm(0, &f, &f, &f, 0, 4, 1e-6f);
     ptk_rmsnorm_backward(0, &f, &f, &f, &f, 4, 0, 1e-6f);
+    ptk_layernorm(0, &f, &f, &f, NULL, 0, 4, 1e-5f);
+    ptk_layernorm_backward(0, &f, &f, &f, &f, 4, 0, 1e-5f);
+    ptk_gelu(0, &f, &f, 0, 0);
+    ptk_gelu_backward(0, &f, &f, &f, 0, 1);
     ptk_softmax(0, &f, &f, 0, 4);
     ptk_cross_entropy(0, &f, &f, &t, 0, 4, 1.0f);
     ptk_rope(0, &f, &t, &f, 0, 2, 8);
@@ -364,6 +422,7 @@ int main(void) {
     for (size_t n : SIZES) {
         test_bf16(n);
         test_elementwise(ref, n);
+        test_gelu(ref, n);
         test_sumsq(ref, n);
         test_adamw(ref, n);
     }
@@ -375,10 +434,13 @@ int main(void) {
         test_embedding(ref, 29, C);
         test_rmsnorm(ref, 1, C);
         test_rmsnorm(ref, 13, C);
+        test_layernorm(ref, 1, C);
+        test_layernorm(ref, 13, C);
         test_softmax(ref, 1, C);
         test_softmax(ref, 11, C);
     }
     test_rmsnorm(ref, 3, 2053);
+    test_layernorm(ref, 3, 2053);
     test_softmax(ref, 3, 49152);
     test_cross_entropy(ref, 9, 33);
     test_cross_entropy(ref, 1, 33);

@@ -11,6 +11,9 @@
 //   logits vs cpu: normalised error < 2e-2;   cuda vs emu: < 5e-3
 //   loss of one step: relative 1e-2;  gradients: normalised error < 5e-2
 //   50-step loss curve: every step within 5% + 0.02 of the CPU's
+//   the BLOOM / GPT-2 / NeoX ops (layernorm, gelu, copy2d, ALiBi attention)
+//   vs cpu, op by op: 1e-5 (copy2d exact); attention on CUDA's tensor cores
+//   (HD 64, more than 16 queries): 1e-2, test_backend_ops.c's bound
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -332,7 +335,8 @@ static void test_table(pt_backend *be) {
         (const void *)o->gemm, (const void *)o->rmsnorm_backward, (const void *)o->rope_backward,
         (const void *)o->attention_backward, (const void *)o->swiglu_backward, (const void *)o->cross_entropy,
         (const void *)o->dropout, (const void *)o->embedding_backward, (const void *)o->sumsq, (const void *)o->scale,
-        (const void *)o->adamw,
+        (const void *)o->adamw, (const void *)o->layernorm, (const void *)o->layernorm_backward, (const void *)o->gelu,
+        (const void *)o->gelu_backward, (const void *)o->copy2d,
     };
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++)
         CHECKF(must[i] != NULL, "%s: op table entry %zu is empty", o->name, i);
@@ -342,10 +346,156 @@ static void test_table(pt_backend *be) {
     CHECKF(o->host_memory || o->upload_weight_q, "%s: device backends expand GGUF blocks themselves", o->name);
 }
 
+// ---- the ops of the LayerNorm / GELU / ALiBi families, dev against cpu ----
+
+static uint64_t g_rng = 0x5851F42D4C957F2Dull;
+static float *rnd(size_t n, float s) {  // uniform in [-s, s)
+    float *p = malloc(sizeof(float) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
+        g_rng ^= g_rng << 13; g_rng ^= g_rng >> 7; g_rng ^= g_rng << 17;
+        p[i] = ((float)((g_rng >> 40) / 16777216.0) * 2.0f - 1.0f) * s;
+    }
+    return p;
+}
+static float *dev_up(pt_backend *be, const float *h, size_t n) {
+    float *d = be->ops->alloc(be, sizeof(float) * (n ? n : 1));
+    be->ops->upload(be, d, h, sizeof(float) * n);
+    return d;
+}
+static void dev_down(pt_backend *be, float *h, const float *d, size_t n) {
+    be->ops->synchronize(be);
+    be->ops->download(be, h, d, sizeof(float) * n);
+}
+
+// out (n) of the same op on dev and cpu, from host inputs uploaded to each;
+// the op as a callback on one backend's buffers.
+typedef void (*op_fn)(pt_backend *be, float *out, float *const *in, const int *dims);
+static double op_vs_cpu(pt_backend *dev, pt_backend *cpu, op_fn f, float *const *host_in, const size_t *n_in,
+                        int n_inputs, size_t n_out, const float *out_init, const int *dims) {
+    float *res[2], *in[2][6];
+    pt_backend *be[2] = {dev, cpu};
+    for (int b = 0; b < 2; b++) {
+        for (int i = 0; i < n_inputs; i++) in[b][i] = dev_up(be[b], host_in[i], n_in[i]);
+        float *out = out_init ? dev_up(be[b], out_init, n_out) : be[b]->ops->alloc(be[b], sizeof(float) * n_out);
+        f(be[b], out, in[b], dims);
+        res[b] = malloc(sizeof(float) * n_out);
+        dev_down(be[b], res[b], out, n_out);
+        CHECKF(be[b]->ops->check(be[b], NULL) == PT_OK, "%s: an op failed", be[b]->ops->name);
+        be[b]->ops->free(be[b], out);
+        for (int i = 0; i < n_inputs; i++) be[b]->ops->free(be[b], in[b][i]);
+    }
+    double e = nerr(res[0], res[1], n_out);
+    free(res[0]);
+    free(res[1]);
+    return e;
+}
+
+// dims: N, C, with bias
+static void f_layernorm(pt_backend *be, float *out, float *const *in, const int *d) {
+    be->ops->layernorm(be, out, in[0], in[1], d[2] ? in[2] : NULL, d[0], d[1], 1e-5f);
+}
+static void f_layernorm_bw(pt_backend *be, float *dinp, float *const *in, const int *d) {
+    be->ops->layernorm_backward(be, dinp, in[0], in[1], in[2], d[0], d[1], 1e-5f);
+}
+// dims: n, kind
+static void f_gelu(pt_backend *be, float *out, float *const *in, const int *d) {
+    be->ops->gelu(be, out, in[0], (size_t)d[0], (pt_gelu)d[1]);
+}
+static void f_gelu_bw(pt_backend *be, float *dinp, float *const *in, const int *d) {
+    be->ops->gelu_backward(be, dinp, in[0], in[1], (size_t)d[0], (pt_gelu)d[1]);
+}
+// dims: N, C: the k third of a fused (N, 3C) QKV into (N, C)
+static void f_copy2d(pt_backend *be, float *out, float *const *in, const int *d) {
+    be->ops->copy2d(be, out, (size_t)d[1], in[0] + d[1], (size_t)3 * d[1], (size_t)d[0], (size_t)d[1]);
+}
+// dims: N, pos0, NH, NKV, HD, window
+static void f_attention(pt_backend *be, float *out, float *const *in, const int *d) {
+    be->ops->attention(be, out, in[0], in[1], in[2], d[0], d[1], d[2], d[3], d[4], d[5], 1);
+}
+// dims: T, NH, NKV, HD; in: q, k, v, out, dout. Result: dq then dk, dv (one buffer)
+static void f_attention_bw(pt_backend *be, float *res, float *const *in, const int *d) {
+    size_t nq = (size_t)d[0] * d[1] * d[3], nkv = (size_t)d[0] * d[2] * d[3];
+    be->ops->attention_backward(be, res, res + nq, res + nq + nkv, in[4], in[0], in[1], in[2], in[3], d[0], d[1], d[2],
+                                d[3], 1);
+}
+
+static void test_family_ops(pt_backend *dev, pt_backend *cpu) {
+    const char *nm = dev->ops->name;
+    int cuda = strcmp(nm, "cuda") == 0;
+    CHECKF(dev->ops->supports(dev, PT_OP_LAYERNORM) && dev->ops->supports(dev, PT_OP_GELU) &&
+           dev->ops->supports(dev, PT_OP_COPY2D) && dev->ops->supports(dev, PT_OP_ALIBI), "%s supports the family ops", nm);
+    int lnd[][2] = {{1, 64}, {19, 130}, {7, 1023}};
+    for (int s = 0; s < 3; s++)
+        for (int bias = 0; bias < 2; bias++) {
+            int N = lnd[s][0], C = lnd[s][1], dims[3] = {N, C, bias};
+            size_t n = (size_t)N * C, ns[3] = {n, (size_t)C, (size_t)C};
+            float *x = rnd(n, 3), *w = rnd((size_t)C, 1), *b = rnd((size_t)C, 1), *dy = rnd(n, 1), *acc = rnd(n, 1);
+            float *in[3] = {x, w, b}, *inb[3] = {dy, x, w};
+            double e = op_vs_cpu(dev, cpu, f_layernorm, in, ns, 3, n, NULL, dims);
+            CHECKF(e < 1e-5, "%s layernorm N=%d C=%d bias=%d vs cpu: err %g", nm, N, C, bias, e);
+            size_t nsb[3] = {n, n, (size_t)C};
+            e = op_vs_cpu(dev, cpu, f_layernorm_bw, inb, nsb, 3, n, acc, dims);
+            CHECKF(e < 1e-5, "%s layernorm_backward N=%d C=%d vs cpu: err %g", nm, N, C, e);
+            free(x); free(w); free(b); free(dy); free(acc);
+        }
+    for (int kind = 0; kind < 2; kind++) {
+        int dims[2] = {100003, kind};
+        size_t n = 100003, ns[2] = {n, n};
+        float *x = rnd(n, 6), *dy = rnd(n, 1), *in[1] = {x}, *inb[2] = {dy, x};
+        double e = op_vs_cpu(dev, cpu, f_gelu, in, ns, 1, n, NULL, dims);
+        CHECKF(e < 1e-5, "%s gelu kind %d vs cpu: err %g", nm, kind, e);
+        e = op_vs_cpu(dev, cpu, f_gelu_bw, inb, ns, 2, n, NULL, dims);
+        CHECKF(e < 1e-5, "%s gelu_backward kind %d vs cpu: err %g", nm, kind, e);
+        free(x); free(dy);
+    }
+    {
+        int dims[2] = {23, 96};
+        size_t ns[1] = {(size_t)23 * 3 * 96};
+        float *qkv = rnd(ns[0], 1), *in[1] = {qkv};
+        double e = op_vs_cpu(dev, cpu, f_copy2d, in, ns, 1, (size_t)23 * 96, NULL, dims);
+        CHECKF(e == 0, "%s copy2d vs cpu: err %g", nm, e);
+        free(qkv);
+    }
+    // ALiBi attention: decode over a cache, chunked prefill with GQA and a window, training-sized prefill
+    int at[][6] = {{1, 40, 6, 2, 64, 0}, {11, 23, 12, 4, 16, 9}, {45, 0, 6, 3, 64, 0}};
+    for (int s = 0; s < 3; s++) {
+        const int *d = at[s];
+        int T = d[0] + d[1];
+        size_t nq = (size_t)d[0] * d[2] * d[4], nkv = (size_t)T * d[3] * d[4], ns[3] = {nq, nkv, nkv};
+        float *q = rnd(nq, 2), *k = rnd(nkv, 2), *v = rnd(nkv, 1), *in[3] = {q, k, v};
+        double e = op_vs_cpu(dev, cpu, f_attention, in, ns, 3, nq, NULL, d);
+        double bound = cuda && d[4] == 64 && d[0] > 16 ? 1e-2 : 1e-5;
+        CHECKF(e < bound, "%s alibi attention N=%d pos0=%d NH=%d NKV=%d HD=%d win=%d vs cpu: err %g", nm, d[0], d[1],
+               d[2], d[3], d[4], d[5], e);
+        free(q); free(k); free(v);
+    }
+    int bt[][4] = {{13, 6, 2, 16}, {33, 12, 4, 64}};
+    for (int s = 0; s < 2; s++) {
+        const int *d = bt[s];
+        size_t nq = (size_t)d[0] * d[1] * d[3], nkv = (size_t)d[0] * d[2] * d[3], ns[5] = {nq, nkv, nkv, nq, nq};
+        float *q = rnd(nq, 1), *k = rnd(nkv, 1), *v = rnd(nkv, 1), *o = malloc(sizeof(float) * nq), *dy = rnd(nq, 1);
+        pt_backend *nv = NULL;
+        pt_err err;
+        int have_out = backend_naive_create(&nv, &err) == PT_OK;
+        if (have_out) {   // out: the oracle's forward on these host buffers
+            nv->ops->attention(nv, o, q, k, v, d[0], 0, d[1], d[2], d[3], 0, 1);
+            backend_destroy(nv);
+        }
+        float *in[5] = {q, k, v, o, dy};
+        double e = have_out ? op_vs_cpu(dev, cpu, f_attention_bw, in, ns, 5, nq + 2 * nkv, NULL, d) : INFINITY;
+        double bound = cuda && d[3] == 64 && d[0] > 16 ? 1e-2 : 1e-5;
+        CHECKF(e < bound, "%s alibi attention_backward T=%d NH=%d NKV=%d HD=%d vs cpu: err %g", nm, d[0], d[1],
+               d[2], d[3], e);
+        free(q); free(k); free(v); free(o); free(dy);
+    }
+    printf("  %s layernorm, gelu, copy2d, alibi attention: vs cpu\n", nm);
+}
+
 static void run_device(pt_backend *dev, pt_backend *cpu, pt_backend *emu) {
     printf("%s:\n", dev->ops->name);
     CHECK(!dev->ops->host_memory);
     test_table(dev);
+    test_family_ops(dev, cpu);
     test_quant_upload(dev);
     test_forward(dev, cpu, emu);
     test_train_step(dev, cpu);

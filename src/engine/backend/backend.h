@@ -22,8 +22,30 @@ typedef enum {
     PT_OP_MATMUL, PT_OP_MATMUL_Q, PT_OP_EMBEDDING, PT_OP_RMSNORM, PT_OP_ROPE, PT_OP_ATTENTION,
     PT_OP_SWIGLU, PT_OP_ADD, PT_OP_SOFTMAX,
     PT_OP_GEMM, PT_OP_RMSNORM_BACKWARD, PT_OP_ROPE_BACKWARD, PT_OP_ATTENTION_BACKWARD,
-    PT_OP_SWIGLU_BACKWARD, PT_OP_CROSS_ENTROPY, PT_OP_DROPOUT, PT_OP_EMBEDDING_BACKWARD, PT_OP_COUNT
+    PT_OP_SWIGLU_BACKWARD, PT_OP_CROSS_ENTROPY, PT_OP_DROPOUT, PT_OP_EMBEDDING_BACKWARD,
+    PT_OP_LAYERNORM, PT_OP_LAYERNORM_BACKWARD, PT_OP_GELU, PT_OP_GELU_BACKWARD, PT_OP_COPY2D,
+    PT_OP_ALIBI,   // the attention ops' alibi = 1
+    PT_OP_COUNT
 } pt_op;
+
+typedef enum { PT_GELU_ERF = 0, PT_GELU_TANH = 1 } pt_gelu;
+
+#ifdef __CUDACC__
+#define PT_HOST_DEVICE __host__ __device__
+#else
+#define PT_HOST_DEVICE
+#endif
+
+// ALiBi's slope for head h of NH, as BLOOM's build_alibi_tensor makes it
+// (MPT's with alibi_bias_max 8 is the same): with cp the largest power of two
+// <= NH, base^(h+1) for h < cp, base = 2^(-8/cp); then for the rest the odd
+// powers of 2^(-4/cp). In float32, as torch.pow computes it there.
+static inline PT_HOST_DEVICE float pt_alibi_slope(int h, int NH) {
+    int cp = 1;
+    while (cp * 2 <= NH) cp *= 2;
+    if (h < cp) return powf((float)exp2(-8.0 / cp), (float)(h + 1));
+    return powf((float)exp2(-4.0 / cp), (float)(2 * (h - cp) + 1));
+}
 
 typedef struct pt_backend pt_backend;
 
@@ -130,14 +152,29 @@ typedef struct pt_backend_ops {
     // cache rows 0..pos0+N-1 (the new keys are already in the cache).
     // q (N, NH*HD); kc, vc (T, NKV*HD); out (N, NH*HD). window > 0 limits
     // each query to the last `window` keys (sliding-window attention).
+    // alibi 1: head h's score of query position i for key j gets
+    // pt_alibi_slope(h, NH) * (j - i) added after the 1/sqrt(HD) scaling
+    // (BLOOM adds slope * j; the softmax is the same).
     void (*attention)(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
-                      int N, int pos0, int NH, int NKV, int HD, int window);
+                      int N, int pos0, int NH, int NKV, int HD, int window, int alibi);
     // attention() for several sequences in one call, each with its own
     // cache: s[i] as attention's arguments. NULL: not offered (the engine
     // calls attention once per sequence).
-    void (*attention_multi)(pt_backend *be, const pt_attn_seq *s, int n, int NH, int NKV, int HD, int window);
+    void (*attention_multi)(pt_backend *be, const pt_attn_seq *s, int n, int NH, int NKV, int HD, int window, int alibi);
     // out (n) = silu(gate) * up
     void (*swiglu)(pt_backend *be, float *out, const float *gate, const float *up, size_t n);
+    // out (N, C) = (inp - mean) / sqrt(var + eps) * weight + bias per row
+    // (torch.nn.LayerNorm: biased variance); weight (C); bias (C) or NULL.
+    void (*layernorm)(pt_backend *be, float *out, const float *inp, const float *weight, const float *bias, int N, int C,
+                      float eps);
+    // out (n) = gelu(inp), out may alias inp. PT_GELU_ERF: x/2 (1 + erf(x/sqrt 2))
+    // (torch "gelu"); PT_GELU_TANH: x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+    // (transformers' gelu_new, gelu_pytorch_tanh, BLOOM's bloom_gelu).
+    void (*gelu)(pt_backend *be, float *out, const float *inp, size_t n, pt_gelu kind);
+    // For r < rows: dst[r * dst_stride + j] = src[r * src_stride + j], j < width
+    // (floats; backend buffers). Splits a fused QKV and joins its gradients.
+    void (*copy2d)(pt_backend *be, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                   size_t width);
     // out (n) = a + b   (out may alias a)
     void (*add)(pt_backend *be, float *out, const float *a, const float *b, size_t n);
     // out (N, V) = softmax over each row of inp (N, V)
@@ -156,9 +193,15 @@ typedef struct pt_backend_ops {
     // One causal sequence of T tokens, no cache: q (T, NH*HD), k, v (T, NKV*HD)
     // and out (T, NH*HD) from the forward; dout (T, NH*HD). Writes dq (T, NH*HD),
     // dk, dv (T, NKV*HD). Softmax probabilities are recomputed, not stored.
+    // alibi as in attention (its bias has no gradient of its own).
     void (*attention_backward)(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
                                const float *q, const float *k, const float *v, const float *out,
-                               int T, int NH, int NKV, int HD);
+                               int T, int NH, int NKV, int HD, int alibi);
+    // dinp (N, C) += d layernorm(inp) / d inp applied to dout (N, C) (weight, bias frozen)
+    void (*layernorm_backward)(pt_backend *be, float *dinp, const float *dout, const float *inp, const float *weight,
+                               int N, int C, float eps);
+    // dinp (n) = dout * gelu'(inp) (overwrites; dinp may alias dout)
+    void (*gelu_backward)(pt_backend *be, float *dinp, const float *dout, const float *inp, size_t n, pt_gelu kind);
     // dgate, dup (n) of out = silu(gate) * up, given dout (n)
     void (*swiglu_backward)(pt_backend *be, float *dgate, float *dup, const float *dout,
                             const float *gate, const float *up, size_t n);

@@ -122,7 +122,7 @@ int cpu_scratch(pt_backend *be, size_t per_thread, const char *op) {
 // Many queries at once (prefill, training): per head, S = q_h k_g^T and
 // out_h = softmax(S) v_g as matrix products over the (N, pos0+N) scores.
 static void attention_gemm(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
-                           int N, int pos0, int NH, int NKV, int HD, int window) {
+                           int N, int pos0, int NH, int NKV, int HD, int window, int alibi) {
     cpu_ctx *c = be->ctx;
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD, T = pos0 + N;
     float scale = 1.0f / sqrtf((float)HD);
@@ -132,9 +132,12 @@ static void attention_gemm(pt_backend *be, float *out, const float *q, const flo
         float *S = c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread;  // (N, T)
         const float *kg = kc + (size_t)(h / group) * HD, *vg = vc + (size_t)(h / group) * HD;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, T, HD, scale, q + (size_t)h * HD, Q, kg, KV, 0.0f, S, T);
+        float slope = alibi ? pt_alibi_slope(h, NH) : 0.0f;
         for (int n = 0; n < N; n++) {
             float *row = S + (size_t)n * T, mx = -INFINITY, sum = 0.0f;
             int last = pos0 + n, first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
+            if (alibi)
+                for (int t = first; t <= last; t++) row[t] += slope * (float)(t - last);
             for (int t = first; t <= last; t++) mx = row[t] > mx ? row[t] : mx;
             for (int t = first; t <= last; t++) { row[t] = expf(row[t] - mx); sum += row[t]; }
             float inv = 1.0f / sum;
@@ -146,15 +149,16 @@ static void attention_gemm(pt_backend *be, float *out, const float *q, const flo
 
 // One query row of one head over keys first..last: oh (HD) = softmax(q k^T * scale) v.
 // sc: (last + 1) scratch. kb, vb: the head's group's first key/value (row stride KV).
+// slope: ALiBi's for this head (0: none).
 static void attend_row(float *oh, const float *qh, const float *kb, const float *vb, int first, int last, int KV, int HD,
-                       float scale, float *sc) {
+                       float scale, float slope, float *sc) {
     float mx = -INFINITY;
     for (int t = first; t <= last; t++) {
         const float *kh = kb + (size_t)t * KV;
         float d = 0.0f;
 #pragma omp simd reduction(+ : d)   // vector partial sums: the order may change, the oracle's tolerance allows it
         for (int i = 0; i < HD; i++) d += qh[i] * kh[i];
-        d *= scale;
+        d = d * scale + slope * (float)(t - last);
         sc[t] = d;
         if (d > mx) mx = d;
     }
@@ -173,7 +177,8 @@ static void attend_row(float *oh, const float *qh, const float *kb, const float 
 // Few queries (decode) over several sequences at once: one parallel loop
 // over every (sequence, row, head), so a batched decode step pays for one
 // team of threads per layer, not one per sequence.
-static void cpu_attention_multi(pt_backend *be, const pt_attn_seq *s, int n_seq, int NH, int NKV, int HD, int window) {
+static void cpu_attention_multi(pt_backend *be, const pt_attn_seq *s, int n_seq, int NH, int NKV, int HD, int window,
+                                int alibi) {
     int tasks[65], max_t = 0, small = 1;
     tasks[0] = 0;
     for (int i = 0; i < n_seq && i < 64; i++) {
@@ -183,7 +188,7 @@ static void cpu_attention_multi(pt_backend *be, const pt_attn_seq *s, int n_seq,
     }
     if (!small || n_seq > 64) {   // prefill-sized rows: each sequence's GEMM attention (threaded inside)
         for (int i = 0; i < n_seq; i++)
-            be->ops->attention(be, s[i].out, s[i].q, s[i].kc, s[i].vc, s[i].N, s[i].pos0, NH, NKV, HD, window);
+            be->ops->attention(be, s[i].out, s[i].q, s[i].kc, s[i].vc, s[i].N, s[i].pos0, NH, NKV, HD, window, alibi);
         return;
     }
     cpu_ctx *c = be->ctx;
@@ -198,18 +203,55 @@ static void cpu_attention_multi(pt_backend *be, const pt_attn_seq *s, int n_seq,
         int last = s[i].pos0 + n, first = window > 0 && last - window + 1 > 0 ? last - window + 1 : 0;
         attend_row(s[i].out + (size_t)n * Q + (size_t)h * HD, s[i].q + (size_t)n * Q + (size_t)h * HD,
                    s[i].kc + (size_t)(h / group) * HD, s[i].vc + (size_t)(h / group) * HD, first, last, KV, HD, scale,
+                   alibi ? pt_alibi_slope(h, NH) : 0.0f,
                    c->scratch + (size_t)omp_get_thread_num() * c->scratch_per_thread);
     }
 }
 
 static void cpu_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
-                          int N, int pos0, int NH, int NKV, int HD, int window) {
+                          int N, int pos0, int NH, int NKV, int HD, int window, int alibi) {
     if (N >= 16) {
-        attention_gemm(be, out, q, kc, vc, N, pos0, NH, NKV, HD, window);
+        attention_gemm(be, out, q, kc, vc, N, pos0, NH, NKV, HD, window, alibi);
         return;
     }
     pt_attn_seq one = {out, q, kc, vc, N, pos0};
-    cpu_attention_multi(be, &one, 1, NH, NKV, HD, window);
+    cpu_attention_multi(be, &one, 1, NH, NKV, HD, window, alibi);
+}
+
+// Per row: mean and biased variance in float, two passes (torch's CPU
+// kernel's order differs; the oracle's tolerance covers it). out may alias inp.
+static void cpu_layernorm(pt_backend *be, float *out, const float *inp, const float *weight, const float *bias, int N,
+                          int C, float eps) {
+#pragma omp parallel for num_threads(be->n_threads) if (N > 8)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float *y = out + (size_t)n * C, mean = 0.0f, var = 0.0f;
+#pragma omp simd reduction(+ : mean)   // vector partial sums: the order changes, the error shrinks
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= (float)C;
+#pragma omp simd reduction(+ : var)
+        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        float r = 1.0f / sqrtf(var / (float)C + eps);
+        if (bias)
+            for (int c = 0; c < C; c++) y[c] = (x[c] - mean) * r * weight[c] + bias[c];
+        else
+            for (int c = 0; c < C; c++) y[c] = (x[c] - mean) * r * weight[c];
+    }
+}
+
+// One loop per kind, so each vectorises (out may alias inp).
+static void cpu_gelu(pt_backend *be, float *out, const float *inp, size_t n, pt_gelu kind) {
+    const float k = 0.7978845608f;   // sqrt(2/pi)
+    if (kind == PT_GELU_ERF) {
+#pragma omp parallel for num_threads(be->n_threads) if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = 0.5f * inp[i] * (1.0f + erff(inp[i] * 0.7071067812f));
+    } else {
+#pragma omp parallel for num_threads(be->n_threads) if (n > 65536)
+        for (size_t i = 0; i < n; i++) {
+            float x = inp[i];
+            out[i] = 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+        }
+    }
 }
 
 static void cpu_swiglu(pt_backend *be, float *out, const float *gate, const float *up, size_t n) {
@@ -246,6 +288,8 @@ static const pt_backend_ops cpu_ops = {
     .fork = cpu_fork, .set_threads = cpu_set_threads,
     .matmul = cpu_matmul, .matmul_q = cpu_matmul_q, .embedding = cpu_embedding, .rmsnorm = cpu_rmsnorm, .rope = cpu_rope,
     .attention = cpu_attention, .attention_multi = cpu_attention_multi, .swiglu = cpu_swiglu, .add = cpu_add, .softmax = cpu_softmax,
+    .layernorm = cpu_layernorm, .gelu = cpu_gelu, .layernorm_backward = cpu_layernorm_backward,
+    .gelu_backward = cpu_gelu_backward,
     .gemm = cpu_gemm, .rmsnorm_backward = cpu_rmsnorm_backward, .rope_backward = cpu_rope_backward,
     .attention_backward = cpu_attention_backward, .swiglu_backward = cpu_swiglu_backward,
     .cross_entropy = cpu_cross_entropy, .dropout = cpu_dropout, .embedding_backward = cpu_embedding_backward,

@@ -29,7 +29,10 @@ void cpu_rmsnorm_backward(pt_backend *be, float *dinp, const float *dout, const 
 void cpu_rope_backward(pt_backend *be, float *dx, const int32_t *pos, int N, int H, int HD, float theta);
 void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
                             const float *q, const float *k, const float *v, const float *out,
-                            int T, int NH, int NKV, int HD);
+                            int T, int NH, int NKV, int HD, int alibi);
+void cpu_layernorm_backward(pt_backend *be, float *dinp, const float *dout, const float *inp, const float *weight,
+                            int N, int C, float eps);
+void cpu_gelu_backward(pt_backend *be, float *dinp, const float *dout, const float *inp, size_t n, pt_gelu kind);
 void cpu_swiglu_backward(pt_backend *be, float *dgate, float *dup, const float *dout,
                          const float *gate, const float *up, size_t n);
 void cpu_cross_entropy(pt_backend *be, float *logits, float *losses, const int32_t *targets,

@@ -44,7 +44,7 @@ void cpu_rope_backward(pt_backend *be, float *x, const int32_t *pos, int N, int 
 // Heads run in parallel; dk/dv of the heads sharing a kv head are summed after.
 void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
                             const float *q, const float *k, const float *v, const float *out,
-                            int T, int NH, int NKV, int HD) {
+                            int T, int NH, int NKV, int HD, int alibi) {
     int group = NH / NKV, Q = NH * HD, KV = NKV * HD;
     float scale = 1.0f / sqrtf((float)HD);
     size_t TT = (size_t)T * T, nt = (size_t)be->n_threads;
@@ -61,8 +61,11 @@ void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, con
         const float *doh = dout + (size_t)h * HD, *oh = out + (size_t)h * HD;
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HD, scale, qh, Q, kg, KV, 0.0f, P, T);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HD, 1.0f, doh, Q, vg, KV, 0.0f, dP, T);
+        float slope = alibi ? pt_alibi_slope(h, NH) : 0.0f;
         for (int i = 0; i < T; i++) {
             float *pr = P + (size_t)i * T, *dr = dP + (size_t)i * T, mx = -INFINITY, sum = 0.0f, di = 0.0f;
+            if (alibi)
+                for (int j = 0; j <= i; j++) pr[j] += slope * (float)(j - i);
             for (int j = 0; j <= i; j++) mx = pr[j] > mx ? pr[j] : mx;
             for (int j = 0; j <= i; j++) { pr[j] = expf(pr[j] - mx); sum += pr[j]; }
             float inv = 1.0f / sum;
@@ -89,6 +92,50 @@ void cpu_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, con
                 dk[(size_t)t * KV + (size_t)g * HD + e] = sk;
                 dv[(size_t)t * KV + (size_t)g * HD + e] = sv;
             }
+}
+
+// Per row, xh = (x - mean) r: dx += r (w dy - mean(w dy) - xh mean(w dy xh)).
+void cpu_layernorm_backward(pt_backend *be, float *dinp, const float *dout, const float *inp, const float *weight,
+                            int N, int C, float eps) {
+#pragma omp parallel for num_threads(be->n_threads) if (N > 8)
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C, mean = 0.0f, var = 0.0f, m1 = 0.0f, m2 = 0.0f;
+#pragma omp simd reduction(+ : mean)   // vector partial sums: the order changes, the error shrinks
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= (float)C;
+#pragma omp simd reduction(+ : var)
+        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        float r = 1.0f / sqrtf(var / (float)C + eps);
+#pragma omp simd reduction(+ : m1, m2)
+        for (int c = 0; c < C; c++) {
+            float g = weight[c] * dy[c];
+            m1 += g;
+            m2 += g * (x[c] - mean) * r;
+        }
+        m1 /= (float)C;
+        m2 /= (float)C;
+        for (int c = 0; c < C; c++) dx[c] += r * (weight[c] * dy[c] - m1 - (x[c] - mean) * r * m2);
+    }
+}
+
+// erf: 0.5 (1 + erf(x/sqrt 2)) + x phi(x); tanh: 0.5 (1 + t) + 0.5 x (1 - t^2)
+// sqrt(2/pi) (1 + 3 * 0.044715 x^2). One loop per kind; dinp may alias dout.
+void cpu_gelu_backward(pt_backend *be, float *dinp, const float *dout, const float *inp, size_t n, pt_gelu kind) {
+    const float k = 0.7978845608f;   // sqrt(2/pi)
+    if (kind == PT_GELU_ERF) {
+#pragma omp parallel for num_threads(be->n_threads) if (n > 65536)
+        for (size_t i = 0; i < n; i++) {
+            float x = inp[i];
+            dinp[i] = dout[i] * (0.5f * (1.0f + erff(x * 0.7071067812f)) + x * expf(-0.5f * x * x) * 0.3989422804f);
+        }
+    } else {
+#pragma omp parallel for num_threads(be->n_threads) if (n > 65536)
+        for (size_t i = 0; i < n; i++) {
+            float x = inp[i], t = tanhf(k * (x + 0.044715f * x * x * x));
+            dinp[i] = dout[i] * (0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x));
+        }
+    }
 }
 
 void cpu_swiglu_backward(pt_backend *be, float *dgate, float *dup, const float *dout,

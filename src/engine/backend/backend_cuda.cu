@@ -523,26 +523,61 @@ static float *cu_attn_scratch(cu_ctx *c, size_t n, const char *op) {
 }
 
 static void cuda_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc, int N,
-                           int pos0, int NH, int NKV, int HD, int window) {
+                           int pos0, int NH, int NKV, int HD, int window, int alibi) {
     cu_ctx *c = cu(be);
     if (N <= 0) return;
     size_t need = ptk_attention_scratch(N, pos0 + N, NH);
     float *scratch = cu_attn_scratch(c, need, "attention");
     if (need && !scratch) return;
-    ptk_attention(c->stream, out, q, kc, vc, N, pos0, NH, NKV, HD, window, scratch);
+    ptk_attention(c->stream, out, q, kc, vc, N, pos0, NH, NKV, HD, window, alibi, scratch);
     cu_launched(c, "attention");
 }
 
 static void cuda_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
                                     const float *q, const float *k, const float *v, const float *out, int T, int NH,
-                                    int NKV, int HD) {
+                                    int NKV, int HD, int alibi) {
     cu_ctx *c = cu(be);
     if (T <= 0) return;
     size_t need = ptk_attention_backward_scratch(T, NH);
     float *scratch = cu_attn_scratch(c, need, "attention_backward");
     if (need && !scratch) return;
-    ptk_attention_backward(c->stream, dq, dk, dv, dout, q, k, v, out, T, NH, NKV, HD, scratch);
+    ptk_attention_backward(c->stream, dq, dk, dv, dout, q, k, v, out, T, NH, NKV, HD, alibi, scratch);
     cu_launched(c, "attention_backward");
+}
+
+static void cuda_layernorm(pt_backend *be, float *out, const float *inp, const float *weight, const float *bias, int N,
+                           int C, float eps) {
+    cu_ctx *c = cu(be);
+    ptk_layernorm(c->stream, out, inp, weight, bias, N, C, eps);
+    cu_launched(c, "layernorm");
+}
+
+static void cuda_layernorm_backward(pt_backend *be, float *dinp, const float *dout, const float *inp,
+                                    const float *weight, int N, int C, float eps) {
+    cu_ctx *c = cu(be);
+    ptk_layernorm_backward(c->stream, dinp, dout, inp, weight, N, C, eps);
+    cu_launched(c, "layernorm_backward");
+}
+
+static void cuda_gelu(pt_backend *be, float *out, const float *inp, size_t n, pt_gelu kind) {
+    cu_ctx *c = cu(be);
+    ptk_gelu(c->stream, out, inp, n, (int)kind);
+    cu_launched(c, "gelu");
+}
+
+static void cuda_gelu_backward(pt_backend *be, float *dinp, const float *dout, const float *inp, size_t n,
+                               pt_gelu kind) {
+    cu_ctx *c = cu(be);
+    ptk_gelu_backward(c->stream, dinp, dout, inp, n, (int)kind);
+    cu_launched(c, "gelu_backward");
+}
+
+static void cuda_copy2d(pt_backend *be, float *dst, size_t dst_stride, const float *src, size_t src_stride,
+                        size_t rows, size_t width) {
+    cu_ctx *c = cu(be);
+    if (!rows || !width) return;
+    cu_ok(c, cudaMemcpy2DAsync(dst, dst_stride * sizeof(float), src, src_stride * sizeof(float), width * sizeof(float),
+                               rows, cudaMemcpyDeviceToDevice, c->stream), "copy2d");
 }
 
 static void cuda_swiglu(pt_backend *be, float *out, const float *gate, const float *up, size_t n) {
@@ -694,6 +729,11 @@ static pt_backend_ops cu_ops_make(void) {
     o.rmsnorm_backward = cuda_rmsnorm_backward;
     o.rope_backward = cuda_rope_backward;
     o.attention_backward = cuda_attention_backward;
+    o.layernorm = cuda_layernorm;
+    o.layernorm_backward = cuda_layernorm_backward;
+    o.gelu = cuda_gelu;
+    o.gelu_backward = cuda_gelu_backward;
+    o.copy2d = cuda_copy2d;
     o.swiglu_backward = cuda_swiglu_backward;
     o.cross_entropy = cuda_cross_entropy;
     o.dropout = cuda_dropout;

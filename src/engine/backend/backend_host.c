@@ -145,3 +145,9 @@ void host_adamw(pt_backend *be, float *p, const float *g, float *m, float *v, si
     (void)be;
     for (size_t i = 0; i < n; i++) pt_adamw_elem(&p[i], g[i], &m[i], &v[i], s);
 }
+
+void host_copy2d(pt_backend *be, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                 size_t width) {
+    (void)be;
+    for (size_t r = 0; r < rows; r++) memcpy(dst + r * dst_stride, src + r * src_stride, width * sizeof(float));
+}

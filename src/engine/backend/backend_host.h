@@ -52,6 +52,10 @@ double host_sumsq(pt_backend *be, const float *x, size_t n);
 void host_scale(pt_backend *be, float *x, size_t n, float s);
 void host_adamw(pt_backend *be, float *p, const float *g, float *m, float *v, size_t n, const pt_adamw_scalars *s);
 
+// Strided rows (backend.h copy2d): plain memcpy per row; nothing to compute, so one version serves both.
+void host_copy2d(pt_backend *be, float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t rows,
+                 size_t width);
+
 // The table entries above, for a designated initializer: ops = { ..., PT_HOST_OPS };
 #define PT_HOST_OPS                                                                                           \
     .alloc = host_alloc, .free = host_free, .upload = host_copy, .download = host_copy,                       \
@@ -59,6 +63,7 @@ void host_adamw(pt_backend *be, float *p, const float *g, float *m, float *v, si
     .mem_available = host_mem_available, .mem_held = host_mem_held, .mem_peak = host_mem_peak,                \
     .mem_reset_peak = host_mem_reset_peak, .describe = host_describe, .reserve = host_reserve,                \
     .check = host_check, .matmul_w = host_matmul_w, .matmul_w_backward = host_matmul_w_backward,              \
-    .embedding_w = host_embedding_w, .sumsq = host_sumsq, .scale = host_scale, .adamw = host_adamw
+    .embedding_w = host_embedding_w, .sumsq = host_sumsq, .scale = host_scale, .adamw = host_adamw,        \
+    .copy2d = host_copy2d
 
 #endif

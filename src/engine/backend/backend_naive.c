@@ -81,7 +81,7 @@ static void naive_rope(pt_backend *be, float *x, const int32_t *pos, int N, int 
 }
 
 static void naive_attention(pt_backend *be, float *out, const float *q, const float *kc, const float *vc,
-                            int N, int pos0, int NH, int NKV, int HD, int window) {
+                            int N, int pos0, int NH, int NKV, int HD, int window, int alibi) {
     int group = NH / NKV, KV = NKV * HD, Q = NH * HD;
     double scale = 1.0 / sqrt((double)HD);
     double *sc = naive_scratch(be, sizeof(double) * (size_t)(pos0 + N), "attention");
@@ -92,12 +92,12 @@ static void naive_attention(pt_backend *be, float *out, const float *q, const fl
         for (int h = 0; h < NH; h++) {
             const float *qh = q + (size_t)n * Q + (size_t)h * HD;
             int kvh = h / group;
-            double mx = -INFINITY;
+            double mx = -INFINITY, slope = alibi ? pt_alibi_slope(h, NH) : 0.0;
             for (int t = first; t <= last; t++) {
                 const float *kh = kc + (size_t)t * KV + (size_t)kvh * HD;
                 double d = 0;
                 for (int i = 0; i < HD; i++) d += (double)qh[i] * kh[i];
-                sc[t] = d * scale;
+                sc[t] = d * scale + slope * (t - last);
                 if (sc[t] > mx) mx = sc[t];
             }
             double sum = 0;
@@ -118,6 +118,32 @@ static void naive_swiglu(pt_backend *be, float *out, const float *gate, const fl
         double g = gate[i];
         out[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
     }
+}
+
+// Two passes in double: mean, then the biased variance about it.
+static void naive_layernorm(pt_backend *be, float *out, const float *inp, const float *weight, const float *bias,
+                            int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        double mean = 0, var = 0;
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= C;
+        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        double r = 1.0 / sqrt(var / C + eps);
+        for (int c = 0; c < C; c++)
+            out[(size_t)n * C + c] = (float)((x[c] - mean) * r * weight[c] + (bias ? bias[c] : 0.0));
+    }
+}
+
+#define PT_PI 3.14159265358979323846
+
+static double gelu_d(double x, pt_gelu kind) {
+    if (kind == PT_GELU_ERF) return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    return 0.5 * x * (1.0 + tanh(sqrt(2.0 / PT_PI) * (x + 0.044715 * x * x * x)));
+}
+
+static void naive_gelu(pt_backend *be, float *out, const float *inp, size_t n, pt_gelu kind) {
+    for (size_t i = 0; i < n; i++) out[i] = (float)gelu_d(inp[i], kind);
 }
 
 static void naive_add(pt_backend *be, float *out, const float *a, const float *b, size_t n) {
@@ -186,7 +212,7 @@ static void naive_rope_backward(pt_backend *be, float *x, const int32_t *pos, in
 // dq_i = scale sum_j dS_ij k_j; dk_j = scale sum_i dS_ij q_i.
 static void naive_attention_backward(pt_backend *be, float *dq, float *dk, float *dv, const float *dout,
                                      const float *q, const float *k, const float *v, const float *out,
-                                     int T, int NH, int NKV, int HD) {
+                                     int T, int NH, int NKV, int HD, int alibi) {
     int group = NH / NKV, Q = NH * HD, KV = NKV * HD;
     double scale = 1.0 / sqrt((double)HD);
     double *P = naive_scratch(be, sizeof(double) * (size_t)T, "attention_backward");
@@ -201,13 +227,14 @@ static void naive_attention_backward(pt_backend *be, float *dq, float *dk, float
     memset(dv, 0, sizeof(float) * (size_t)T * KV);
     for (int h = 0; h < NH; h++) {
         int g = h / group;
+        double slope = alibi ? pt_alibi_slope(h, NH) : 0.0;
         for (int i = 0; i < T; i++) {
             const float *qi = q + (size_t)i * Q + (size_t)h * HD, *doi = dout + (size_t)i * Q + (size_t)h * HD;
             double mx = -INFINITY, sum = 0, dsum = 0;
             for (int j = 0; j <= i; j++) {
                 double d = 0;
                 for (int e = 0; e < HD; e++) d += (double)qi[e] * k[(size_t)j * KV + (size_t)g * HD + e];
-                P[j] = d * scale;
+                P[j] = d * scale + slope * (j - i);
                 if (P[j] > mx) mx = P[j];
             }
             for (int j = 0; j <= i; j++) { P[j] = exp(P[j] - mx); sum += P[j]; }
@@ -239,6 +266,45 @@ static void naive_swiglu_backward(pt_backend *be, float *dgate, float *dup, cons
         double g = gate[i], sg = 1.0 / (1.0 + exp(-g));
         dgate[i] = (float)(dout[i] * up[i] * (sg + g * sg * (1.0 - sg)));
         dup[i] = (float)(dout[i] * g * sg);
+    }
+}
+
+// y = (x - mean) r w, r = (var + eps)^(-1/2), xh = (x - mean) r:
+// dx_j = r (w_j dy_j - mean_c(w_c dy_c) - xh_j mean_c(w_c dy_c xh_c))
+static void naive_layernorm_backward(pt_backend *be, float *dinp, const float *dout, const float *inp,
+                                     const float *weight, int N, int C, float eps) {
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
+        double mean = 0, var = 0, m1 = 0, m2 = 0;
+        for (int c = 0; c < C; c++) mean += x[c];
+        mean /= C;
+        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+        double r = 1.0 / sqrt(var / C + eps);
+        for (int c = 0; c < C; c++) {
+            double g = (double)weight[c] * dy[c];
+            m1 += g;
+            m2 += g * (x[c] - mean) * r;
+        }
+        m1 /= C;
+        m2 /= C;
+        for (int c = 0; c < C; c++)
+            dinp[(size_t)n * C + c] += (float)(r * ((double)weight[c] * dy[c] - m1 - (x[c] - mean) * r * m2));
+    }
+}
+
+// d/dx of gelu: erf form 0.5 (1 + erf(x/sqrt2)) + x phi(x); tanh form
+// 0.5 (1 + t) + 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+static void naive_gelu_backward(pt_backend *be, float *dinp, const float *dout, const float *inp, size_t n,
+                                pt_gelu kind) {
+    for (size_t i = 0; i < n; i++) {
+        double x = inp[i], d;
+        if (kind == PT_GELU_ERF) {
+            d = 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * PT_PI);
+        } else {
+            double k = sqrt(2.0 / PT_PI), t = tanh(k * (x + 0.044715 * x * x * x));
+            d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * 0.044715 * x * x);
+        }
+        dinp[i] = (float)(dout[i] * d);
     }
 }
 
@@ -280,6 +346,8 @@ static const pt_backend_ops naive_ops = {
     .fork = naive_fork, .set_threads = host_set_threads_single,
     .matmul = naive_matmul, .matmul_q = naive_matmul_q, .embedding = naive_embedding, .rmsnorm = naive_rmsnorm, .rope = naive_rope,
     .attention = naive_attention, .swiglu = naive_swiglu, .add = naive_add, .softmax = naive_softmax,
+    .layernorm = naive_layernorm, .gelu = naive_gelu, .layernorm_backward = naive_layernorm_backward,
+    .gelu_backward = naive_gelu_backward,
     .gemm = naive_gemm, .rmsnorm_backward = naive_rmsnorm_backward, .rope_backward = naive_rope_backward,
     .attention_backward = naive_attention_backward, .swiglu_backward = naive_swiglu_backward,
     .cross_entropy = naive_cross_entropy, .dropout = naive_dropout, .embedding_backward = naive_embedding_backward,

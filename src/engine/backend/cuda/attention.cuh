@@ -70,6 +70,13 @@
 // 1e-2), and the kernels to a double model of exactly these roundings at
 // 2e-4 (tests/test_cuemu_attention.cpp).
 //
+// ALiBi (alibi 1: BLOOM, MPT): every kernel adds slope_h * (j - i) to the
+// scaled score of query position i with key j, slope_h = pt_alibi_slope(h,
+// NH) from backend.h (the one definition every backend uses), after the
+// product and before the mask and the softmax; the backward recomputes the
+// same biased scores. The bias is fp32 on both paths (the tensor cores'
+// contract is unchanged: it rounds no operand).
+//
 // Shared memory is static and within 48 KB per block for every instance (the
 // static_asserts), so the host raises no limit.
 #ifndef PT_ATTENTION_CUH
@@ -79,6 +86,10 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+extern "C" {
+#include "backend/backend.h"  // pt_alibi_slope
+}
 
 #define PTK_ATT_WARPS 4
 #define PTK_ATT_THREADS (32 * PTK_ATT_WARPS)
@@ -192,6 +203,7 @@ struct ptk_att_args {
     const float *o;      // LSE: the forward's out (N, NH*HD)
     const float *lse;    // DQ: L then D, as LSE wrote them
     int N, pos0, NH, NKV, HD, window, splits;
+    int alibi;           // 1: add pt_alibi_slope(h, NH) * (key - query position) to each scaled score
     float scale;
 };
 
@@ -232,6 +244,9 @@ static __global__ void ptk_att_rows_kernel(ptk_att_args a) {
     }
     const bool wany = valid[0];  // warp-uniform: has at least one row
     const int wpmax = pos[R - 1], wfmin = first[0];
+    float slope[R];  // ALiBi's per row (0: none)
+    PTK_ATT_UNROLL
+    for (int r = 0; r < R; r++) slope[r] = a.alibi ? pt_alibi_slope(head[r], a.NH) : 0.0f;
 
     const float *q = a.q, *dout = a.dout;
     const int NH = a.NH, HD = a.HD;
@@ -295,7 +310,7 @@ static __global__ void ptk_att_rows_kernel(ptk_att_args a) {
         }
         PTK_ATT_UNROLL
         for (int r = 0; r < R; r++) {
-            s[r] = ptk_lane_sum<LPK>(s[r]);
+            s[r] = ptk_lane_sum<LPK>(s[r]) + slope[r] * (float)(t - pos[r]);
             if constexpr (MODE == PTK_ATT_DQ) dp[r] = ptk_lane_sum<LPK>(dp[r]);
         }
 
@@ -483,6 +498,7 @@ static __global__ void ptk_att_dkdv_kernel(float *dk, float *dv, ptk_att_args a)
     for (int i0 = j0; i0 < T; i0 += BQ) {
         for (int hh = 0; hh < group; hh++) {
             const int h = g * group + hh;
+            const float slope = a.alibi ? pt_alibi_slope(h, NH) : 0.0f;
             __syncthreads();  // the last tile's readers are done (and K, V are stored)
             ptk_att_load<HDP, QSTR, FULL>(Qs, BQ, [&](int r) -> const float * {
                 return i0 + r < T ? a.q + (size_t)(i0 + r) * QW + (size_t)h * HD : nullptr;
@@ -515,7 +531,7 @@ static __global__ void ptk_att_dkdv_kernel(float *dk, float *dv, ptk_att_args a)
             const int i = i0 + qi;
             PTK_ATT_UNROLL
             for (int r = 0; r < R; r++) {
-                s[r] = ptk_lane_sum<LPK>(s[r]);
+                s[r] = ptk_lane_sum<LPK>(s[r]) + slope * (float)(wk0 + r - i);
                 dp[r] = ptk_lane_sum<LPK>(dp[r]);
                 bool ok = i < T && i >= wk0 + r;
                 float p = ok ? expf(s[r] - Ls[qi]) : 0.0f;
@@ -658,17 +674,18 @@ static inline size_t ptk_attention_scratch(int N, int T, int NH) {
 }
 
 // backend.h's attention: out (N, NH*HD) from q (N, NH*HD) over kc, vc
-// (pos0+N, NKV*HD), causal, window > 0 the last `window` keys. scratch:
+// (pos0+N, NKV*HD), causal, window > 0 the last `window` keys, alibi 1 with
+// ALiBi's bias. scratch:
 // ptk_attention_scratch(N, T, NH) floats (NULL: the keys are never split).
 // Writes nothing for HD > 512 or NH not a multiple of NKV. allow_tc 0: the
 // fp32 kernels even where ptk_attention_uses_tc (tests hold them to 1e-5).
 static inline void ptk_attention(cudaStream_t s, float *out, const float *q, const float *kc, const float *vc,
-                                 int N, int pos0, int NH, int NKV, int HD, int window, float *scratch,
-                                 int allow_tc = 1) {
+                                 int N, int pos0, int NH, int NKV, int HD, int window, int alibi,
+                                 float *scratch, int allow_tc = 1) {
     if (N <= 0 || pos0 < 0 || NKV <= 0 || NH < NKV || NH % NKV || HD <= 0 || HD > PTK_ATT_MAX_HD) return;
     ptk_att_args a = {};
     a.q = q; a.k = kc; a.v = vc;
-    a.N = N; a.pos0 = pos0; a.NH = NH; a.NKV = NKV; a.HD = HD; a.window = window;
+    a.N = N; a.pos0 = pos0; a.NH = NH; a.NKV = NKV; a.HD = HD; a.window = window; a.alibi = alibi;
     a.scale = 1.0f / sqrtf((float)HD);
     a.splits = scratch ? ptk_att_splits(N, pos0, NH, NKV, HD, window) : 1;
     a.out = a.splits > 1 ? scratch : out;
@@ -695,14 +712,15 @@ static inline void ptk_att_dkdv_launch(cudaStream_t s, float *dk, float *dv, con
 
 // backend.h's attention_backward: one causal sequence of T tokens. Writes dq
 // (T, NH*HD), dk, dv (T, NKV*HD); scratch: ptk_attention_backward_scratch(T, NH).
-// allow_tc as for ptk_attention.
+// alibi and allow_tc as for ptk_attention.
 static inline void ptk_attention_backward(cudaStream_t s, float *dq, float *dk, float *dv, const float *dout,
                                           const float *q, const float *k, const float *v, const float *out,
-                                          int T, int NH, int NKV, int HD, float *scratch, int allow_tc = 1) {
+                                          int T, int NH, int NKV, int HD, int alibi, float *scratch,
+                                          int allow_tc = 1) {
     if (T <= 0 || NKV <= 0 || NH < NKV || NH % NKV || HD <= 0 || HD > PTK_ATT_MAX_HD) return;
     ptk_att_args a = {};
     a.q = q; a.k = k; a.v = v; a.dout = dout; a.o = out; a.lse = scratch;
-    a.N = T; a.pos0 = 0; a.NH = NH; a.NKV = NKV; a.HD = HD; a.window = 0; a.splits = 1;
+    a.N = T; a.pos0 = 0; a.NH = NH; a.NKV = NKV; a.HD = HD; a.window = 0; a.splits = 1; a.alibi = alibi;
     a.scale = 1.0f / sqrtf((float)HD);
     int full = ptk_att_aligned(dq) && ptk_att_aligned(dk) && ptk_att_aligned(dv) && ptk_att_aligned(dout) &&
                ptk_att_aligned(q) && ptk_att_aligned(k) && ptk_att_aligned(v) && ptk_att_aligned(out);

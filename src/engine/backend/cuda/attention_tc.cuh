@@ -30,6 +30,9 @@
 // 2^8, far from overflow), so the O accumulators (fragments) are rescaled,
 // through shared memory, rarely.
 //
+// ALiBi's bias enters x in log2 units too: x = (S * scale + slope (t - pos))
+// * log2(e), the slope times log2(e) taken once per row.
+//
 // Backward: the LSE kernel writes L2 = log2 sum 2^x per row (log2 units:
 // only these kernels read it) and D = rowsum(dout * out) in fp32; dkdv and
 // dQ recompute P = 2^(x - L2) in fp32, round P and dS = P (dP - D) to bf16
@@ -173,6 +176,7 @@ static __global__ void __launch_bounds__(128, MODE == PTK_ATT_DQ ? 2 : 3) ptk_at
     const int qn = valid ? rr / group : 0, head = g * group + (valid ? rr % group : 0);
     const int pos = pos0 + qn, first = a.window > 0 ? ptk_att_max(0, pos - a.window + 1) : 0;
     const size_t row = (size_t)qn * NH + head;
+    const float ab2 = a.alibi ? pt_alibi_slope(head, NH) * PTK_ATC_LOG2E : 0.0f;  // ALiBi, log2 units per key
 
     // Q (DQ: and dO) rows of the warp into bf16 fragments, through the warp's region
     auto qrows = [&](const float *base) {
@@ -245,6 +249,7 @@ static __global__ void __launch_bounds__(128, MODE == PTK_ATT_DQ ? 2 : 3) ptk_at
         // elementwise on the lane's BN/2 keys of row rl
         const int cb = half * (BN / 2), tb = t0 + cb;
         const float *srow = Ss + rl * LDS + cb;
+        auto xat = [&](int j) { return srow[j] * sl2 + ab2 * (float)(tb + j - pos); };  // x of key tb + j
         __nv_bfloat16 *prow = Ps + rl * LDP + cb;
         if constexpr (MODE == PTK_ATT_DQ) {
             const float *dprow = DPs + rl * LDS + cb;
@@ -252,7 +257,7 @@ static __global__ void __launch_bounds__(128, MODE == PTK_ATT_DQ ? 2 : 3) ptk_at
             for (int j = 0; j < BN / 2; j++) {
                 const int t = tb + j;
                 const bool ok = valid && t >= first && t <= pos;
-                const float p = ok ? exp2f(srow[j] * sl2 - Lr) : 0.0f;
+                const float p = ok ? exp2f(xat(j) - Lr) : 0.0f;
                 prow[j] = __float2bfloat16(p * (dprow[j] - Dr));  // dS
             }
         } else {
@@ -260,7 +265,7 @@ static __global__ void __launch_bounds__(128, MODE == PTK_ATT_DQ ? 2 : 3) ptk_at
             PTK_ATT_UNROLL
             for (int j = 0; j < BN / 2; j++) {
                 const int t = tb + j;
-                if (valid && t >= first && t <= pos) tmax = fmaxf(tmax, srow[j] * sl2);
+                if (valid && t >= first && t <= pos) tmax = fmaxf(tmax, xat(j));
             }
             tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 1));
             float alpha = 1.0f;
@@ -278,7 +283,7 @@ static __global__ void __launch_bounds__(128, MODE == PTK_ATT_DQ ? 2 : 3) ptk_at
             for (int j = 0; j < BN / 2; j++) {
                 const int t = tb + j;
                 const bool ok = valid && t >= first && t <= pos;
-                const float p = ok ? exp2f(srow[j] * sl2 - mq) : 0.0f;
+                const float p = ok ? exp2f(xat(j) - mq) : 0.0f;
                 if constexpr (MODE == PTK_ATT_FWD) {
                     const __nv_bfloat16 pb = __float2bfloat16(p);
                     prow[j] = pb;
@@ -432,6 +437,7 @@ static __global__ void __launch_bounds__(32 * ptk_atcbw_cfg<HD>::WARPS)
     for (int i0 = j0; i0 < T; i0 += BQ) {
         for (int hh = 0; hh < group; hh++) {
             const int h = g * group + hh;
+            const float ab2 = a.alibi ? pt_alibi_slope(h, NH) * PTK_ATC_LOG2E : 0.0f;  // ALiBi, log2 units
             __syncthreads();  // the last tile's readers are done (and K, V are stored)
             auto qrows = [&](const float *base) {
                 return [=](int r) -> const float * {
@@ -456,7 +462,7 @@ static __global__ void __launch_bounds__(32 * ptk_atcbw_cfg<HD>::WARPS)
             for (int j = 0; j < BQ / 2; j++) {
                 const int i = i0 + cb + j;
                 float *x = TA + kr * LDS + cb + j;
-                const float p = i < T && key <= i ? exp2f(*x * sl2 - Ls[cb + j]) : 0.0f;
+                const float p = i < T && key <= i ? exp2f(*x * sl2 + ab2 * (float)(key - i) - Ls[cb + j]) : 0.0f;
                 *x = p;
                 PT[kr * LDP + cb + j] = __float2bfloat16(p);
             }

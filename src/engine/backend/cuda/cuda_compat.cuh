@@ -9,9 +9,10 @@
 // __shfl_sync (full-warp mask 0xffffffff only), atomicAdd (float, double),
 // static-size __shared__ arrays declared at kernel scope, PT_DYN_SMEM for
 // dynamic shared memory, the float math of <math.h> (expf, exp2f, logf,
-// log2f, sqrtf, rsqrtf, fmaxf, fminf, fabsf, ceilf, __expf, __logf,
-// __fdividef), INFINITY, and __nv_bfloat16 with __float2bfloat16 (round to
-// nearest even) and __bfloat162float.
+// log2f, sqrtf, rsqrtf, fmaxf, fminf, fabsf, ceilf, erff, tanhf, powf,
+// __expf, __logf, __fdividef), INFINITY, __host__ __device__ helpers of
+// backend.h (pt_alibi_slope), and __nv_bfloat16 with __float2bfloat16
+// (round to nearest even) and __bfloat162float.
 // Tensor cores through nvcuda::wmma (<mma.h>), bf16 only:
 // fragment<matrix_a|matrix_b, 16, 16, 16, __nv_bfloat16, row_major|col_major>,
 // fragment<accumulator, 16, 16, 16, float>, fill_fragment, load_matrix_sync

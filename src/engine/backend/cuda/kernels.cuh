@@ -225,6 +225,40 @@ static inline void ptk_swiglu_backward(cudaStream_t s, float *dgate, float *dup,
                   up, n);
 }
 
+// out (n) = gelu(inp), kind PT_GELU_ERF (0): x/2 (1 + erf(x/sqrt 2)), PT_GELU_TANH (1):
+// x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in float as the cpu backend computes it;
+// out may alias inp
+static __global__ void ptk_gelu_kernel(float *out, const float *inp, size_t n, int kind) {
+    PTK_FOR(i, n) {
+        float x = inp[i];
+        out[i] = kind == 0 ? 0.5f * x * (1.0f + erff(x * 0.7071067812f))
+                           : 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
+    }
+}
+static inline void ptk_gelu(cudaStream_t s, float *out, const float *inp, size_t n, int kind) {
+    if (n) PT_LAUNCH(ptk_gelu_kernel, ptk_grid(n, PTK_THREADS), PTK_THREADS, 0, s, out, inp, n, kind);
+}
+
+// dinp (n) = dout * gelu'(inp): erf 0.5 (1 + erf(x/sqrt 2)) + x phi(x); tanh 0.5 (1 + t) +
+// 0.5 x (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 x^2). dinp may alias dout
+static __global__ void ptk_gelu_backward_kernel(float *dinp, const float *dout, const float *inp, size_t n, int kind) {
+    PTK_FOR(i, n) {
+        float x = inp[i], d;
+        if (kind == 0) {
+            d = 0.5f * (1.0f + erff(x * 0.7071067812f)) + x * expf(-0.5f * x * x) * 0.3989422804f;
+        } else {
+            const float k = 0.7978845608f;
+            float t = tanhf(k * (x + 0.044715f * x * x * x));
+            d = 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 3.0f * 0.044715f * x * x);
+        }
+        dinp[i] = dout[i] * d;
+    }
+}
+static inline void ptk_gelu_backward(cudaStream_t s, float *dinp, const float *dout, const float *inp, size_t n,
+                                     int kind) {
+    if (n) PT_LAUNCH(ptk_gelu_backward_kernel, ptk_grid(n, PTK_THREADS), PTK_THREADS, 0, s, dinp, dout, inp, n, kind);
+}
+
 // out (n) = inp * keep * k, keep = (u01(seed, i) >= p), k = 1 / (1 - p) in
 // float as the naive backend computes it; out may alias inp
 static __global__ void ptk_dropout_kernel(float *out, const float *inp, size_t n, float p, float k, uint64_t seed) {
@@ -329,6 +363,59 @@ static inline void ptk_rmsnorm_backward(cudaStream_t s, float *dinp, const float
     if (N > 0 && C > 0)
         PT_LAUNCH(ptk_rmsnorm_backward_kernel, ptk_row_grid(N), ptk_row_threads(C), 0, s, dinp, dout, inp, weight, N,
                   C, eps);
+}
+
+// out (N, C) = (inp - mean) r * weight + bias, r = (var + eps)^-1/2 (biased variance,
+// two passes over the row); bias may be NULL. out may alias inp.
+static __global__ void ptk_layernorm_kernel(float *out, const float *inp, const float *__restrict__ weight,
+                                            const float *__restrict__ bias, int N, int C, float eps) {
+    __shared__ float sh[32];
+    PTK_FOR_ROWS(row, N) {
+        const float *x = inp + (size_t)row * C;
+        float *y = out + (size_t)row * C;
+        float sum = 0.0f, var = 0.0f;
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x) sum += x[c];
+        float mean = ptk_red_block_sum(sum, sh) / (float)C;
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x) var += (x[c] - mean) * (x[c] - mean);
+        float r = 1.0f / sqrtf(ptk_red_block_sum(var, sh) / (float)C + eps);
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x)
+            y[c] = (x[c] - mean) * r * weight[c] + (bias ? bias[c] : 0.0f);
+    }
+}
+static inline void ptk_layernorm(cudaStream_t s, float *out, const float *inp, const float *weight, const float *bias,
+                                 int N, int C, float eps) {
+    if (N > 0 && C > 0)
+        PT_LAUNCH(ptk_layernorm_kernel, ptk_row_grid(N), ptk_row_threads(C), 0, s, out, inp, weight, bias, N, C, eps);
+}
+
+// dinp (N, C) += r (w dy - mean(w dy) - xh mean(w dy xh)), xh = (x - mean) r
+static __global__ void ptk_layernorm_backward_kernel(float *dinp, const float *dout, const float *inp,
+                                                     const float *__restrict__ weight, int N, int C, float eps) {
+    __shared__ float sh[32];
+    PTK_FOR_ROWS(row, N) {
+        const float *x = inp + (size_t)row * C, *dy = dout + (size_t)row * C;
+        float *dx = dinp + (size_t)row * C;
+        float sum = 0.0f, var = 0.0f, m1 = 0.0f, m2 = 0.0f;
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x) sum += x[c];
+        float mean = ptk_red_block_sum(sum, sh) / (float)C;
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x) var += (x[c] - mean) * (x[c] - mean);
+        float r = 1.0f / sqrtf(ptk_red_block_sum(var, sh) / (float)C + eps);
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x) {
+            float g = weight[c] * dy[c];
+            m1 += g;
+            m2 += g * (x[c] - mean) * r;
+        }
+        m1 = ptk_red_block_sum(m1, sh) / (float)C;
+        m2 = ptk_red_block_sum(m2, sh) / (float)C;
+        for (int c = (int)threadIdx.x; c < C; c += (int)blockDim.x)
+            dx[c] += r * (weight[c] * dy[c] - m1 - (x[c] - mean) * r * m2);
+    }
+}
+static inline void ptk_layernorm_backward(cudaStream_t s, float *dinp, const float *dout, const float *inp,
+                                          const float *weight, int N, int C, float eps) {
+    if (N > 0 && C > 0)
+        PT_LAUNCH(ptk_layernorm_backward_kernel, ptk_row_grid(N), ptk_row_threads(C), 0, s, dinp, dout, inp, weight,
+                  N, C, eps);
 }
 
 // out (N, V) = softmax of each row of inp (N, V); out may alias inp
