@@ -1,7 +1,9 @@
-// forward.c - the LLaMA-family decoder forward pass, through the backend op
-// table, with its KV caches. Reads like the architecture: per layer
+// forward.c - the decoder forward pass, through the backend op table, with
+// its KV caches. Reads like the architecture (model/arch.h): per layer
 //   x += o_proj(attn(rope(q_proj(norm(x))), rope(k_proj(..)), v_proj(..)))
 //   x += down_proj(silu(gate_proj(norm(x))) * up_proj(norm(x)))
+// with the family's norm, activation, positions and fused QKV chosen by the
+// helpers in model/block.h, which the training graph shares.
 //
 // A call runs pieces: runs of consecutive tokens of one slot each (a chunk
 // holds at most max_batch rows). The base products run once over all rows;
@@ -10,6 +12,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "model/block.h"
 
 // Per-layer slice of a stacked float32 array, and of a base weight.
 #define LAYER(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)
@@ -92,7 +96,8 @@ int runtime_init_multi(pt_runtime *rt, pt_backend *be, const pt_model *m, const 
     int ok = be->ops->reserve(be, N * wide) == 0 && alloc_f(rt, &rt->x, N * C) && alloc_f(rt, &rt->xb, N * C) && alloc_f(rt, &rt->q, N * Q) &&
              alloc_f(rt, &rt->k, N * KV) && alloc_f(rt, &rt->v, N * KV) && alloc_f(rt, &rt->att, N * Q) &&
              alloc_f(rt, &rt->hg, N * F) && alloc_f(rt, &rt->hu, N * F) && alloc_f(rt, &rt->logits, N * V) &&
-             alloc_f(rt, &rt->kcache, L * S * T * KV) && alloc_f(rt, &rt->vcache, L * S * T * KV);
+             alloc_f(rt, &rt->kcache, L * S * T * KV) && alloc_f(rt, &rt->vcache, L * S * T * KV) &&
+             (!m->w.wqkv || alloc_f(rt, &rt->qkv, N * (Q + 2 * KV)));
     if (ok) {
         rt->tok_dev = be->ops->alloc(be, N * sizeof(int32_t));
         rt->pos_dev = be->ops->alloc(be, N * sizeof(int32_t));
@@ -110,7 +115,7 @@ void runtime_free(pt_runtime *rt) {
     if (!rt->be) return;
     const pt_backend_ops *o = rt->be->ops;
     float *bufs[] = {rt->x, rt->xb, rt->q, rt->k, rt->v, rt->att, rt->hg, rt->hu, rt->logits, rt->kcache, rt->vcache,
-                     rt->lora_tmp};
+                     rt->lora_tmp, rt->qkv};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) o->free(rt->be, bufs[i]);
     if (rt->tok_dev) o->free(rt->be, rt->tok_dev);
@@ -257,22 +262,37 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
     int C = c->n_embd, F = c->n_ff, HD = c->head_dim, NH = c->n_head, NKV = c->n_head_kv;
     int Q = NH * HD, KV = NKV * HD, N = ck->rows;
 
+    const pt_arch *a = c->desc;
+    float eps = c->rms_eps;
+    int alibi = a->pos == PT_POS_ALIBI;
     o->embedding_w(be, rt->x, rt->tok_dev, w->tok_embd, N, C);
     for (int i = 0; i < ck->n_pieces; i++) {   // an adapter's own embedding (modules_to_save) replaces the base's
         const piece *p = &ck->p[i];
         if (p->a && p->a->save_embed)
             o->embedding(be, rt->x + (size_t)p->row * C, rt->tok_dev + p->row, p->a->save_embed, p->n, C);
     }
+    if (w->emb_norm) {   // BLOOM's word_embeddings_layernorm
+        block_norm(be, a, rt->xb, rt->x, w->emb_norm, w->emb_norm_b, N, C, eps);
+        o->copy(be, rt->x, rt->xb, sizeof(float) * (size_t)N * C);
+    }
     for (int l = 0; l < c->n_layer; l++) {
         const pt_qlayer *ql = rt->ql ? &rt->ql[l] : NULL;
 #define QM(f) (ql ? &ql->f : NULL)
         float *knew = new_rows(rt, ck, rt->kcache, rt->k, l), *vnew = new_rows(rt, ck, rt->vcache, rt->v, l);
-        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->attn_norm, l, C), N, C, c->rms_eps);
-        linear(rt, ck, rt->q, rt->xb, WL(w->wq, l, (size_t)Q * C), NULL, LAYER(w->bq, l, Q), QM(wq), l, PT_LIN_Q, C, Q);
-        linear(rt, ck, knew, rt->xb, WL(w->wk, l, (size_t)KV * C), NULL, LAYER(w->bk, l, KV), QM(wk), l, PT_LIN_K, C, KV);
-        linear(rt, ck, vnew, rt->xb, WL(w->wv, l, (size_t)KV * C), NULL, LAYER(w->bv, l, KV), QM(wv), l, PT_LIN_V, C, KV);
-        o->rope(be, rt->q, rt->pos_dev, N, NH, HD, c->rope_theta);
-        o->rope(be, knew, rt->pos_dev, N, NKV, HD, c->rope_theta);
+        block_norm(be, a, rt->xb, rt->x, LAYER(w->attn_norm, l, C), LAYER(w->attn_norm_b, l, C), N, C, eps);
+        if (w->wqkv) {   // one fused projection, split per the family's layout
+            linear(rt, ck, rt->qkv, rt->xb, WL(w->wqkv, l, (size_t)(Q + 2 * KV) * C), NULL, LAYER(w->bqkv, l, Q + 2 * KV),
+                   NULL, l, PT_LIN_QKV, C, Q + 2 * KV);
+            block_split_qkv(be, a, rt->q, knew, vnew, rt->qkv, N, NH, HD);
+        } else {
+            linear(rt, ck, rt->q, rt->xb, WL(w->wq, l, (size_t)Q * C), NULL, LAYER(w->bq, l, Q), QM(wq), l, PT_LIN_Q, C, Q);
+            linear(rt, ck, knew, rt->xb, WL(w->wk, l, (size_t)KV * C), NULL, LAYER(w->bk, l, KV), QM(wk), l, PT_LIN_K, C, KV);
+            linear(rt, ck, vnew, rt->xb, WL(w->wv, l, (size_t)KV * C), NULL, LAYER(w->bv, l, KV), QM(wv), l, PT_LIN_V, C, KV);
+        }
+        if (a->pos == PT_POS_ROPE) {
+            o->rope(be, rt->q, rt->pos_dev, N, NH, HD, c->rope_theta);
+            o->rope(be, knew, rt->pos_dev, N, NKV, HD, c->rope_theta);
+        }
         store_rows(rt, ck, rt->kcache, knew, l);
         store_rows(rt, ck, rt->vcache, vnew, l);
         pt_attn_seq as[MAX_PIECES];
@@ -282,18 +302,21 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
                                   cache_of(rt, rt->kcache, l, p->seq), cache_of(rt, rt->vcache, l, p->seq), p->n, p->pos0};
         }
         if (o->attention_multi && ck->n_pieces > 1)
-            o->attention_multi(be, as, ck->n_pieces, NH, NKV, HD, c->sliding_window);
+            o->attention_multi(be, as, ck->n_pieces, NH, NKV, HD, c->sliding_window, alibi);
         else
             for (int i = 0; i < ck->n_pieces; i++)
-                o->attention(be, as[i].out, as[i].q, as[i].kc, as[i].vc, as[i].N, as[i].pos0, NH, NKV, HD, c->sliding_window);
-        linear(rt, ck, rt->xb, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, NULL, QM(wo), l, PT_LIN_O, Q, C);
+                o->attention(be, as[i].out, as[i].q, as[i].kc, as[i].vc, as[i].N, as[i].pos0, NH, NKV, HD, c->sliding_window,
+                             alibi);
+        linear(rt, ck, rt->xb, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, LAYER(w->bo, l, C), QM(wo), l, PT_LIN_O, Q, C);
         o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
 
-        o->rmsnorm(be, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), N, C, c->rms_eps);
-        linear(rt, ck, rt->hg, rt->xb, WL(w->w_gate, l, (size_t)F * C), NULL, NULL, QM(w_gate), l, PT_LIN_GATE, C, F);
-        linear(rt, ck, rt->hu, rt->xb, WL(w->w_up, l, (size_t)F * C), NULL, NULL, QM(w_up), l, PT_LIN_UP, C, F);
-        o->swiglu(be, rt->hg, rt->hg, rt->hu, (size_t)N * F);
-        linear(rt, ck, rt->xb, rt->hg, WL(w->w_down, l, (size_t)C * F), NULL, NULL, QM(w_down), l, PT_LIN_DOWN, F, C);
+        block_norm(be, a, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), LAYER(w->ffn_norm_b, l, C), N, C, eps);
+        if (block_has_gate(a))
+            linear(rt, ck, rt->hg, rt->xb, WL(w->w_gate, l, (size_t)F * C), NULL, NULL, QM(w_gate), l, PT_LIN_GATE, C, F);
+        linear(rt, ck, rt->hu, rt->xb, WL(w->w_up, l, (size_t)F * C), NULL, LAYER(w->b_up, l, F), QM(w_up), l, PT_LIN_UP, C, F);
+        block_act(be, a, rt->hg, rt->hg, rt->hu, (size_t)N * F);
+        linear(rt, ck, rt->xb, rt->hg, WL(w->w_down, l, (size_t)C * F), NULL, LAYER(w->b_down, l, C), QM(w_down), l, PT_LIN_DOWN,
+               F, C);
 #undef QM
         o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
     }
@@ -307,7 +330,7 @@ static void head(pt_runtime *rt, const chunk *ck, const piece *p, int all, float
     int C = c->n_embd, V = c->vocab_size;
     int first = all ? p->row : p->row + p->n - 1, rows = all ? p->n : 1;
     chunk one = {.n_pieces = 1, .rows = rows, .use_q = ck->use_q};
-    o->rmsnorm(rt->be, rt->xb, rt->x + (size_t)first * C, rt->w->out_norm, rows, C, c->rms_eps);
+    block_norm(rt->be, c->desc, rt->xb, rt->x + (size_t)first * C, rt->w->out_norm, rt->w->out_norm_b, rows, C, c->rms_eps);
     if (p->a && p->a->save_head)  // the adapter's own head (modules_to_save) replaces the base's
         linear(rt, &one, rt->logits, rt->xb, NULL, p->a->save_head, NULL, NULL, -1, PT_LIN_Q, C, V);
     else
@@ -332,7 +355,8 @@ static void last_rows_head(pt_runtime *rt, const chunk *ck, const pt_rt_segment 
             head(rt, ck, p, 0, dst + (size_t)i * V);
             continue;
         }
-        o->rmsnorm(rt->be, rt->xb + (size_t)rows * C, rt->x + (size_t)(p->row + p->n - 1) * C, rt->w->out_norm, 1, C, c->rms_eps);
+        block_norm(rt->be, c->desc, rt->xb + (size_t)rows * C, rt->x + (size_t)(p->row + p->n - 1) * C, rt->w->out_norm,
+                   rt->w->out_norm_b, 1, C, c->rms_eps);
         to[rows++] = i;
     }
     if (!rows) return;

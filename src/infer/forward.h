@@ -46,6 +46,7 @@ typedef struct {
     float *k;      // (N, KV)  new keys before they go into the slots' caches
     float *v;      // (N, KV)
     float *att;    // (N, Q)
+    float *qkv;    // (N, Q + 2 KV) a fused projection's output before the split, or NULL
     float *hg;     // (N, F) gate
     float *hu;     // (N, F) up
     float *logits; // (N, V)

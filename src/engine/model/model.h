@@ -1,4 +1,4 @@
-// model.h - a LLaMA-family decoder (llama, mistral, qwen2, smollm) loaded from
+// model.h - a decoder (the families in arch.h: llama, mistral, qwen2, smollm, bloom) loaded from
 // a GGUF file or a Hugging Face folder into float32 weights in the Hugging
 // Face layout: every linear weight row-major (out, in), q_proj/k_proj rows in
 // HF order (GGUF's RoPE row permutation undone at load), RoPE = rotate_half.
@@ -13,10 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/pt_error.h"
+#include "model/arch.h"
 #include "text/tokenizer.h"
 
 typedef struct {
-    char arch[32];       // "llama", "mistral", "qwen2", ...
+    const pt_arch *desc; // the family's description (arch.h): names, norm, positions, MLP
+    char arch[32];       // "llama", "mistral", "qwen2", "bloom", ...
     char name[128];      // general.name or config's _name_or_path
     int n_layer;         // L
     int n_embd;          // C
@@ -27,7 +29,7 @@ typedef struct {
     int vocab_size;      // V
     int max_ctx;         // trained context length
     float rope_theta;
-    float rms_eps;
+    float rms_eps;       // the norm's epsilon (RMSNorm's, or LayerNorm's for a PT_NORM_LAYER family)
     int tied_embeddings; // lm_head shares tok_embd
     int has_qkv_bias;    // qwen2
     int sliding_window;  // 0 = none (mistral's sliding window attention)
@@ -35,7 +37,11 @@ typedef struct {
 
 typedef struct {             // float32, host memory, one allocation (model->weights_mem)
     float *tok_embd;   // (V, C)
+    float *emb_norm, *emb_norm_b;   // (C) a norm right after the embedding (BLOOM), or NULL
     float *attn_norm;  // (L, C)
+    float *attn_norm_b, *ffn_norm_b; // (L, C) LayerNorm biases, or NULL
+    float *wqkv;       // (L, Q + 2 KV, C) a fused projection in the family's row layout (arch.h), or NULL
+    float *bqkv;       // (L, Q + 2 KV) or NULL
     float *wq;         // (L, Q, C)
     float *wk;         // (L, KV, C)
     float *wv;         // (L, KV, C)
@@ -43,11 +49,15 @@ typedef struct {             // float32, host memory, one allocation (model->wei
     float *bk;         // (L, KV) or NULL
     float *bv;         // (L, KV) or NULL
     float *wo;         // (L, C, Q)
+    float *bo;         // (L, C) or NULL
     float *ffn_norm;   // (L, C)
     float *w_gate;     // (L, F, C)
     float *w_up;       // (L, F, C)
+    float *b_up;       // (L, F) or NULL
     float *w_down;     // (L, C, F)
+    float *b_down;     // (L, C) or NULL
     float *out_norm;   // (C)
+    float *out_norm_b; // (C) or NULL
     float *lm_head;    // (V, C); == tok_embd when tied
 } pt_weights;
 

@@ -220,9 +220,12 @@ int model_load_gguf(pt_model *m, const char *path, pt_err *err) {
         rc = pt_fail(err, PT_ERR_FORMAT, "%s: missing key general.architecture", path);
         goto done;
     }
-    if (!model_arch_supported(m->cfg.arch)) {
-        rc = pt_fail(err, PT_ERR_UNSUPPORTED,
-                     "%s: architecture %s is not supported (llama, mistral, qwen2, smollm are)",
+    char type[32];
+    snprintf(type, sizeof type, "%s", m->cfg.arch);
+    if ((rc = model_set_arch(&m->cfg, type, path, err)))
+        goto done;
+    if (!m->cfg.desc->gguf[W_TOK_EMBD]) {
+        rc = pt_fail(err, PT_ERR_UNSUPPORTED, "%s: %s models load from their Hugging Face folder, not yet from GGUF",
                      path, m->cfg.arch);
         goto done;
     }

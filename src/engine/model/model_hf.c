@@ -18,11 +18,22 @@
 typedef struct {
     st_set set;
     const char *dir;
+    const char *prefix;  // the family's base-model prefix, which some checkpoints leave out
 } hf_ctx;
+
+// Tensor `name`, or the same name without the base-model prefix
+// (bigscience/bloom-560m stores "h.0...." for "transformer.h.0....").
+static const st_tensor *hf_find(const hf_ctx *h, const char *name) {
+    const st_tensor *t = st_set_find(&h->set, name);
+    size_t n = h->prefix ? strlen(h->prefix) : 0;
+    if (!t && n && !strncmp(name, h->prefix, n))
+        t = st_set_find(&h->set, name + n);
+    return t;
+}
 
 static int hf_check(void *ctx, const char *name, int nd, const int64_t *shape, pt_err *err) {
     const hf_ctx *h = ctx;
-    const st_tensor *t = st_set_find(&h->set, name);
+    const st_tensor *t = hf_find(h, name);
     if (!t)
         return pt_fail(err, PT_ERR_FORMAT, "%s: missing tensor %s", h->dir, name);
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)
@@ -47,7 +58,7 @@ static int hf_check(void *ctx, const char *name, int nd, const int64_t *shape, p
 
 static int hf_read(void *ctx, const char *name, float *dst, int n_head, pt_err *err) {
     const hf_ctx *h = ctx;
-    const st_tensor *t = st_set_find(&h->set, name); // checked in pass 1
+    const st_tensor *t = hf_find(h, name); // checked in pass 1
     const unsigned char *p = t->data;
     if (t->dtype == ST_F32) {
         memcpy(dst, p, t->nbytes);
@@ -118,29 +129,87 @@ static int read_rope(pt_config *c, const cJSON *root, const char *path, pt_err *
     return PT_OK;
 }
 
-static const struct {
-    const char *cls, *type;
-} ARCHS[] = {
-    {"LlamaForCausalLM", "llama"}, {"MistralForCausalLM", "mistral"}, {"Qwen2ForCausalLM", "qwen2"},
-};
-
+// model_type names the family; architectures[0], when given, must be its class.
 static int read_arch(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
     const char *type = cJSON_GetStringValue(cfg_item(root, "model_type"));
     const cJSON *archs = cfg_item(root, "architectures");
     const char *cls = cJSON_IsArray(archs) ? cJSON_GetStringValue(cJSON_GetArrayItem(archs, 0)) : NULL;
-    int n = (int)(sizeof ARCHS / sizeof ARCHS[0]), k = n;
+    const pt_arch *a = type ? arch_find(type) : NULL;
+    if (!type && cls) {  // no model_type: find the family by its class
+        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom"};
+        for (size_t i = 0; !a && i < sizeof TYPES / sizeof TYPES[0]; i++)
+            if (!strcmp(arch_find(TYPES[i])->hf_class, cls)) a = arch_find(TYPES[i]);
+    }
+    if (!a)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: architecture %s is not supported (%s are)", path,
+                       type ? type : cls ? cls : "(none given)", arch_list());
+    if (cls && strcmp(cls, a->hf_class))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: %s is not supported (a %s model loads as %s)", path, cls, a->type,
+                       a->hf_class);
+    return model_set_arch(c, a->type, path, err);
+}
+
+// The first of several spellings of one field that the config has (BLOOM's
+// own names next to the common ones); keys[0] when none.
+static const char *first_key(const cJSON *o, const char *const *keys, int n) {
     for (int i = 0; i < n; i++)
-        if ((type && !strcmp(type, ARCHS[i].type)) || (!type && cls && !strcmp(cls, ARCHS[i].cls)))
-            k = i;
-    if (k == n)
-        return pt_fail(err, PT_ERR_UNSUPPORTED,
-                       "%s: architecture %s is not supported (llama, mistral, qwen2 are)", path,
-                       type ? type : cls ? cls : "(none given)");
-    if (cls && strcmp(cls, ARCHS[k].cls))
-        return pt_fail(err, PT_ERR_UNSUPPORTED,
-                       "%s: architecture %s is not supported (LlamaForCausalLM, MistralForCausalLM, "
-                       "Qwen2ForCausalLM are)", path, cls);
-    snprintf(c->arch, sizeof c->arch, "%s", ARCHS[k].type);
+        if (cfg_item(o, keys[i])) return keys[i];
+    return keys[0];
+}
+
+// BloomConfig: hidden_size (n_embed in older files), n_layer, n_head,
+// layer_norm_epsilon; the MLP is 4 * hidden; ALiBi has no trained length.
+static int read_bloom(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
+    static const char *const HID[] = {"hidden_size", "n_embed"}, *const LAY[] = {"n_layer", "num_hidden_layers"},
+                             *const HEAD[] = {"n_head", "num_attention_heads"};
+    int rc;
+    if ((rc = cfg_int(root, first_key(root, HID, 2), 1, 0, &c->n_embd, path, err)) ||
+        (rc = cfg_int(root, first_key(root, LAY, 2), 1, 0, &c->n_layer, path, err)) ||
+        (rc = cfg_int(root, first_key(root, HEAD, 2), 1, 0, &c->n_head, path, err)) ||
+        (rc = cfg_int(root, "vocab_size", 1, 0, &c->vocab_size, path, err)) ||
+        (rc = cfg_int(root, "seq_length", 0, 2048, &c->max_ctx, path, err)) ||
+        (rc = cfg_float(root, "layer_norm_epsilon", 1e-5, &c->rms_eps, path, err)))
+        return rc;
+    if (cfg_bool(root, "apply_residual_connection_post_layernorm"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: apply_residual_connection_post_layernorm is not supported", path);
+    if (cfg_bool(root, "slow_but_exact"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: slow_but_exact (tensor-parallel rounding) is not supported", path);
+    if (c->n_embd > (1 << 20))
+        return pt_fail(err, PT_ERR_FORMAT, "%s: bad hidden size %d", path, c->n_embd);
+    c->n_ff = 4 * c->n_embd;
+    c->n_head_kv = c->n_head;
+    c->head_dim = c->n_head > 0 ? c->n_embd / c->n_head : 0;
+    if (c->head_dim * c->n_head != c->n_embd)
+        return pt_fail(err, PT_ERR_FORMAT, "%s: %d heads do not divide hidden size %d", path, c->n_head, c->n_embd);
+    c->rope_theta = 10000.0f;  // unused: ALiBi
+    const cJSON *tie = cfg_item(root, "tie_word_embeddings");
+    c->tied_embeddings = tie ? cJSON_IsTrue(tie) : 1;  // BloomConfig's default
+    return PT_OK;
+}
+
+// LlamaConfig and the configs that share its field names (Mistral, Qwen2).
+static int read_llama(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
+    int rc;
+    const char *act = cJSON_GetStringValue(cfg_item(root, "hidden_act"));
+    if (act && strcmp(act, "silu"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: activation %s is not supported (silu is)", path, act);
+    if (cfg_bool(root, "mlp_bias"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: MLP biases are not supported", path);
+    if ((rc = cfg_int(root, "num_hidden_layers", 1, 0, &c->n_layer, path, err)) ||
+        (rc = cfg_int(root, "hidden_size", 1, 0, &c->n_embd, path, err)) ||
+        (rc = cfg_int(root, "intermediate_size", 1, 0, &c->n_ff, path, err)) ||
+        (rc = cfg_int(root, "num_attention_heads", 1, 0, &c->n_head, path, err)) ||
+        (rc = cfg_int(root, "num_key_value_heads", 0, c->n_head, &c->n_head_kv, path, err)) ||
+        (rc = cfg_int(root, "vocab_size", 1, 0, &c->vocab_size, path, err)) ||
+        (rc = cfg_int(root, "max_position_embeddings", 0, 2048, &c->max_ctx, path, err)) ||
+        (rc = cfg_int(root, "head_dim", 0, c->n_head > 0 ? c->n_embd / c->n_head : 0, &c->head_dim, path, err)) ||
+        (rc = cfg_float(root, "rms_norm_eps", 1e-6, &c->rms_eps, path, err)) ||
+        (rc = read_rope(c, root, path, err)))
+        return rc;
+    if (!strcmp(c->arch, "mistral") && (rc = cfg_int(root, "sliding_window", 0, 0, &c->sliding_window, path, err)))
+        return rc;
+    c->tied_embeddings = cfg_bool(root, "tie_word_embeddings"); // LlamaConfig's default is false
+    c->has_qkv_bias = !strcmp(c->arch, "qwen2") || cfg_bool(root, "attention_bias");
     return PT_OK;
 }
 
@@ -161,30 +230,8 @@ static int read_config(pt_model *m, const char *dir, pt_err *err) {
     }
     if ((rc = read_arch(c, root, path, err)))
         goto done;
-    const char *act = cJSON_GetStringValue(cfg_item(root, "hidden_act"));
-    if (act && strcmp(act, "silu")) {
-        rc = pt_fail(err, PT_ERR_UNSUPPORTED, "%s: activation %s is not supported (silu is)", path, act);
+    if ((rc = !strcmp(c->desc->type, "bloom") ? read_bloom(c, root, path, err) : read_llama(c, root, path, err)))
         goto done;
-    }
-    if (cfg_bool(root, "mlp_bias")) {
-        rc = pt_fail(err, PT_ERR_UNSUPPORTED, "%s: MLP biases are not supported", path);
-        goto done;
-    }
-    if ((rc = cfg_int(root, "num_hidden_layers", 1, 0, &c->n_layer, path, err)) ||
-        (rc = cfg_int(root, "hidden_size", 1, 0, &c->n_embd, path, err)) ||
-        (rc = cfg_int(root, "intermediate_size", 1, 0, &c->n_ff, path, err)) ||
-        (rc = cfg_int(root, "num_attention_heads", 1, 0, &c->n_head, path, err)) ||
-        (rc = cfg_int(root, "num_key_value_heads", 0, c->n_head, &c->n_head_kv, path, err)) ||
-        (rc = cfg_int(root, "vocab_size", 1, 0, &c->vocab_size, path, err)) ||
-        (rc = cfg_int(root, "max_position_embeddings", 0, 2048, &c->max_ctx, path, err)) ||
-        (rc = cfg_int(root, "head_dim", 0, c->n_head > 0 ? c->n_embd / c->n_head : 0, &c->head_dim, path, err)) ||
-        (rc = cfg_float(root, "rms_norm_eps", 1e-6, &c->rms_eps, path, err)) ||
-        (rc = read_rope(c, root, path, err)))
-        goto done;
-    if (!strcmp(c->arch, "mistral") && (rc = cfg_int(root, "sliding_window", 0, 0, &c->sliding_window, path, err)))
-        goto done;
-    c->tied_embeddings = cfg_bool(root, "tie_word_embeddings"); // LlamaConfig's default is false
-    c->has_qkv_bias = !strcmp(c->arch, "qwen2") || cfg_bool(root, "attention_bias");
     const char *nm = cJSON_GetStringValue(cfg_item(root, "_name_or_path"));
     if (nm && *nm) {
         snprintf(c->name, sizeof c->name, "%s", nm);
@@ -265,6 +312,7 @@ int model_load_hf(pt_model *m, const char *dir, pt_err *err) {
         return rc;
     if ((rc = st_set_open_dir(&h.set, dir, err)))
         return rc;
+    h.prefix = m->cfg.desc->hf_prefix;
     model_source src = {&h, PT_SRC_HF, 0, hf_check, hf_read};
     if ((rc = model_load_weights(m, &src, err)))
         goto done;

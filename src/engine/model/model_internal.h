@@ -12,15 +12,12 @@
 #include <stdint.h>
 #include "model/model.h"
 
-typedef enum {
-    W_TOK_EMBD, W_ATTN_NORM, W_Q, W_K, W_V, W_BQ, W_BK, W_BV, W_O,
-    W_FFN_NORM, W_GATE, W_UP, W_DOWN, W_OUT_NORM, W_LM_HEAD, W_COUNT
-} weight_slot;
+// weight_slot (the tensors a family may have) is in arch.h.
 
 // One loader's view of its file(s); ctx is the source's own state.
 typedef struct {
     void *ctx;
-    pt_model_source kind;   // selects the tensor names (GGUF or HF)
+    pt_model_source kind;   // selects the tensor names (the arch's GGUF or HF ones)
     int unpermute_qk;       // GGUF llama-style files: undo the converter's q/k row order
     // Checks that tensor `name` exists, has a loadable type and the PyTorch
     // shape (n_dims, shape). Errors: missing (PT_ERR_FORMAT), type
@@ -34,12 +31,19 @@ typedef struct {
 int model_load_gguf(pt_model *m, const char *path, pt_err *err);
 int model_load_hf(pt_model *m, const char *dir, pt_err *err);
 
-// "llama", "mistral", "qwen2", "smollm" -> 1
-int model_arch_supported(const char *arch);
+// Sets c->desc and c->arch from a HF model_type or GGUF architecture;
+// PT_ERR_UNSUPPORTED naming the families peftui runs.
+int model_set_arch(pt_config *c, const char *type, const char *path, pt_err *err);
 // Checks cfg's numbers are sane (positive, heads divide, head_dim even, ...).
 int model_check_config(const pt_config *c, const char *path, pt_err *err);
 // Both passes over every slot the config needs; fills m->w, weights_mem, n_params.
 int model_load_weights(pt_model *m, const model_source *src, pt_err *err);
+// Slot s of a loaded model, layer `layer` (0 for the slots not stacked per
+// layer): its float32 weights and PyTorch shape; returns n_dims, 0 where the
+// model has no such tensor (a tied head included). For writers (export).
+int model_slot(const pt_model *m, weight_slot s, int layer, const float **data, int64_t shape[2]);
+int model_slot_per_layer(weight_slot s);
+
 // Appends one entry to m->tensors (for `info`); shape in PyTorch order.
 int model_add_desc(pt_model *m, const char *name, const char *type, int n_dims,
                    const int64_t *shape, pt_err *err);

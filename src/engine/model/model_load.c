@@ -11,28 +11,11 @@
 
 #include "model/model_internal.h"
 
-typedef struct {
-    const char *gguf, *hf;  // names, %d = layer
-    int per_layer;
-} slot_info;
-
-static const slot_info SLOTS[W_COUNT] = {
-    [W_TOK_EMBD] = {"token_embd.weight", "model.embed_tokens.weight", 0},
-    [W_ATTN_NORM] = {"blk.%d.attn_norm.weight", "model.layers.%d.input_layernorm.weight", 1},
-    [W_Q] = {"blk.%d.attn_q.weight", "model.layers.%d.self_attn.q_proj.weight", 1},
-    [W_K] = {"blk.%d.attn_k.weight", "model.layers.%d.self_attn.k_proj.weight", 1},
-    [W_V] = {"blk.%d.attn_v.weight", "model.layers.%d.self_attn.v_proj.weight", 1},
-    [W_BQ] = {"blk.%d.attn_q.bias", "model.layers.%d.self_attn.q_proj.bias", 1},
-    [W_BK] = {"blk.%d.attn_k.bias", "model.layers.%d.self_attn.k_proj.bias", 1},
-    [W_BV] = {"blk.%d.attn_v.bias", "model.layers.%d.self_attn.v_proj.bias", 1},
-    [W_O] = {"blk.%d.attn_output.weight", "model.layers.%d.self_attn.o_proj.weight", 1},
-    [W_FFN_NORM] = {"blk.%d.ffn_norm.weight", "model.layers.%d.post_attention_layernorm.weight", 1},
-    [W_GATE] = {"blk.%d.ffn_gate.weight", "model.layers.%d.mlp.gate_proj.weight", 1},
-    [W_UP] = {"blk.%d.ffn_up.weight", "model.layers.%d.mlp.up_proj.weight", 1},
-    [W_DOWN] = {"blk.%d.ffn_down.weight", "model.layers.%d.mlp.down_proj.weight", 1},
-    [W_OUT_NORM] = {"output_norm.weight", "model.norm.weight", 0},
-    [W_LM_HEAD] = {"output.weight", "lm_head.weight", 0},
-};
+// Which slots are stacked per layer.
+static int per_layer(weight_slot s) {
+    return !(s == W_TOK_EMBD || s == W_EMB_NORM || s == W_EMB_NORM_B || s == W_OUT_NORM || s == W_OUT_NORM_B ||
+             s == W_LM_HEAD);
+}
 
 // PyTorch shape of one layer's slice of slot s; returns n_dims.
 static int slot_shape(const pt_config *c, weight_slot s, int64_t shape[2]) {
@@ -40,7 +23,11 @@ static int slot_shape(const pt_config *c, weight_slot s, int64_t shape[2]) {
     int64_t Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_head_kv * c->head_dim;
     switch (s) {
     case W_TOK_EMBD: case W_LM_HEAD: shape[0] = V; shape[1] = C; return 2;
-    case W_ATTN_NORM: case W_FFN_NORM: case W_OUT_NORM: shape[0] = C; return 1;
+    case W_EMB_NORM: case W_EMB_NORM_B: case W_ATTN_NORM: case W_ATTN_NORM_B: case W_FFN_NORM: case W_FFN_NORM_B:
+    case W_OUT_NORM: case W_OUT_NORM_B: case W_BO: case W_BDOWN: shape[0] = C; return 1;
+    case W_QKV: shape[0] = Q + 2 * KV; shape[1] = C; return 2;
+    case W_BQKV: shape[0] = Q + 2 * KV; return 1;
+    case W_BUP: shape[0] = F; return 1;
     case W_Q: shape[0] = Q; shape[1] = C; return 2;
     case W_K: case W_V: shape[0] = KV; shape[1] = C; return 2;
     case W_BQ: shape[0] = Q; return 1;
@@ -55,7 +42,17 @@ static int slot_shape(const pt_config *c, weight_slot s, int64_t shape[2]) {
 static float **slot_field(pt_weights *w, weight_slot s) {
     switch (s) {
     case W_TOK_EMBD: return &w->tok_embd;
+    case W_EMB_NORM: return &w->emb_norm;
+    case W_EMB_NORM_B: return &w->emb_norm_b;
     case W_ATTN_NORM: return &w->attn_norm;
+    case W_ATTN_NORM_B: return &w->attn_norm_b;
+    case W_QKV: return &w->wqkv;
+    case W_BQKV: return &w->bqkv;
+    case W_BO: return &w->bo;
+    case W_FFN_NORM_B: return &w->ffn_norm_b;
+    case W_BUP: return &w->b_up;
+    case W_BDOWN: return &w->b_down;
+    case W_OUT_NORM_B: return &w->out_norm_b;
     case W_Q: return &w->wq;
     case W_K: return &w->wk;
     case W_V: return &w->wv;
@@ -73,7 +70,13 @@ static float **slot_field(pt_weights *w, weight_slot s) {
     }
 }
 
-static int slot_used(const pt_config *c, weight_slot s) {
+static const char *slot_fmt(const pt_config *c, pt_model_source kind, weight_slot s) {
+    return kind == PT_SRC_GGUF ? c->desc->gguf[s] : c->desc->hf[s];
+}
+
+static int slot_used(const pt_config *c, const model_source *src, weight_slot s) {
+    if (!slot_fmt(c, src->kind, s))
+        return 0;
     if (s == W_BQ || s == W_BK || s == W_BV)
         return c->has_qkv_bias;
     if (s == W_LM_HEAD)
@@ -81,9 +84,28 @@ static int slot_used(const pt_config *c, weight_slot s) {
     return 1;
 }
 
-int model_arch_supported(const char *arch) {
-    return !strcmp(arch, "llama") || !strcmp(arch, "mistral") || !strcmp(arch, "qwen2") ||
-           !strcmp(arch, "smollm");
+int model_slot_per_layer(weight_slot s) { return per_layer(s); }
+
+int model_slot(const pt_model *m, weight_slot s, int layer, const float **data, int64_t shape[2]) {
+    const pt_config *c = &m->cfg;
+    *data = NULL;
+    if ((unsigned)s >= W_COUNT || (s == W_LM_HEAD && c->tied_embeddings)) return 0;
+    const float *p = *slot_field((pt_weights *)&m->w, s);
+    int64_t sh[2] = {1, 1};
+    int nd = slot_shape(c, s, sh);
+    if (!p || !nd || layer < 0 || layer >= (per_layer(s) ? c->n_layer : 1)) return 0;
+    *data = p + (size_t)layer * (size_t)sh[0] * (size_t)(nd == 2 ? sh[1] : 1);
+    shape[0] = sh[0];
+    shape[1] = nd == 2 ? sh[1] : 0;
+    return nd;
+}
+
+int model_set_arch(pt_config *c, const char *type, const char *path, pt_err *err) {
+    c->desc = arch_find(type);
+    if (!c->desc)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: architecture %s is not supported (%s are)", path, type, arch_list());
+    snprintf(c->arch, sizeof c->arch, "%s", type);
+    return PT_OK;
 }
 
 int model_check_config(const pt_config *c, const char *path, pt_err *err) {
@@ -105,9 +127,8 @@ int model_check_config(const pt_config *c, const char *path, pt_err *err) {
     return PT_OK;
 }
 
-static void slot_name(const model_source *src, weight_slot s, int layer, char *buf, size_t cap) {
-    const char *fmt = src->kind == PT_SRC_GGUF ? SLOTS[s].gguf : SLOTS[s].hf;
-    snprintf(buf, cap, fmt, layer);
+static void slot_name(const pt_config *c, const model_source *src, weight_slot s, int layer, char *buf, size_t cap) {
+    snprintf(buf, cap, slot_fmt(c, src->kind, s), layer);
 }
 
 int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
@@ -117,13 +138,13 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
     // pass 1: every tensor present, loadable and of the right shape
     uint64_t total = 0, per_slot[W_COUNT] = {0};
     for (int s = 0; s < W_COUNT; s++) {
-        if (!slot_used(c, (weight_slot)s))
+        if (!slot_used(c, src, (weight_slot)s))
             continue;
         int64_t shape[2] = {1, 1};
         int nd = slot_shape(c, (weight_slot)s, shape);
-        int n = SLOTS[s].per_layer ? c->n_layer : 1;
+        int n = per_layer((weight_slot)s) ? c->n_layer : 1;
         for (int l = 0; l < n; l++) {
-            slot_name(src, (weight_slot)s, l, name, sizeof name);
+            slot_name(c, src, (weight_slot)s, l, name, sizeof name);
             if ((rc = src->check(src->ctx, name, nd, shape, err)))
                 return rc;
         }
@@ -141,9 +162,9 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
     // pass 2: carve the block (llm.c style) and convert each tensor into its slice
     float *p = mem;
     for (int s = 0; s < W_COUNT; s++) {
-        if (!slot_used(c, (weight_slot)s))
+        if (!slot_used(c, src, (weight_slot)s))
             continue;
-        int n = SLOTS[s].per_layer ? c->n_layer : 1;
+        int n = per_layer((weight_slot)s) ? c->n_layer : 1;
         *slot_field(&m->w, (weight_slot)s) = p;
         int n_head = 0;
         if (src->unpermute_qk && (s == W_Q || s == W_BQ))
@@ -151,7 +172,7 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
         if (src->unpermute_qk && (s == W_K || s == W_BK))
             n_head = c->n_head_kv;
         for (int l = 0; l < n; l++, p += per_slot[s]) {
-            slot_name(src, (weight_slot)s, l, name, sizeof name);
+            slot_name(c, src, (weight_slot)s, l, name, sizeof name);
             if ((rc = src->read(src->ctx, name, p, n_head, err)))
                 return rc;
         }

@@ -35,8 +35,10 @@ static int rnd_read(void *ctx, const char *name, float *dst, int n_head, pt_err 
     while (i < s->n && strcmp(s->t[i].name, name)) i++;
     if (i == s->n) return pt_fail(err, PT_ERR_INTERNAL, "random model: %s was not checked", name);
     size_t n = s->t[i].count;
-    if (strstr(name, "norm")) {
-        for (size_t j = 0; j < n; j++) dst[j] = 1.0f;
+    size_t nl = strlen(name);
+    int bias = nl > 5 && !strcmp(name + nl - 5, ".bias");
+    if (strstr(name, "norm") || bias) {   // norms' weights 1, every bias 0, as transformers initialises them
+        for (size_t j = 0; j < n; j++) dst[j] = bias ? 0.0f : 1.0f;
         return PT_OK;
     }
     uint64_t base = pt_mix64(s->seed ^ (PT_GOLDEN64 * (uint64_t)(i + 1)));
@@ -54,7 +56,8 @@ int model_random(pt_model *m, const pt_config *cfg, uint64_t seed, pt_err *err) 
     m->cfg = *cfg;
     m->source = PT_SRC_HF;
     snprintf(m->path, sizeof m->path, "(random %s)", cfg->name[0] ? cfg->name : cfg->arch);
-    int rc = model_check_config(&m->cfg, m->path, err);
+    int rc = model_set_arch(&m->cfg, cfg->arch[0] ? cfg->arch : "llama", m->path, err);
+    if (!rc) rc = model_check_config(&m->cfg, m->path, err);
     if (rc) return rc;
     random_src *s = calloc(1, sizeof *s);
     if (!s) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
@@ -77,11 +80,15 @@ int model_shape(pt_config *c, const char *name, pt_err *err) {
     } else if (!strcmp(name, "llama2-7b")) {   // meta-llama/Llama-2-7b-hf
         c->n_layer = 32; c->n_embd = 4096; c->n_ff = 11008; c->n_head = 32; c->n_head_kv = 32; c->head_dim = 128;
         c->vocab_size = 32000; c->max_ctx = 4096; c->rope_theta = 10000.0f; c->tied_embeddings = 0;
+    } else if (!strcmp(name, "bloom-560m")) {   // bigscience/bloom-560m (bloomz-560m has the same shape)
+        snprintf(c->arch, sizeof c->arch, "bloom");
+        c->n_layer = 24; c->n_embd = 1024; c->n_ff = 4096; c->n_head = 16; c->n_head_kv = 16; c->head_dim = 64;
+        c->vocab_size = 250880; c->max_ctx = 2048; c->rope_theta = 10000.0f; c->tied_embeddings = 1;
     } else if (!strcmp(name, "tiny")) {   // for tests of the benchmark itself
         c->n_layer = 2; c->n_embd = 64; c->n_ff = 128; c->n_head = 4; c->n_head_kv = 2; c->head_dim = 16;
         c->vocab_size = 300; c->max_ctx = 4096; c->rope_theta = 10000.0f; c->tied_embeddings = 1;
     } else {
-        return pt_fail(err, PT_ERR_ARG, "unknown model shape '%s' (use smollm2-135m, llama2-7b or tiny)", name);
+        return pt_fail(err, PT_ERR_ARG, "unknown model shape '%s' (use smollm2-135m, llama2-7b, bloom-560m or tiny)", name);
     }
     return PT_OK;
 }

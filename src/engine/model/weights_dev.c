@@ -10,9 +10,13 @@ static wsizes sizes_of(const pt_model *m) {
     const pt_config *c = &m->cfg;
     size_t L = c->n_layer, C = c->n_embd, F = c->n_ff, V = c->vocab_size;
     size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
+    const pt_weights *w = &m->w;
     wsizes s;
-    s.big = V * C * (c->tied_embeddings ? 1 : 2) + L * (Q * C + 2 * KV * C + C * Q + 3 * F * C);
-    s.small = 2 * L * C + C + (m->w.bq ? L * (Q + 2 * KV) : 0);
+    s.big = V * C * (c->tied_embeddings ? 1 : 2) + L * ((Q + 2 * KV) * C + C * Q + (w->w_gate ? 3 : 2) * F * C);
+    s.small = 2 * L * C + C + (w->bq ? L * (Q + 2 * KV) : 0) + (w->bqkv ? L * (Q + 2 * KV) : 0) +
+              (w->emb_norm ? C : 0) + (w->emb_norm_b ? C : 0) + (w->attn_norm_b ? L * C : 0) +
+              (w->ffn_norm_b ? L * C : 0) + (w->out_norm_b ? C : 0) + (w->bo ? L * C : 0) + (w->b_up ? L * F : 0) +
+              (w->b_down ? L * C : 0);
     return s;
 }
 
@@ -45,6 +49,9 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
         bw->w_gate = w->w_gate; bw->w_up = w->w_up; bw->w_down = w->w_down; bw->lm_head = w->lm_head;
         bw->attn_norm = w->attn_norm; bw->ffn_norm = w->ffn_norm; bw->out_norm = w->out_norm;
         bw->bq = w->bq; bw->bk = w->bk; bw->bv = w->bv;
+        bw->wqkv = w->wqkv; bw->bqkv = w->bqkv; bw->bo = w->bo; bw->b_up = w->b_up; bw->b_down = w->b_down;
+        bw->emb_norm = w->emb_norm; bw->emb_norm_b = w->emb_norm_b; bw->attn_norm_b = w->attn_norm_b;
+        bw->ffn_norm_b = w->ffn_norm_b; bw->out_norm_b = w->out_norm_b;
         return PT_OK;
     }
     wsizes s = sizes_of(m);
@@ -72,12 +79,15 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
     const pt_qlayer *ql = m->n_merged ? NULL : m->qlayers;
     bw->tok_embd = put(bw, &pw, w->tok_embd, c->tied_embeddings ? qh : NULL, V, C);
     bw->lm_head = c->tied_embeddings ? bw->tok_embd : put(bw, &pw, w->lm_head, qh, V, C);
-#define LAYERS(dst, f, rows, cols)                                                              \
+#define LAYERS_Q(dst, f, q, rows, cols)                                                         \
     do {                                                                                        \
+        if (!w->f) break;                                                                       \
         (dst) = pw;                                                                             \
         for (size_t l = 0; l < L; l++)                                                          \
-            put(bw, &pw, w->f + l * (rows) * (cols), ql ? &ql[l].f : NULL, (rows), (cols)); \
+            put(bw, &pw, w->f + l * (rows) * (cols), ql ? (q) : NULL, (rows), (cols));          \
     } while (0)
+#define LAYERS(dst, f, rows, cols) LAYERS_Q(dst, f, &ql[l].f, rows, cols)
+    LAYERS_Q(bw->wqkv, wqkv, NULL, Q + 2 * KV, C);   // (no quantised copy of a fused projection yet)
     LAYERS(bw->wq, wq, Q, C);
     LAYERS(bw->wk, wk, KV, C);
     LAYERS(bw->wv, wv, KV, C);
@@ -86,12 +96,22 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
     LAYERS(bw->w_up, w_up, F, C);
     LAYERS(bw->w_down, w_down, C, F);
 #undef LAYERS
+#undef LAYERS_Q
     SMALL(bw->attn_norm, w->attn_norm, L * C);
     SMALL(bw->ffn_norm, w->ffn_norm, L * C);
     SMALL(bw->out_norm, w->out_norm, C);
     SMALL(bw->bq, w->bq, L * Q);
     SMALL(bw->bk, w->bk, L * KV);
     SMALL(bw->bv, w->bv, L * KV);
+    SMALL(bw->bqkv, w->bqkv, L * (Q + 2 * KV));
+    SMALL(bw->bo, w->bo, L * C);
+    SMALL(bw->b_up, w->b_up, L * F);
+    SMALL(bw->b_down, w->b_down, L * C);
+    SMALL(bw->emb_norm, w->emb_norm, C);
+    SMALL(bw->emb_norm_b, w->emb_norm_b, C);
+    SMALL(bw->attn_norm_b, w->attn_norm_b, L * C);
+    SMALL(bw->ffn_norm_b, w->ffn_norm_b, L * C);
+    SMALL(bw->out_norm_b, w->out_norm_b, C);
 #undef SMALL
     return o->check(be, err);
 }

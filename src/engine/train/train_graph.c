@@ -1,5 +1,6 @@
 // train_graph.c - forward and backward of the decoder with LoRA, for
-// training. The forward keeps each layer's activations; the backward walks
+// training, the family's pieces chosen by model/block.h exactly as
+// infer/forward.c chooses them. The forward keeps each layer's activations; the backward walks
 // the same list in reverse and produces gradients for the adapter's A and B
 // only (the base weights are frozen: only their input gradients are formed).
 //
@@ -8,6 +9,7 @@
 #include "train/train_graph.h"
 
 #include "lora/adapter_dev.h"
+#include "model/block.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -54,6 +56,7 @@ struct pt_train_graph {
     float *dq, *datt;           // (R, Q)
     float *dk, *dv;             // (R, KV)
     float *dh, *dgate, *dup;    // (R, F)
+    float *qkv;                 // (R, Q + 2 KV) a fused projection's output, then its gradient (1 float unfused)
     float *drop;                // (R, max(C, F, Q)) dropped-out module input (only with lora_dropout > 0)
     int drop_cap;               // 1 when drop was allocated
     float *du;                  // (R, r_max)
@@ -66,7 +69,7 @@ struct pt_train_graph {
     int r_max;
 };
 
-#define N_SLICES 27   // the float slices of pt_train_graph.mem, in ptrs order below
+#define N_SLICES 28   // the float slices of pt_train_graph.mem, in ptrs order below
 
 // The slices' sizes in floats for a (B, T) graph over modules mods (L *
 // NSLOT; r 0 where untargeted); *nu: the LoRA u rows, *r_max the largest r.
@@ -88,8 +91,10 @@ static void graph_sizes(const pt_config *c, const pt_lora_module *mods, size_t n
     size_t v[N_SLICES] = {
         n_params,                                         // grads
         (L + 1) * R * C, L * R * Q, L * R * KV, L * R * KV, L * R * Q, L * R * C,
-        L * R * F, L * R * F, R * C, R * F, nu, R * C,    // activations
+        c->desc->mlp == PT_MLP_SWIGLU ? L * R * F : 1,    // gate: only with one
+        L * R * F, R * C, R * F, nu, R * C,               // activations
         R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F,
+        c->desc->qkv == PT_QKV_SPLIT ? 1 : R * (Q + 2 * KV),  // qkv: only for a fused projection
         dropout > 0.0f ? R * wide : 1,                    // drop: only with lora_dropout
         R * (size_t)(*r_max ? *r_max : 1), (size_t)ce * V, R, // scratch
     };
@@ -146,7 +151,7 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
     graph_sizes(c, g->ad->mods, g->a->n_params, g->a->cfg.lora_dropout, g->B, g->T, g->ce, sizes, g->u_off, &g->r_max);
     float **ptrs[] = {&g->grads, &g->x_in, &g->q, &g->k, &g->v, &g->att, &g->x_mid,
                       &g->gate, &g->up, &g->xn, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
-                      &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->drop, &g->du, &g->logits, &g->losses};
+                      &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->qkv, &g->drop, &g->du, &g->logits, &g->losses};
     size_t n = N_SLICES, total = slices_floats(sizes);
     const pt_backend_ops *o = g->be->ops;
     size_t need = total * sizeof(float) + 5 * R * sizeof(int32_t), avail = o->mem_available(g->be);
@@ -338,34 +343,51 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
 #define BI(p, l, n) ((p) ? (p) + (size_t)(l) * (size_t)(n) : NULL)   // layer l's bias or NULL
 #define WL(p, l, n) bw_layer(w, (p), (l), (n))                         // layer l's base weight
     pt_adapter *a = g->ad;
+    const pt_arch *ar = c->desc;
+    float eps = c->rms_eps;
+    int fused = ar->qkv != PT_QKV_SPLIT, QKV = Q + 2 * KV, alibi = ar->pos == PT_POS_ALIBI;
     if (a->save_embed)  // modules_to_save copies (float32, trained) replace the base's
         o->embedding(be, g->x_in, tok, a->save_embed, R, C);
     else
         o->embedding_w(be, g->x_in, tok, w->tok_embd, R, C);
+    if (w->emb_norm) {  // BLOOM's word_embeddings_layernorm; its input is kept in dx for the backward
+        o->copy(be, g->dx, g->x_in, sizeof(float) * (size_t)R * C);
+        block_norm(be, ar, g->x_in, g->dx, w->emb_norm, w->emb_norm_b, R, C, eps);
+    }
     for (int l = 0; l < L; l++) {
         float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
         float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
         float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h, *xo = LS(g->x_in, l + 1, C);
-        o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
-        lin_fwd(g, l, PT_LIN_Q, q, xn1, WL(w->wq, l, (size_t)Q * C), BI(w->bq, l, Q), R, C, Q, p_drop, dropout_seed);
-        lin_fwd(g, l, PT_LIN_K, k, xn1, WL(w->wk, l, (size_t)KV * C), BI(w->bk, l, KV), R, C, KV, p_drop, dropout_seed);
-        lin_fwd(g, l, PT_LIN_V, v, xn1, WL(w->wv, l, (size_t)KV * C), BI(w->bv, l, KV), R, C, KV, p_drop, dropout_seed);
-        o->rope(be, q, pos, R, NH, HD, c->rope_theta);
-        o->rope(be, k, pos, R, NKV, HD, c->rope_theta);
+        block_norm(be, ar, xn1, x, w->attn_norm + (size_t)l * C, BI(w->attn_norm_b, l, C), R, C, eps);
+        if (fused) {
+            lin_fwd(g, l, PT_LIN_QKV, g->qkv, xn1, WL(w->wqkv, l, (size_t)QKV * C), BI(w->bqkv, l, QKV), R, C, QKV, p_drop,
+                    dropout_seed);
+            block_split_qkv(be, ar, q, k, v, g->qkv, R, NH, HD);
+        } else {
+            lin_fwd(g, l, PT_LIN_Q, q, xn1, WL(w->wq, l, (size_t)Q * C), BI(w->bq, l, Q), R, C, Q, p_drop, dropout_seed);
+            lin_fwd(g, l, PT_LIN_K, k, xn1, WL(w->wk, l, (size_t)KV * C), BI(w->bk, l, KV), R, C, KV, p_drop, dropout_seed);
+            lin_fwd(g, l, PT_LIN_V, v, xn1, WL(w->wv, l, (size_t)KV * C), BI(w->bv, l, KV), R, C, KV, p_drop, dropout_seed);
+        }
+        if (ar->pos == PT_POS_ROPE) {
+            o->rope(be, q, pos, R, NH, HD, c->rope_theta);
+            o->rope(be, k, pos, R, NKV, HD, c->rope_theta);
+        }
         for (int b = 0; b < B; b++)  // each sequence attends causally to itself only
             o->attention(be, att + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
-                         v + (size_t)b * T * KV, T, 0, NH, NKV, HD, 0);
-        lin_fwd(g, l, PT_LIN_O, g->tmp, att, WL(w->wo, l, (size_t)C * Q), NULL, R, Q, C, p_drop, dropout_seed);
+                         v + (size_t)b * T * KV, T, 0, NH, NKV, HD, 0, alibi);
+        lin_fwd(g, l, PT_LIN_O, g->tmp, att, WL(w->wo, l, (size_t)C * Q), BI(w->bo, l, C), R, Q, C, p_drop, dropout_seed);
         o->add(be, xm, x, g->tmp, (size_t)R * C);
-        o->rmsnorm(be, xn2, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
-        lin_fwd(g, l, PT_LIN_GATE, ga, xn2, WL(w->w_gate, l, (size_t)F * C), NULL, R, C, F, p_drop, dropout_seed);
-        lin_fwd(g, l, PT_LIN_UP, upl, xn2, WL(w->w_up, l, (size_t)F * C), NULL, R, C, F, p_drop, dropout_seed);
-        o->swiglu(be, h, ga, upl, (size_t)R * F);
-        lin_fwd(g, l, PT_LIN_DOWN, g->tmp, h, WL(w->w_down, l, (size_t)C * F), NULL, R, F, C, p_drop, dropout_seed);
+        block_norm(be, ar, xn2, xm, w->ffn_norm + (size_t)l * C, BI(w->ffn_norm_b, l, C), R, C, eps);
+        if (block_has_gate(ar))
+            lin_fwd(g, l, PT_LIN_GATE, ga, xn2, WL(w->w_gate, l, (size_t)F * C), NULL, R, C, F, p_drop, dropout_seed);
+        lin_fwd(g, l, PT_LIN_UP, upl, xn2, WL(w->w_up, l, (size_t)F * C), BI(w->b_up, l, F), R, C, F, p_drop, dropout_seed);
+        block_act(be, ar, h, ga, upl, (size_t)R * F);
+        lin_fwd(g, l, PT_LIN_DOWN, g->tmp, h, WL(w->w_down, l, (size_t)C * F), BI(w->b_down, l, C), R, F, C, p_drop,
+                dropout_seed);
         o->add(be, xo, xm, g->tmp, (size_t)R * C);
     }
     float *xL = LS(g->x_in, L, C);
-    o->rmsnorm(be, g->xnf, xL, w->out_norm, R, C, c->rms_eps);
+    block_norm(be, ar, g->xnf, xL, w->out_norm, w->out_norm_b, R, C, eps);
 
     // Only the nt rows that predict a target need the head (in answer-only
     // SFT most rows do not): gather them, then head + cross-entropy a chunk at
@@ -401,32 +423,51 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
     if (!isfinite(*loss) || !backward) return o->check(be, err);  // the caller reports a NaN; no backward through it
 
     o->zero(be, g->dx, sizeof(float) * (size_t)R * C);
-    o->rmsnorm_backward(be, g->dx, g->dxn, xL, w->out_norm, R, C, c->rms_eps);
+    block_norm_backward(be, ar, g->dx, g->dxn, xL, w->out_norm, R, C, eps);
     for (int l = L - 1; l >= 0; l--) {
         float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
         float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
         float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h;
-        // ffn: x_out = x_mid + down(silu(gate(xn2)) * up(xn2)); h and xn2 recomputed as the forward made them
-        o->swiglu(be, h, ga, upl, (size_t)R * F);
-        o->rmsnorm(be, xn2, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        // ffn: x_out = x_mid + down(act(gate(xn2), up(xn2))); h and xn2 recomputed as the forward made them
+        block_act(be, ar, h, ga, upl, (size_t)R * F);
+        block_norm(be, ar, xn2, xm, w->ffn_norm + (size_t)l * C, BI(w->ffn_norm_b, l, C), R, C, eps);
         lin_bwd(g, l, PT_LIN_DOWN, g->dh, 0.0f, g->dx, h, WL(w->w_down, l, (size_t)C * F), R, F, C, p_drop, dropout_seed);
-        o->swiglu_backward(be, g->dgate, g->dup, g->dh, ga, upl, (size_t)R * F);
-        lin_bwd(g, l, PT_LIN_GATE, g->dxn, 0.0f, g->dgate, xn2, WL(w->w_gate, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
-        lin_bwd(g, l, PT_LIN_UP, g->dxn, 1.0f, g->dup, xn2, WL(w->w_up, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
-        o->rmsnorm_backward(be, g->dx, g->dxn, xm, w->ffn_norm + (size_t)l * C, R, C, c->rms_eps);
+        block_act_backward(be, ar, g->dgate, g->dup, g->dh, ga, upl, (size_t)R * F);
+        if (block_has_gate(ar)) {
+            lin_bwd(g, l, PT_LIN_GATE, g->dxn, 0.0f, g->dgate, xn2, WL(w->w_gate, l, (size_t)F * C), R, C, F, p_drop,
+                    dropout_seed);
+            lin_bwd(g, l, PT_LIN_UP, g->dxn, 1.0f, g->dup, xn2, WL(w->w_up, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
+        } else {
+            lin_bwd(g, l, PT_LIN_UP, g->dxn, 0.0f, g->dup, xn2, WL(w->w_up, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
+        }
+        block_norm_backward(be, ar, g->dx, g->dxn, xm, w->ffn_norm + (size_t)l * C, R, C, eps);
         // attention: x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
         lin_bwd(g, l, PT_LIN_O, g->datt, 0.0f, g->dx, att, WL(w->wo, l, (size_t)C * Q), R, Q, C, p_drop, dropout_seed);
         for (int b = 0; b < B; b++)
             o->attention_backward(be, g->dq + (size_t)b * T * Q, g->dk + (size_t)b * T * KV, g->dv + (size_t)b * T * KV,
                                   g->datt + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
-                                  v + (size_t)b * T * KV, att + (size_t)b * T * Q, T, NH, NKV, HD);
-        o->rope_backward(be, g->dq, pos, R, NH, HD, c->rope_theta);
-        o->rope_backward(be, g->dk, pos, R, NKV, HD, c->rope_theta);
-        o->rmsnorm(be, xn1, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);   // recomputed
-        lin_bwd(g, l, PT_LIN_Q, g->dxn, 0.0f, g->dq, xn1, WL(w->wq, l, (size_t)Q * C), R, C, Q, p_drop, dropout_seed);
-        lin_bwd(g, l, PT_LIN_K, g->dxn, 1.0f, g->dk, xn1, WL(w->wk, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
-        lin_bwd(g, l, PT_LIN_V, g->dxn, 1.0f, g->dv, xn1, WL(w->wv, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
-        o->rmsnorm_backward(be, g->dx, g->dxn, x, w->attn_norm + (size_t)l * C, R, C, c->rms_eps);
+                                  v + (size_t)b * T * KV, att + (size_t)b * T * Q, T, NH, NKV, HD, alibi);
+        if (ar->pos == PT_POS_ROPE) {
+            o->rope_backward(be, g->dq, pos, R, NH, HD, c->rope_theta);
+            o->rope_backward(be, g->dk, pos, R, NKV, HD, c->rope_theta);
+        }
+        block_norm(be, ar, xn1, x, w->attn_norm + (size_t)l * C, BI(w->attn_norm_b, l, C), R, C, eps);   // recomputed
+        if (fused) {
+            block_join_qkv(be, ar, g->qkv, g->dq, g->dk, g->dv, R, NH, HD);
+            lin_bwd(g, l, PT_LIN_QKV, g->dxn, 0.0f, g->qkv, xn1, WL(w->wqkv, l, (size_t)QKV * C), R, C, QKV, p_drop,
+                    dropout_seed);
+        } else {
+            lin_bwd(g, l, PT_LIN_Q, g->dxn, 0.0f, g->dq, xn1, WL(w->wq, l, (size_t)Q * C), R, C, Q, p_drop, dropout_seed);
+            lin_bwd(g, l, PT_LIN_K, g->dxn, 1.0f, g->dk, xn1, WL(w->wk, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
+            lin_bwd(g, l, PT_LIN_V, g->dxn, 1.0f, g->dv, xn1, WL(w->wv, l, (size_t)KV * C), R, C, KV, p_drop, dropout_seed);
+        }
+        block_norm_backward(be, ar, g->dx, g->dxn, x, w->attn_norm + (size_t)l * C, R, C, eps);
+    }
+    if (w->emb_norm && a->save_embed) {  // through the embedding's norm: its input, recomputed, is the embedding rows
+        o->embedding(be, g->tmp, tok, a->save_embed, R, C);
+        o->copy(be, g->dxn, g->dx, sizeof(float) * (size_t)R * C);
+        o->zero(be, g->dx, sizeof(float) * (size_t)R * C);
+        block_norm_backward(be, ar, g->dx, g->dxn, g->tmp, w->emb_norm, R, C, eps);
     }
     if (a->save_embed)  // dx is now d(embedding rows): scatter into the saved table's gradient
         o->embedding_backward(be, g->grads + (a->save_embed - a->params), g->dx, tok, R, C);

@@ -1,0 +1,98 @@
+// arch.c - the architecture table: one row per decoder family (see arch.h).
+#include "model/arch.h"
+
+#include <string.h>
+
+// LLaMA and the families that share its layout (Mistral, Qwen2, SmolLM).
+#define LLAMA_NAMES                                                                              \
+    .hf = {[W_TOK_EMBD] = "model.embed_tokens.weight",                                           \
+           [W_ATTN_NORM] = "model.layers.%d.input_layernorm.weight",                             \
+           [W_Q] = "model.layers.%d.self_attn.q_proj.weight",                                    \
+           [W_K] = "model.layers.%d.self_attn.k_proj.weight",                                    \
+           [W_V] = "model.layers.%d.self_attn.v_proj.weight",                                    \
+           [W_BQ] = "model.layers.%d.self_attn.q_proj.bias",                                     \
+           [W_BK] = "model.layers.%d.self_attn.k_proj.bias",                                     \
+           [W_BV] = "model.layers.%d.self_attn.v_proj.bias",                                     \
+           [W_O] = "model.layers.%d.self_attn.o_proj.weight",                                    \
+           [W_FFN_NORM] = "model.layers.%d.post_attention_layernorm.weight",                     \
+           [W_GATE] = "model.layers.%d.mlp.gate_proj.weight",                                    \
+           [W_UP] = "model.layers.%d.mlp.up_proj.weight",                                        \
+           [W_DOWN] = "model.layers.%d.mlp.down_proj.weight",                                    \
+           [W_OUT_NORM] = "model.norm.weight",                                                   \
+           [W_LM_HEAD] = "lm_head.weight"},                                                      \
+    .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_ATTN_NORM] = "blk.%d.attn_norm.weight",      \
+             [W_Q] = "blk.%d.attn_q.weight", [W_K] = "blk.%d.attn_k.weight",                     \
+             [W_V] = "blk.%d.attn_v.weight", [W_BQ] = "blk.%d.attn_q.bias",                      \
+             [W_BK] = "blk.%d.attn_k.bias", [W_BV] = "blk.%d.attn_v.bias",                       \
+             [W_O] = "blk.%d.attn_output.weight", [W_FFN_NORM] = "blk.%d.ffn_norm.weight",       \
+             [W_GATE] = "blk.%d.ffn_gate.weight", [W_UP] = "blk.%d.ffn_up.weight",               \
+             [W_DOWN] = "blk.%d.ffn_down.weight", [W_OUT_NORM] = "output_norm.weight",           \
+             [W_LM_HEAD] = "output.weight"}
+
+#define LLAMA_MODULES                                                                              \
+    .layers = "model.layers",                                                                      \
+    .modules = {[PT_LIN_Q] = "self_attn.q_proj", [PT_LIN_K] = "self_attn.k_proj",                  \
+                [PT_LIN_V] = "self_attn.v_proj", [PT_LIN_O] = "self_attn.o_proj",                  \
+                [PT_LIN_GATE] = "mlp.gate_proj", [PT_LIN_UP] = "mlp.up_proj", [PT_LIN_DOWN] = "mlp.down_proj"}
+
+#define LLAMA_LIKE(t, cls)                                                                                             \
+    {.type = t, .hf_class = cls, .norm = PT_NORM_RMS, .pos = PT_POS_ROPE, .qkv = PT_QKV_SPLIT, .mlp = PT_MLP_SWIGLU, \
+     LLAMA_NAMES, LLAMA_MODULES}
+
+static const pt_arch ARCHS[] = {
+    LLAMA_LIKE("llama", "LlamaForCausalLM"),
+    LLAMA_LIKE("mistral", "MistralForCausalLM"),
+    LLAMA_LIKE("qwen2", "Qwen2ForCausalLM"),
+    // BLOOM: ALiBi, LayerNorm with biases (one more after the embedding),
+    // one query_key_value laid out per head, GELU (tanh), biases on every
+    // linear layer, the head tied to the embedding.
+    {.type = "bloom", .hf_class = "BloomForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_ALIBI,
+     .qkv = PT_QKV_HEADS, .mlp = PT_MLP_GELU_TANH, .hf_prefix = "transformer.",
+     .hf = {[W_TOK_EMBD] = "transformer.word_embeddings.weight",
+            [W_EMB_NORM] = "transformer.word_embeddings_layernorm.weight",
+            [W_EMB_NORM_B] = "transformer.word_embeddings_layernorm.bias",
+            [W_ATTN_NORM] = "transformer.h.%d.input_layernorm.weight",
+            [W_ATTN_NORM_B] = "transformer.h.%d.input_layernorm.bias",
+            [W_QKV] = "transformer.h.%d.self_attention.query_key_value.weight",
+            [W_BQKV] = "transformer.h.%d.self_attention.query_key_value.bias",
+            [W_O] = "transformer.h.%d.self_attention.dense.weight",
+            [W_BO] = "transformer.h.%d.self_attention.dense.bias",
+            [W_FFN_NORM] = "transformer.h.%d.post_attention_layernorm.weight",
+            [W_FFN_NORM_B] = "transformer.h.%d.post_attention_layernorm.bias",
+            [W_UP] = "transformer.h.%d.mlp.dense_h_to_4h.weight",
+            [W_BUP] = "transformer.h.%d.mlp.dense_h_to_4h.bias",
+            [W_DOWN] = "transformer.h.%d.mlp.dense_4h_to_h.weight",
+            [W_BDOWN] = "transformer.h.%d.mlp.dense_4h_to_h.bias",
+            [W_OUT_NORM] = "transformer.ln_f.weight",
+            [W_OUT_NORM_B] = "transformer.ln_f.bias",
+            [W_LM_HEAD] = "lm_head.weight"},
+     .layers = "transformer.h",
+     .modules = {[PT_LIN_QKV] = "self_attention.query_key_value", [PT_LIN_O] = "self_attention.dense",
+                 [PT_LIN_UP] = "mlp.dense_h_to_4h", [PT_LIN_DOWN] = "mlp.dense_4h_to_h"}},
+};
+
+const pt_arch *arch_find(const char *type) {
+    if (!strcmp(type, "smollm")) type = "llama";  // SmolLM's GGUF name; a LlamaForCausalLM
+    for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
+        if (!strcmp(ARCHS[i].type, type)) return &ARCHS[i];
+    return NULL;
+}
+
+const char *arch_list(void) { return "llama, mistral, qwen2, bloom"; }
+
+const char *arch_module_short(const pt_arch *a, pt_linear s) {
+    const char *m = a->modules[s];
+    if (!m) return NULL;
+    const char *dot = strrchr(m, '.');
+    return dot ? dot + 1 : m;
+}
+
+weight_slot arch_weight_slot(pt_linear s) {
+    static const weight_slot W[PT_LIN_COUNT] = {W_Q, W_K, W_V, W_O, W_GATE, W_UP, W_DOWN, W_QKV};
+    return W[s];
+}
+
+weight_slot arch_bias_slot(pt_linear s) {
+    static const weight_slot B[PT_LIN_COUNT] = {W_BQ, W_BK, W_BV, W_BO, W_COUNT, W_BUP, W_BDOWN, W_BQKV};
+    return B[s];
+}

@@ -1,0 +1,73 @@
+// block.h - the pieces of a decoder block that differ between families
+// (arch.h), as backend calls. infer/forward.c and train/train_graph.c both
+// go through these, so a family's norm, activation and fused-QKV layout are
+// chosen in one place for inference and training alike.
+#ifndef PT_BLOCK_H
+#define PT_BLOCK_H
+
+#include "backend/backend.h"
+#include "model/arch.h"
+
+// out (N, C) = norm(inp) with weight w (C) and, for LayerNorm, bias b (C).
+static inline void block_norm(pt_backend *be, const pt_arch *a, float *out, const float *inp, const float *w,
+                              const float *b, int N, int C, float eps) {
+    if (a->norm == PT_NORM_LAYER)
+        be->ops->layernorm(be, out, inp, w, b, N, C, eps);
+    else
+        be->ops->rmsnorm(be, out, inp, w, N, C, eps);
+}
+
+// dinp (N, C) += d norm(inp) / d inp applied to dout (N, C).
+static inline void block_norm_backward(pt_backend *be, const pt_arch *a, float *dinp, const float *dout,
+                                       const float *inp, const float *w, int N, int C, float eps) {
+    if (a->norm == PT_NORM_LAYER)
+        be->ops->layernorm_backward(be, dinp, dout, inp, w, N, C, eps);
+    else
+        be->ops->rmsnorm_backward(be, dinp, dout, inp, w, N, C, eps);
+}
+
+// Whether the MLP has a gate projection (SwiGLU) or only up (GELU).
+static inline int block_has_gate(const pt_arch *a) { return a->mlp == PT_MLP_SWIGLU; }
+
+// h (n) = act(gate, up): silu(gate) * up, or gelu_tanh(up) (gate unused).
+static inline void block_act(pt_backend *be, const pt_arch *a, float *h, const float *gate, const float *up,
+                             size_t n) {
+    if (a->mlp == PT_MLP_SWIGLU)
+        be->ops->swiglu(be, h, gate, up, n);
+    else
+        be->ops->gelu(be, h, up, n, PT_GELU_TANH);
+}
+
+// dgate, dup (n) from dh (n); dgate untouched without a gate.
+static inline void block_act_backward(pt_backend *be, const pt_arch *a, float *dgate, float *dup, const float *dh,
+                                      const float *gate, const float *up, size_t n) {
+    if (a->mlp == PT_MLP_SWIGLU)
+        be->ops->swiglu_backward(be, dgate, dup, dh, gate, up, n);
+    else
+        be->ops->gelu_backward(be, dup, dh, up, n, PT_GELU_TANH);
+}
+
+// q (N, NH*HD), k, v (N, NKV*HD) from a fused projection's output qkv
+// (N, NH*HD + 2*NKV*HD) in the family's row layout. PT_QKV_HEADS is
+// (NH, 3, HD) per row (so NKV == NH): each head's q, k and v sit side by
+// side, and one strided copy over N*NH rows of HD picks each out.
+static inline void block_split_qkv(pt_backend *be, const pt_arch *a, float *q, float *k, float *v, const float *qkv,
+                                   int N, int NH, int HD) {
+    (void)a;  // PT_QKV_HEADS is the only fused layout so far
+    size_t rows = (size_t)N * NH, hd = (size_t)HD;
+    be->ops->copy2d(be, q, hd, qkv, 3 * hd, rows, hd);
+    be->ops->copy2d(be, k, hd, qkv + hd, 3 * hd, rows, hd);
+    be->ops->copy2d(be, v, hd, qkv + 2 * hd, 3 * hd, rows, hd);
+}
+
+// The reverse: dqkv (N, 3*NH*HD) from dq, dk, dv, for the backward.
+static inline void block_join_qkv(pt_backend *be, const pt_arch *a, float *dqkv, const float *dq, const float *dk,
+                                  const float *dv, int N, int NH, int HD) {
+    (void)a;
+    size_t rows = (size_t)N * NH, hd = (size_t)HD;
+    be->ops->copy2d(be, dqkv, 3 * hd, dq, hd, rows, hd);
+    be->ops->copy2d(be, dqkv + hd, 3 * hd, dk, hd, rows, hd);
+    be->ops->copy2d(be, dqkv + 2 * hd, 3 * hd, dv, hd, rows, hd);
+}
+
+#endif

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""make_tiny_families.py - tiny random checkpoints of the other decoder families
+(issue 11), each a scaled-down copy of a real config with every flag kept, saved
+by transformers as F32 safetensors under tests/data/tiny/, with golden logits.
+
+Run with the reference venv after make_tiny_models.py (it reuses llama-hf's
+tokenizer files, so token ids mean the same thing in every tiny model):
+    .venv-ref/bin/python tests/reference/make_tiny_families.py
+
+  bloom-hf/    BloomForCausalLM from bigscience/bloom-560m's config: ALiBi,
+               LayerNorm (eps 1e-5) with biases, word_embeddings_layernorm,
+               fused query_key_value (n_head, 3, head_dim), GELU (tanh),
+               biases on every linear layer, tied head. Scaled down to
+               hidden 48, 6 heads (not a power of two: BLOOM's extra ALiBi
+               slopes, as in the 176B model's 112 heads), 2 layers.
+
+golden_logits.bin has make_tiny_models.py's format ("PTLG", v1): transformers
+float32 logits of every position for the same fixed token sequence.
+"""
+import os
+import shutil
+import sys
+
+import torch
+from transformers import BloomConfig, BloomForCausalLM, PreTrainedTokenizerFast
+
+sys.path.insert(0, os.path.dirname(__file__))
+from make_tiny_models import GOLDEN_TEXT, N_GOLDEN, ROOT, randomise, write_golden  # noqa: E402
+
+
+def tokenizer():
+    return PreTrainedTokenizerFast.from_pretrained(os.path.join(ROOT, "llama-hf"))
+
+
+def save(model, tok, name):
+    out = os.path.join(ROOT, name)
+    shutil.rmtree(out, ignore_errors=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
+def golden_ids(tok):
+    ids = tok(GOLDEN_TEXT, add_special_tokens=False)["input_ids"]
+    return (ids + [1, 2, 0] * N_GOLDEN)[:N_GOLDEN]
+
+
+def bloom(tok):
+    # bigscience/bloom-560m: hidden 1024, 24 layers, 16 heads, eps 1e-5,
+    # apply_residual_connection_post_layernorm false, slow_but_exact false,
+    # pretraining_tp 1, tied embeddings.
+    cfg = BloomConfig(vocab_size=len(tok.get_vocab()), hidden_size=48, n_layer=2, n_head=6,
+                      layer_norm_epsilon=1e-5, apply_residual_connection_post_layernorm=False,
+                      slow_but_exact=False, pretraining_tp=1, tie_word_embeddings=True,
+                      bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(11)
+    m = BloomForCausalLM(cfg).float()
+    randomise(m, 11)
+    with torch.no_grad():  # ln_f is a norm too, though its name does not end in "norm.weight"
+        g = torch.Generator().manual_seed(12)
+        m.transformer.ln_f.weight.copy_(1.0 + 0.1 * torch.randn(48, generator=g))
+    m.tie_weights()
+    out = save(m, tok, "bloom-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
+def main():
+    tok = tokenizer()
+    bloom(tok)
+
+
+if __name__ == "__main__":
+    main()
