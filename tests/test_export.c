@@ -264,8 +264,8 @@ static void test_gguf_lora(const pt_model *m, const char *tmp) {
         CHECK(kv && kv->type == GGUF_TYPE_FLOAT32 && alpha == 8.0f);
         int hd = m->cfg.head_dim, bad = 0;
         for (int l = 0; l < 2; l++) {
-            static const char *const GN[PT_LIN_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
-            for (int sl = 0; sl < PT_LIN_COUNT; sl++) {
+            static const char *const GN[PT_LIN_QKV] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"};
+            for (int sl = 0; sl < PT_LIN_QKV; sl++) {
                 const pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + sl];
                 char n[96];
                 snprintf(n, sizeof n, "blk.%d.%s.weight.lora_a", l, GN[sl]);

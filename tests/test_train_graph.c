@@ -32,18 +32,18 @@ static void make_adapter(pt_adapter *a, const pt_model *m, int r, float alpha, f
     memset(a, 0, sizeof *a);
     const pt_config *c = &m->cfg;
     int Q = c->n_head * c->head_dim, KV = c->n_head_kv * c->head_dim;
-    int io[PT_LIN_COUNT][2] = {{c->n_embd, Q}, {c->n_embd, KV}, {c->n_embd, KV}, {Q, c->n_embd},
+    int io[PT_LIN_QKV][2] = {{c->n_embd, Q}, {c->n_embd, KV}, {c->n_embd, KV}, {Q, c->n_embd},
                                {c->n_embd, c->n_ff}, {c->n_embd, c->n_ff}, {c->n_ff, c->n_embd}};
     a->n_layer = c->n_layer;
     a->cfg.r = r;
     a->cfg.lora_alpha = alpha;
     a->cfg.lora_dropout = dropout;
     a->mods = calloc((size_t)c->n_layer * PT_LIN_COUNT, sizeof *a->mods);
-    for (int s = 0; s < PT_LIN_COUNT; s++) a->n_params += (size_t)r * (io[s][0] + io[s][1]) * c->n_layer;
+    for (int s = 0; s < PT_LIN_QKV; s++) a->n_params += (size_t)r * (io[s][0] + io[s][1]) * c->n_layer;
     a->params = calloc(a->n_params, sizeof(float));
     float *p = a->params;
     for (int l = 0; l < c->n_layer; l++)
-        for (int s = 0; s < PT_LIN_COUNT; s++) {
+        for (int s = 0; s < PT_LIN_QKV; s++) {  // llama's seven; the fused slot stays empty
             pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
             mod->r = r;
             mod->scale = alpha / r;
@@ -105,7 +105,7 @@ static void peft_parity(const pt_model *m, pt_backend *be, const batch *bt, cons
     char key[160];
     int missing = 0;
     for (int l = 0; l < m->cfg.n_layer; l++)
-        for (int s = 0; s < PT_LIN_COUNT; s++) {
+        for (int s = 0; s < PT_LIN_QKV; s++) {  // llama's seven; the fused slot stays empty
             pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + s];
             key_of(key, sizeof key, l, s, "A");
             const st_tensor *tA = st_find(st, key);
@@ -130,7 +130,7 @@ static void peft_parity(const pt_model *m, pt_backend *be, const batch *bt, cons
     const float *grads = train_graph_grads(g);
     double worst = 0;
     for (int l = 0; l < m->cfg.n_layer; l++)
-        for (int s = 0; s < PT_LIN_COUNT; s++) {
+        for (int s = 0; s < PT_LIN_QKV; s++) {  // llama's seven; the fused slot stays empty
             pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + s];
             for (int ab = 0; ab < 2; ab++) {
                 key_of(key, sizeof key, l, s, ab ? "B" : "A");
@@ -145,7 +145,7 @@ static void peft_parity(const pt_model *m, pt_backend *be, const batch *bt, cons
             }
         }
     printf("%s: loss %.7f (PEFT %.7f), worst gradient error %.2g over %d tensors\n", be->ops->name, loss, bt->loss,
-           worst, 2 * PT_LIN_COUNT * m->cfg.n_layer);
+           worst, 2 * PT_LIN_QKV * m->cfg.n_layer);
 
     // accumulation: two half-scaled steps equal one full step
     float *once = malloc(sizeof(float) * a.n_params);
@@ -255,7 +255,7 @@ static void modules_to_save(const pt_model *m, pt_backend *be) {
     // the golden's starting values
     char key[200];
     for (int l = 0; l < m->cfg.n_layer; l++)
-        for (int s = 0; s < PT_LIN_COUNT; s++) {
+        for (int s = 0; s < PT_LIN_QKV; s++) {  // llama's seven; the fused slot stays empty
             pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + s];
             CHECK(!mod->A == !(s == PT_LIN_Q || s == PT_LIN_V));
             if (!mod->A) continue;

@@ -11,7 +11,15 @@
 #include "tui/tui.h"
 #include "tui/heat.h"
 
-static const char *const MODULES[7] = {"q", "k", "v", "o", "gate", "up", "down"};
+// A heat-map column's label: LLaMA's modules shortened, others as named.
+static const char *column_name(const char *short_name) {
+    static const char *const LONG[] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj",
+                                       "query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"};
+    static const char *const SHORT[] = {"q", "k", "v", "o", "gate", "up", "down", "qkv", "o", "up", "down"};
+    for (size_t i = 0; i < sizeof LONG / sizeof LONG[0]; i++)
+        if (!strcmp(short_name, LONG[i])) return SHORT[i];
+    return short_name;
+}
 
 static const char *state_name(int s) {
     switch (s) {
@@ -75,7 +83,11 @@ static void draw_inside(tui_app *a, int y, int x, int h, int w) {
     for (int i = 0; i < a->n_norms; i++)
         if (a->norms[i] > vmax) vmax = a->norms[i];
     canvas_put(cv, y, x, TUI_DIM, "|scale * B@A| per layer (rows) and module", -1, w);
-    heat_draw(cv, y + 1, x, h - 1, w, a->norms, a->n_norms / 7, 7, MODULES, vmax);
+    const char *cols[16];   // the modules of one layer, as pt_ws_modules lists them
+    int nc = 0;
+    for (int i = 0; i < a->n_mods && a->mods[i].layer == 0 && nc < 16; i++) cols[nc++] = column_name(a->mods[i].short_name);
+    if (nc == 0) return;
+    heat_draw(cv, y + 1, x, h - 1, w, a->norms, a->n_norms / nc, nc, cols, vmax);
 }
 
 static void draw(tui_app *a, int y, int x, int h, int w) {

@@ -291,7 +291,8 @@ int pt_ws_adapter_info(pt_ws *ws, int id, pt_adapter_info *out);
 int pt_ws_adapters(pt_ws *ws, int *ids, int cap);   // ids in the order they were added; returns the count
 // By name, or by the path it came from; 0: none.
 int pt_ws_adapter_find(pt_ws *ws, const char *name_or_path);
-// Per layer and module (n_layer * 7: q, k, v, o, gate, up, down) the
+// Per layer and module (n_layer * the model's modules a layer, in
+// pt_ws_modules' order: q, k, v, o, gate, up, down on a LLaMA) the
 // Frobenius norm of scale * B @ A at the adapter's user scale, -1 where it
 // has no module; while it trains, of the last finished step. Returns the count.
 int pt_ws_adapter_norms(pt_ws *ws, int id, float *norms, int cap, pt_err *err);

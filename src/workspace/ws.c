@@ -453,16 +453,18 @@ int pt_ws_modules(pt_ws *ws, pt_module_info *out, int cap) {
     int n = 0;
     if (mods && lora_match(m, &c, mods, NULL, NULL, NULL) == PT_OK)
         for (int l = 0; l < m->cfg.n_layer; l++)
-            for (int s = 0; s < PT_LIN_COUNT; s++, n++) {
-                if (n >= cap) continue;
-                pt_module_info *o = &out[n];
+            for (int s = 0; s < PT_LIN_COUNT; s++) {
+                const char *shrt = arch_module_short(m->cfg.desc, (pt_linear)s);
+                if (!shrt) continue;   // the family has no such layer
+                if (n >= cap) { n++; continue; }
+                pt_module_info *o = &out[n++];
                 memset(o, 0, sizeof *o);
-                lora_module_name(o->name, sizeof o->name, l, (pt_linear)s);
-                snprintf(o->short_name, sizeof o->short_name, "%s", pt_linear_names[s]);
+                lora_module_name(o->name, sizeof o->name, m->cfg.desc, l, (pt_linear)s);
+                snprintf(o->short_name, sizeof o->short_name, "%s", shrt);
                 o->layer = l;
                 o->in = mods[l * PT_LIN_COUNT + s].in;
                 o->out = mods[l * PT_LIN_COUNT + s].out;
-                for (int k = 0; k < n_def; k++) o->default_target |= !strcmp(defaults[k], pt_linear_names[s]);
+                for (int k = 0; k < n_def; k++) o->default_target |= !strcmp(defaults[k], shrt);
             }
     free(mods);
     pthread_mutex_unlock(&ws->mu);

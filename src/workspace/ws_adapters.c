@@ -466,7 +466,13 @@ int pt_ws_adapter_norms(pt_ws *ws, int id, float *norms, int cap, pt_err *err) {
         rc = pt_fail(err, PT_ERR_NOMEM, "out of memory");
     } else {
         adapter_norms(&view, h.scale, tmp);
-        for (int i = 0; i < n && i < cap; i++) norms[i] = tmp[i];
+        int k = 0;   // the model's own modules only, in pt_ws_modules' order
+        for (int i = 0; i < n; i++)
+            if (a->arch->modules[i % PT_LIN_COUNT]) {
+                if (k < cap) norms[k] = tmp[i];
+                k++;
+            }
+        n = k;
     }
     free(tmp);
     free(host);

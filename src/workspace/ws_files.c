@@ -188,6 +188,11 @@ static int gguf_is(const char *path, int want_adapter) {
     return !strcmp(type, "adapter") == !!want_adapter;
 }
 
+// A llama.cpp LoRA's layers as PEFT names them on a LLaMA-family model
+// (a peek has no model to ask; PT_LIN_QKV is the fused attn_qkv).
+static const char *const GGUF_LORA_TARGETS[PT_LIN_COUNT] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                            "up_proj", "down_proj", "qkv"};
+
 static int arch_int(const gguf_file *g, const char *arch, const char *suffix, int *out, pt_err *err) {
     char key[128];
     int64_t v = 0;
@@ -467,7 +472,7 @@ static int peek_peft(const char *dir, pt_adapter_peek *o, pt_err *err) {
 
 // llama.cpp's module names, in pt_linear order (adapter_gguf.c reads the same).
 static const char *const GGUF_LIN[PT_LIN_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                   "ffn_gate", "ffn_up", "ffn_down"};
+                                                   "ffn_gate", "ffn_up", "ffn_down", "attn_qkv"};
 
 static int peek_gguf_lora(const char *path, pt_adapter_peek *o, pt_err *err) {
     gguf_file g;
@@ -520,7 +525,8 @@ static int peek_gguf_lora(const char *path, pt_adapter_peek *o, pt_err *err) {
     size_t len = 0;
     for (int s = 0; s < PT_LIN_COUNT && len < sizeof o->targets; s++)
         if (slots & (1u << s))
-            len += (size_t)snprintf(o->targets + len, sizeof o->targets - len, "%s%s", len ? ", " : "", pt_linear_names[s]);
+            len += (size_t)snprintf(o->targets + len, sizeof o->targets - len, "%s%s", len ? ", " : "",
+                                    GGUF_LORA_TARGETS[s]);
     if ((rc = gguf_get_str(&g, "general.basename", o->base, sizeof o->base, &found, err))) goto done;
     if (!found) o->base[0] = 0;
     last_part(path, o->name, sizeof o->name);

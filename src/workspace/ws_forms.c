@@ -130,7 +130,8 @@ int pt_ws_lora_match(pt_ws *ws, const pt_lora_config *cfg, uint8_t *matched, int
     int L = rc ? 0 : ws->model.cfg.n_layer;
     if (!rc && !(mods = calloc((size_t)L * PT_LIN_COUNT, sizeof *mods))) rc = pt_fail(err, PT_ERR_NOMEM, "out of memory");
     if (!rc) rc = lora_match(&ws->model, cfg, mods, n_matched, n_params, err);
-    for (int i = 0; !rc && matched && i < L * PT_LIN_COUNT && i < cap; i++) matched[i] = mods[i].r > 0;
+    for (int i = 0, k = 0; !rc && matched && i < L * PT_LIN_COUNT; i++)   // in pt_ws_modules' order
+        if (ws->model.cfg.desc->modules[i % PT_LIN_COUNT] && k < cap) matched[k++] = mods[i].r > 0;
     free(mods);
     pthread_mutex_unlock(&ws->mu);
     return rc;

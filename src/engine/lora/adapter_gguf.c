@@ -27,7 +27,7 @@
 #define MAX_RANK 1000000  // as lora_config.c bounds rank_pattern values
 
 static const char *const GGUF_LIN[PT_LIN_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                   "ffn_gate", "ffn_up", "ffn_down"};
+                                                   "ffn_gate", "ffn_up", "ffn_down", "attn_qkv"};
 
 // One module's tensors as found in the file: lora_a (t[0]) and lora_b (t[1]).
 typedef struct {
@@ -77,8 +77,8 @@ static int parse_name(gguf_str s, int *layer, int *slot, int *ab) {
 // "model\.layers\.(?:0|3)\.(?:self_attn\.q_proj|...)|..." (in one (?:...)):
 // exactly the modules mask gives (per layer, bit s: slot s), layers grouped by the
 // set of modules they have. malloc'd, or NULL when out of memory.
-static char *exact_regex(const unsigned char *mask, int L) {
-    size_t cap = (size_t)L * (16 + 40 + PT_LIN_COUNT * 28) + 16, n = 0;
+static char *exact_regex(const pt_arch *a, const unsigned char *mask, int L) {
+    size_t cap = (size_t)L * (16 + 40 + PT_LIN_COUNT * 40) + 16, n = 0;
     char *rx = malloc(cap);
     unsigned char *done = calloc((size_t)L, 1);
     if (!rx || !done) {
@@ -91,7 +91,9 @@ static char *exact_regex(const unsigned char *mask, int L) {
     int alts = 0;
     for (int l = 0; l < L; l++) {
         if (!mask[l] || done[l]) continue;
-        PUT("%smodel\\.layers\\.(?:", alts++ ? "|" : "");
+        PUT("%s", alts++ ? "|" : "");
+        for (const char *c = a->layers; *c; c++) PUT(*c == '.' ? "\\." : "%c", *c);
+        PUT("\\.(?:");
         int first = 1;
         for (int k = l; k < L; k++)
             if (mask[k] == mask[l]) {
@@ -103,7 +105,8 @@ static char *exact_regex(const unsigned char *mask, int L) {
         first = 1;
         for (int s = 0; s < PT_LIN_COUNT; s++)
             if (mask[l] & (1u << s)) {
-                PUT("%s%s\\.%s", first ? "" : "|", pt_linear_parents[s], pt_linear_names[s]);
+                PUT("%s", first ? "" : "|");
+                for (const char *c = a->modules[s]; *c; c++) PUT(*c == '.' ? "\\." : "%c", *c);
                 first = 0;
             }
         PUT(")");
@@ -116,7 +119,7 @@ static char *exact_regex(const unsigned char *mask, int L) {
 
 // cfg's targets, ranks and alpha for the modules in pairs (L * PT_LIN_COUNT,
 // r 0 where absent). alpha 0: llama.cpp's scale 1 per module (alpha = r).
-static int build_config(pt_lora_config *cfg, const gguf_pair *pairs, int L, float alpha, const char *path,
+static int build_config(pt_lora_config *cfg, const pt_arch *a, const gguf_pair *pairs, int L, float alpha, const char *path,
                         pt_err *err) {
     int n = L * PT_LIN_COUNT, rc = PT_OK;
     unsigned char *mask = calloc((size_t)L, 1);  // per layer: bit s set when slot s is present
@@ -152,7 +155,7 @@ static int build_config(pt_lora_config *cfg, const gguf_pair *pairs, int L, floa
         if (!(cfg->target_modules = calloc((size_t)ns, sizeof(char *)))) goto nomem;
         for (int s = 0; s < PT_LIN_COUNT; s++)
             if ((slots >> s) & 1) {
-                if (!(cfg->target_modules[cfg->n_target_modules] = strdup(pt_linear_names[s]))) goto nomem;
+                if (!(cfg->target_modules[cfg->n_target_modules] = strdup(arch_module_short(a, (pt_linear)s)))) goto nomem;
                 cfg->n_target_modules++;
             }
         if (n_layers < L) {
@@ -161,7 +164,7 @@ static int build_config(pt_lora_config *cfg, const gguf_pair *pairs, int L, floa
                 if (mask[l]) cfg->layers_to_transform[cfg->n_layers_to_transform++] = l;
         }
     } else {
-        if (!(rx = exact_regex(mask, L))) goto nomem;
+        if (!(rx = exact_regex(a, mask, L))) goto nomem;
         cfg->target_regex = rx;
         rx = NULL;
     }
@@ -176,7 +179,7 @@ static int build_config(pt_lora_config *cfg, const gguf_pair *pairs, int L, floa
         for (int i = 0; i < n; i++) {
             if (!pairs[i].r || pairs[i].r == cfg->r) continue;
             char name[128];
-            lora_module_name(name, sizeof name, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+            lora_module_name(name, sizeof name, a, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
             pt_pattern *p = &cfg->rank_pattern[cfg->n_rank_pattern];
             if (!(p->key = strdup(name))) goto nomem;
             p->value = (float)pairs[i].r;  // <= MAX_RANK: exact in a float
@@ -273,6 +276,11 @@ int adapter_load_gguf(pt_adapter *a, const pt_model *m, const char *path, char *
                          "(blk.N.attn_q ... ffn_down.weight.lora_a / lora_b)", path, NAME_ARG(t->name));
             goto fail;
         }
+        if (!m->cfg.desc->modules[sl]) {
+            rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %.*s is for a layer a %s model does not have (an adapter made "
+                         "for another base model?)", path, NAME_ARG(t->name), m->cfg.arch);
+            goto fail;
+        }
         if (l >= L) {
             rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %.*s is for layer %d, the base model has %d layers (an "
                          "adapter made for another base model?)", path, NAME_ARG(t->name), l, L);
@@ -323,7 +331,7 @@ int adapter_load_gguf(pt_adapter *a, const pt_model *m, const char *path, char *
     }
 
     // the config that gives these modules and ranks, bound to m
-    if ((rc = build_config(&cfg, pairs, L, (float)alpha, path, err))) goto fail;
+    if ((rc = build_config(&cfg, m->cfg.desc, pairs, L, (float)alpha, path, err))) goto fail;
     if ((rc = adapter_bind(a, m, &cfg, err))) {
         char inner[PT_ERR_MSG_LEN];
         snprintf(inner, sizeof inner, "%s", err ? err->msg : "");
@@ -334,7 +342,7 @@ int adapter_load_gguf(pt_adapter *a, const pt_model *m, const char *path, char *
         const pt_lora_module *mod = &a->mods[i];
         if ((mod->A != NULL) != (pairs[i].r != 0) || (mod->A && mod->r != pairs[i].r)) {
             char nm[128];
-            lora_module_name(nm, sizeof nm, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+            lora_module_name(nm, sizeof nm, m->cfg.desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
             rc = pt_fail(err, PT_ERR_INTERNAL, "%s: the LoRA config made from the file does not give module %s rank %d",
                          path, nm, pairs[i].r);
             goto fail;

@@ -30,9 +30,9 @@
 static const char *const FILES[3] = {"adapter_model.safetensors", "adapter_config.json", "peftui.json"};
 
 // PEFT's key for module (layer, slot), A (ab 0) or B (ab 1).
-static void tensor_key(char *buf, size_t cap, int layer, int slot, int ab) {
+static void tensor_key(char *buf, size_t cap, const pt_arch *arch, int layer, int slot, int ab) {
     char mod[128];
-    lora_module_name(mod, sizeof mod, layer, (pt_linear)slot);
+    lora_module_name(mod, sizeof mod, arch, layer, (pt_linear)slot);
     snprintf(buf, cap, "base_model.model.%s.lora_%c.weight", mod, ab ? 'B' : 'A');
 }
 
@@ -81,7 +81,7 @@ int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err
             const pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
             if (!mod->A) continue;
             for (int ab = 0; ab < 2; ab++, n++) {
-                tensor_key(keys[n], sizeof keys[n], l, s, ab);
+                tensor_key(keys[n], sizeof keys[n], a->arch, l, s, ab);
                 ts[n].name = keys[n];
                 ts[n].data = ab ? mod->B : mod->A;
                 ts[n].n_dims = 2;
@@ -125,23 +125,25 @@ done:
     return rc;
 }
 
-// Parses a PEFT tensor key: [base_model.model.]model.layers.L.<parent>.<slot>.lora_{A,B}[.default].weight
+// Parses a PEFT tensor key: [base_model.model.]<layers>.L.<module>.lora_{A,B}[.default].weight
+// with family arch's names ("model.layers", "self_attn.q_proj").
 // Returns 1 with *layer, *slot, *ab set, or 0.
-static int parse_key(const char *key, int *layer, int *slot, int *ab) {
+static int parse_key(const pt_arch *arch, const char *key, int *layer, int *slot, int *ab) {
     const char *p = key;
+    size_t nl = strlen(arch->layers);
     if (!strncmp(p, "base_model.model.", 17)) p += 17;
-    if (strncmp(p, "model.layers.", 13)) return 0;
-    p += 13;
+    if (strncmp(p, arch->layers, nl) || p[nl] != '.') return 0;
+    p += nl + 1;
     char *end;
     long l = strtol(p, &end, 10);
     if (end == p || *end != '.' || l < 0 || l > 100000) return 0;
     p = end + 1;
     for (int s = 0; s < PT_LIN_COUNT; s++) {
-        size_t np = strlen(pt_linear_parents[s]), ns = strlen(pt_linear_names[s]);
-        if (strncmp(p, pt_linear_parents[s], np) || p[np] != '.' || strncmp(p + np + 1, pt_linear_names[s], ns) ||
-            p[np + 1 + ns] != '.')
+        const char *mod = arch->modules[s];
+        size_t nm = mod ? strlen(mod) : 0;
+        if (!mod || strncmp(p, mod, nm) || p[nm] != '.')
             continue;
-        const char *rest = p + np + ns + 2;
+        const char *rest = p + nm + 1;
         static const char *const TAILS[4] = {"lora_A.weight", "lora_A.default.weight", "lora_B.weight",
                                              "lora_B.default.weight"};
         for (int t = 0; t < 4; t++)
@@ -276,7 +278,7 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
             if ((rc = read_tensor(t, dst, path, err))) goto fail;
             continue;
         }
-        if (!parse_key(t->name, &l, &s, &ab)) {
+        if (!parse_key(m->cfg.desc, t->name, &l, &s, &ab)) {
             rc = pt_fail(err, PT_ERR_UNSUPPORTED, "%s: tensor %s is not a LoRA A/B matrix of a linear layer nor a "
                          "saved lm_head/embed_tokens (DoRA, lora_bias and other parts are not implemented)", path,
                          t->name);
@@ -311,7 +313,7 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
     for (int i = 0; i < L * PT_LIN_COUNT * 2; i++)
         if (a->mods[i / 2].A && !seen[i]) {
             char key[160];
-            tensor_key(key, sizeof key, i / 2 / PT_LIN_COUNT, i / 2 % PT_LIN_COUNT, i % 2);
+            tensor_key(key, sizeof key, a->arch, i / 2 / PT_LIN_COUNT, i / 2 % PT_LIN_COUNT, i % 2);
             rc = pt_fail(err, PT_ERR_FORMAT, "%s: missing tensor %s", path, key);
             goto fail;
         }

@@ -20,6 +20,7 @@ static float *module_weight(pt_model *m, int l, int s, const pt_lora_module *mod
     case PT_LIN_GATE: base = m->w.w_gate; break;
     case PT_LIN_UP: base = m->w.w_up; break;
     case PT_LIN_DOWN: base = m->w.w_down; break;
+    case PT_LIN_QKV: base = m->w.wqkv; break;
     default: return NULL;
     }
     return base ? base + (size_t)l * (size_t)mod->out * (size_t)mod->in : NULL;
@@ -34,7 +35,7 @@ static int apply(pt_adapter *a, pt_model *m, float sign, float user_scale, pt_er
             const pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
             if (!mod->A) continue;
             float *W = module_weight(m, l, s, mod);
-            if (!W) return pt_fail(err, PT_ERR_INTERNAL, "model has no weight for %s", pt_linear_names[s]);
+            if (!W) return pt_fail(err, PT_ERR_INTERNAL, "model has no weight for module slot %d", s);
             // W (out, in) += alpha * B (out, r) @ A (r, in)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mod->out, mod->in, mod->r,
                         sign * mod->scale * user_scale, mod->B, mod->r, mod->A, mod->in, 1.0f, W, mod->in);

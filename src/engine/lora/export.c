@@ -83,6 +83,9 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
     if (!isfinite(scale)) return pt_fail(err, PT_ERR_ARG, "export scale must be a finite number");
     if (a->n_layer != m->cfg.n_layer)
         return pt_fail(err, PT_ERR_ARG, "adapter %s has %d layers, the model %d", a->name, a->n_layer, m->cfg.n_layer);
+    if (f == PT_EXPORT_GGUF_LORA && m->cfg.desc->qkv != PT_QKV_SPLIT)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "export --format gguf-lora of a %s adapter is not implemented yet; "
+                       "--format peft writes it for PEFT, --format merged a whole model", m->cfg.arch);
     int nmods = 0, folded = 0;
     for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) {
         const pt_lora_module *mod = &a->mods[i];
@@ -195,13 +198,47 @@ static char *hf_config_json(const pt_model *m, int tied) {
     return s;
 }
 
-static const float *layer_of(const float *p, int l, size_t n) { return p ? p + (size_t)l * n : NULL; }
+// The linear layer whose weight is in slot s, or PT_LIN_COUNT.
+static pt_linear linear_of_slot(weight_slot s) {
+    for (int i = 0; i < PT_LIN_COUNT; i++)
+        if (arch_weight_slot((pt_linear)i) == s) return (pt_linear)i;
+    return PT_LIN_COUNT;
+}
+
+// config.json of the merged model: a Hugging Face base's own (every flag of
+// its family kept), float32 and tied as written; a GGUF base's made up.
+static int merged_config_json(const pt_model *m, int tied, char **out, pt_err *err) {
+    *out = NULL;
+    if (m->source != PT_SRC_HF) {
+        *out = hf_config_json(m, tied);
+        return *out ? PT_OK : pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    }
+    char src[1200], *text = NULL;
+    snprintf(src, sizeof src, "%s/config.json", m->path);
+    int rc = pt_read_file(src, &text, NULL, err);
+    if (rc) return rc;
+    cJSON *o = cJSON_Parse(text);
+    free(text);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return pt_fail(err, PT_ERR_FORMAT, "%s: no longer a JSON object; the merged model needs the base's config", src);
+    }
+    cJSON_DeleteItemFromObject(o, "quantization_config");
+    cJSON_DeleteItemFromObject(o, "tie_word_embeddings");
+    cJSON_AddBoolToObject(o, "tie_word_embeddings", tied);
+    cJSON_DeleteItemFromObject(o, "torch_dtype");
+    cJSON_DeleteItemFromObject(o, "dtype");
+    cJSON_AddStringToObject(o, "torch_dtype", "float32");
+    cJSON_AddStringToObject(o, "dtype", "float32");
+    *out = cJSON_Print(o);
+    cJSON_Delete(o);
+    return *out ? PT_OK : pt_fail(err, PT_ERR_NOMEM, "out of memory");
+}
 
 static int export_merged(const pt_adapter *a, const pt_model *m, float scale, const char *out, pt_err *err) {
     const pt_config *c = &m->cfg;
     const pt_weights *w = &m->w;
-    size_t C = c->n_embd, F = c->n_ff, V = c->vocab_size, L = c->n_layer;
-    size_t Q = (size_t)c->n_head * c->head_dim, KV = (size_t)c->n_head_kv * c->head_dim;
+    size_t C = c->n_embd, V = c->vocab_size, L = c->n_layer;
     pending pend = {0};
     st_write_tensor *ts = NULL;
     char (*names)[128] = NULL;
@@ -214,7 +251,7 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
     if (!a->merged)
         for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++)
             if (a->mods[i].A) total += (size_t)a->mods[i].out * a->mods[i].in;
-    size_t max_t = 16 * L + 4;
+    size_t max_t = (size_t)W_COUNT * L + 4;
     ts = calloc(max_t, sizeof *ts);
     names = calloc(max_t, sizeof *names);
     merged = total ? malloc(total * sizeof(float)) : NULL;
@@ -230,51 +267,41 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
     float *mp = merged;
     // modules_to_save copies replace their modules; either one unties a tied base
     int tied = c->tied_embeddings && !a->save_embed && !a->save_head;
-    ADD("model.embed_tokens.weight", a->save_embed ? a->save_embed : w->tok_embd, V, C);
-    for (size_t l = 0; l < L; l++) {
-        const float *lin[PT_LIN_COUNT] = {layer_of(w->wq, (int)l, Q * C), layer_of(w->wk, (int)l, KV * C),
-                                          layer_of(w->wv, (int)l, KV * C), layer_of(w->wo, (int)l, C * Q),
-                                          layer_of(w->w_gate, (int)l, F * C), layer_of(w->w_up, (int)l, F * C),
-                                          layer_of(w->w_down, (int)l, C * F)};
-        for (int s = 0; s < PT_LIN_COUNT; s++) {
-            const pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
-            if (!mod->A || a->merged) continue;
-            size_t sz = (size_t)mod->out * mod->in;
-            memcpy(mp, lin[s], sz * sizeof(float));
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mod->out, mod->in, mod->r, mod->scale * scale,
-                        mod->B, mod->r, mod->A, mod->in, 1.0f, mp, mod->in);
-            lin[s] = mp;
-            mp += sz;
+    // every tensor of the family under its Hugging Face name (arch.h)
+    for (int s = 0; s < W_COUNT; s++) {
+        const char *fmt = c->desc->hf[s];
+        if (!fmt) continue;
+        if (s == W_TOK_EMBD) {
+            ADD(fmt, a->save_embed ? a->save_embed : w->tok_embd, V, C);
+            continue;
         }
-        snprintf(nm, sizeof nm, "model.layers.%zu.input_layernorm.weight", l);
-        ADD(nm, layer_of(w->attn_norm, (int)l, C), C, 0);
-        for (int s = 0; s < PT_LIN_COUNT; s++) {
-            int d_out = s == PT_LIN_Q ? (int)Q : s == PT_LIN_K || s == PT_LIN_V ? (int)KV
-                      : s == PT_LIN_O || s == PT_LIN_DOWN ? (int)C : (int)F;
-            int d_in = s == PT_LIN_O ? (int)Q : s == PT_LIN_DOWN ? (int)F : (int)C;
-            char mod_name[96];
-            lora_module_name(mod_name, sizeof mod_name, (int)l, (pt_linear)s);
-            snprintf(nm, sizeof nm, "%s.weight", mod_name);
-            ADD(nm, lin[s], d_out, d_in);
-            if (c->has_qkv_bias && s <= PT_LIN_V) {
-                const float *b = s == PT_LIN_Q ? layer_of(w->bq, (int)l, Q) : s == PT_LIN_K ? layer_of(w->bk, (int)l, KV)
-                                                                                           : layer_of(w->bv, (int)l, KV);
-                snprintf(nm, sizeof nm, "%s.bias", mod_name);
-                ADD(nm, b, d_out, 0);
+        if (s == W_LM_HEAD) {
+            if (!tied) ADD(fmt, a->save_head ? a->save_head : w->lm_head, V, C);
+            continue;
+        }
+        pt_linear lin = linear_of_slot((weight_slot)s);
+        int nl = model_slot_per_layer((weight_slot)s) ? (int)L : 1;
+        for (int l = 0; l < nl; l++) {
+            const float *data;
+            int64_t shape[2];
+            if (!model_slot(m, (weight_slot)s, l, &data, shape)) continue;
+            const pt_lora_module *mod = lin < PT_LIN_COUNT ? &a->mods[(size_t)l * PT_LIN_COUNT + lin] : NULL;
+            if (mod && mod->A && !a->merged) {
+                size_t sz = (size_t)mod->out * mod->in;
+                memcpy(mp, data, sz * sizeof(float));
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mod->out, mod->in, mod->r, mod->scale * scale,
+                            mod->B, mod->r, mod->A, mod->in, 1.0f, mp, mod->in);
+                data = mp;
+                mp += sz;
             }
+            snprintf(nm, sizeof nm, fmt, l);
+            ADD(nm, data, shape[0], shape[1]);
         }
-        snprintf(nm, sizeof nm, "model.layers.%zu.post_attention_layernorm.weight", l);
-        ADD(nm, layer_of(w->ffn_norm, (int)l, C), C, 0);
     }
-    ADD("model.norm.weight", w->out_norm, C, 0);
-    if (!tied) ADD("lm_head.weight", a->save_head ? a->save_head : w->lm_head, V, C);
 #undef ADD
     if ((rc = st_write_f32(pending_add(&pend, out, "model.safetensors"), ts, n, "{\"format\": \"pt\"}", err)))
         goto fail;
-    if (!(cfg_json = hf_config_json(m, tied))) {
-        rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", out);
-        goto fail;
-    }
+    if ((rc = merged_config_json(m, tied, &cfg_json, err))) goto fail;
     if ((rc = pt_write_file_atomic(pending_add(&pend, out, "config.json"), cfg_json, strlen(cfg_json), err)))
         goto fail;
     int copied_tok = 0, copied_cfg = 0;

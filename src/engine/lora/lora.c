@@ -30,15 +30,13 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-const char *const pt_linear_names[PT_LIN_COUNT] = {"q_proj", "k_proj", "v_proj", "o_proj",
-                                                   "gate_proj", "up_proj", "down_proj"};
-const char *const pt_linear_parents[PT_LIN_COUNT] = {"self_attn", "self_attn", "self_attn", "self_attn",
-                                                     "mlp", "mlp", "mlp"};
-
 // ---------------------------------------------------------------- targets
 
-void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot) {
-    snprintf(buf, cap, "model.layers.%d.%s.%s", layer, pt_linear_parents[slot], pt_linear_names[slot]);
+void lora_module_name(char *buf, size_t cap, const pt_arch *a, int layer, pt_linear slot) {
+    if (a->modules[slot])
+        snprintf(buf, cap, "%s.%d.%s", a->layers, layer, a->modules[slot]);
+    else if (cap)
+        buf[0] = 0;
 }
 
 static int in_list_or_suffix(char *const *list, int n, const char *name) {
@@ -110,12 +108,13 @@ void lora_describe_targets(const pt_lora_config *c, char *buf, size_t cap) {
 
 static int model_dims(const pt_config *mc, pt_linear s, int *in, int *out) {
     int C = mc->n_embd, F = mc->n_ff, Q = mc->n_head * mc->head_dim, KV = mc->n_head_kv * mc->head_dim;
-    static const int IN_IS_C[PT_LIN_COUNT] = {1, 1, 1, 0, 1, 1, 0};
+    static const int IN_IS_C[PT_LIN_COUNT] = {1, 1, 1, 0, 1, 1, 0, 1};
     *in = IN_IS_C[s] ? C : s == PT_LIN_O ? Q : F;
     switch (s) {
     case PT_LIN_Q: *out = Q; break;
     case PT_LIN_K: case PT_LIN_V: *out = KV; break;
     case PT_LIN_O: case PT_LIN_DOWN: *out = C; break;
+    case PT_LIN_QKV: *out = Q + 2 * KV; break;
     default: *out = F; break;
     }
     return PT_OK;
@@ -135,9 +134,12 @@ static int resolve_config(pt_lora_config *out, const pt_model *m, const pt_lora_
             return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save entry '%s' is not supported: peftui trains whole "
                            "copies of lm_head and embed_tokens only", e);
     }
-    if (cfg->bias != PT_BIAS_NONE && mc->has_qkv_bias)
+    if (cfg->bias != PT_BIAS_NONE && (mc->has_qkv_bias || mc->desc->hf[W_BO]))
         return pt_fail(err, PT_ERR_UNSUPPORTED, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
                        "bias=\"none\"", cfg->bias == PT_BIAS_ALL ? "all" : "lora_only", mc->arch);
+    if (cfg->n_modules_to_save && strcmp(mc->desc->layers, "model.layers"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save on a %s model is not implemented yet (LLaMA-family "
+                       "models have it)", mc->arch);
     if ((rc = lora_config_copy(out, cfg, err))) return rc;
     if (!out->n_target_modules && !out->target_regex && !out->target_all_linear) {
         const char *names[8];
@@ -180,7 +182,8 @@ static int match_modules(const pt_lora_config *c, const pt_model *m, pt_lora_mod
             pt_lora_module *mod = &mods[l * PT_LIN_COUNT + s];
             memset(mod, 0, sizeof *mod);
             model_dims(mc, (pt_linear)s, &mod->in, &mod->out);
-            lora_module_name(name, sizeof name, l, (pt_linear)s);
+            if (!mc->desc->modules[s]) continue;   // the family has no such layer
+            lora_module_name(name, sizeof name, mc->desc, l, (pt_linear)s);
             if (!target_matches(c, name, 1)) continue;
             const pt_pattern *rp = lora_pattern_for(c->rank_pattern, c->n_rank_pattern, name);
             const pt_pattern *ap = lora_pattern_for(c->alpha_pattern, c->n_alpha_pattern, name);
@@ -194,14 +197,19 @@ static int match_modules(const pt_lora_config *c, const pt_model *m, pt_lora_mod
     return count;
 }
 
-static int no_match(const pt_lora_config *c, int L, pt_err *err) {
-    char t[200];
+static int no_match(const pt_lora_config *c, const pt_arch *a, int L, pt_err *err) {
+    char t[200], mods[200] = "", full[160] = "";
+    size_t n = 0;
     lora_describe_targets(c, t, sizeof t);
+    for (int s = 0; s < PT_LIN_COUNT && n < sizeof mods; s++)
+        if (a->modules[s]) {
+            n += (size_t)snprintf(mods + n, sizeof mods - n, "%s%s", n ? ", " : "", arch_module_short(a, (pt_linear)s));
+            if (!full[0]) lora_module_name(full, sizeof full, a, 0, (pt_linear)s);
+        }
     return pt_fail(err, PT_ERR_ARG, "target_modules %s%s%s matches no module of this model; its modules are "
-                   "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (full names like "
-                   "model.layers.0.self_attn.q_proj, layers 0-%d)", t,
+                   "%s (full names like %s, layers 0-%d)", t,
                    c->n_layers_to_transform ? " with layers_to_transform" : "",
-                   c->n_exclude_modules || c->exclude_regex ? " less exclude_modules" : "", L - 1);
+                   c->n_exclude_modules || c->exclude_regex ? " less exclude_modules" : "", mods, full, L - 1);
 }
 
 int lora_match(const pt_model *m, const pt_lora_config *cfg, pt_lora_module *mods, int *n_matched, size_t *n_params,
@@ -221,7 +229,7 @@ int lora_match(const pt_model *m, const pt_lora_config *cfg, pt_lora_module *mod
     total += (size_t)(lora_saves_module(&c, "model.embed_tokens") + lora_saves_module(&c, "lm_head")) * VC;
     if (n_matched) *n_matched = count;
     if (n_params) *n_params = total;
-    if (!count) rc = no_match(&c, m->cfg.n_layer, err);
+    if (!count) rc = no_match(&c, m->cfg.desc, m->cfg.n_layer, err);
     free(own);
     lora_config_free(&c);
     return rc;
@@ -238,8 +246,9 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
     a->mods = calloc((size_t)L * PT_LIN_COUNT, sizeof *a->mods);
     if (!a->mods) goto nomem;
     size_t total = 0;
+    a->arch = mc->desc;
     if (!match_modules(c, m, a->mods, &total)) {
-        rc = no_match(c, L, err);
+        rc = no_match(c, mc->desc, L, err);
         goto fail;
     }
     size_t VC = (size_t)mc->vocab_size * mc->n_embd;
@@ -284,7 +293,7 @@ int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, in
             pt_problem_add(out, cap, &n, "modules_to_save", 0, "modules_to_save entry '%s' is not supported: peftui "
                            "trains whole copies of lm_head and embed_tokens only", e);
     }
-    if (cfg->bias != PT_BIAS_NONE && mc->has_qkv_bias)
+    if (cfg->bias != PT_BIAS_NONE && (mc->has_qkv_bias || mc->desc->hf[W_BO]))
         pt_problem_add(out, cap, &n, "bias", 0, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
                        "\"none\"", cfg->bias == PT_BIAS_ALL ? "all" : "lora_only", mc->arch);
     if (n) return n;   // the rest needs a config that resolves
@@ -312,7 +321,7 @@ int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, in
         int hit = 0;
         for (int i = 0; i < L * PT_LIN_COUNT && !hit; i++) {
             if (!mods[i].r) continue;
-            lora_module_name(name, sizeof name, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+            lora_module_name(name, sizeof name, mc->desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
             hit = lora_pattern_for(pat, 1, name) != NULL;
         }
         if (!hit)
@@ -331,8 +340,8 @@ int adapter_touches_cache(const pt_adapter *a) {
         for (int s = 0; s < PT_LIN_COUNT; s++) {
             if (!a->mods[l * PT_LIN_COUNT + s].A) continue;
             // every module of an earlier layer feeds the later layers' keys
-            // and values; in the last layer only k_proj and v_proj do
-            if (l < a->n_layer - 1 || s == PT_LIN_K || s == PT_LIN_V) return 1;
+            // and values; in the last layer only k_proj, v_proj (or a fused qkv) do
+            if (l < a->n_layer - 1 || s == PT_LIN_K || s == PT_LIN_V || s == PT_LIN_QKV) return 1;
         }
     return 0;
 }
@@ -428,6 +437,9 @@ void model_fingerprint(const pt_model *m, char *buf, size_t cap) {
         {w->bq, L * Q}, {w->bk, L * KV}, {w->bv, L * KV}, {w->wo, L * C * Q}, {w->ffn_norm, L * C},
         {w->w_gate, L * F * C}, {w->w_up, L * F * C}, {w->w_down, L * C * F}, {w->out_norm, C},
         {c->tied_embeddings ? NULL : w->lm_head, V * C},
+        // the other families' tensors (NULL, so no change to a LLaMA's fingerprint)
+        {w->wqkv, L * (Q + 2 * KV) * C}, {w->bqkv, L * (Q + 2 * KV)}, {w->bo, L * C}, {w->b_up, L * F},
+        {w->b_down, L * C}, {w->emb_norm, C}, {w->attn_norm_b, L * C}, {w->ffn_norm_b, L * C}, {w->out_norm_b, C},
     };
     for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
         h = hash_sample(h, T[i].p, T[i].n);

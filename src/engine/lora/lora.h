@@ -14,10 +14,8 @@
 #include "model/model.h"
 #include "core/pt_error.h"
 
-// The linear layers of a LLaMA-family block, in PEFT's names.
-typedef enum { PT_LIN_Q, PT_LIN_K, PT_LIN_V, PT_LIN_O, PT_LIN_GATE, PT_LIN_UP, PT_LIN_DOWN, PT_LIN_COUNT } pt_linear;
-extern const char *const pt_linear_names[PT_LIN_COUNT];  // "q_proj", ... "down_proj"
-extern const char *const pt_linear_parents[PT_LIN_COUNT]; // "self_attn" or "mlp"
+// The linear layers (pt_linear, PT_LIN_COUNT) and their PEFT names per
+// family are in model/arch.h.
 
 // One adapted linear layer. A == NULL: not targeted.
 typedef struct {
@@ -33,6 +31,7 @@ typedef struct {
 
 typedef struct {
     pt_lora_config cfg;
+    const pt_arch *arch;    // the family of the base it is bound to (module names)
     int n_layer;
     pt_lora_module *mods;   // (n_layer * PT_LIN_COUNT), index l * PT_LIN_COUNT + slot
     float *params;          // every A then B, module by module, then the saved modules, in one allocation
@@ -55,8 +54,9 @@ int lora_saves_module(const pt_lora_config *c, const char *name);
 // The targets for messages: "q_proj, v_proj", "all-linear" or the regex in quotes.
 void lora_describe_targets(const pt_lora_config *c, char *buf, size_t cap);
 
-// Module name as PEFT sees it: "model.layers.3.self_attn.q_proj".
-void lora_module_name(char *buf, size_t cap, int layer, pt_linear slot);
+// Module name as PEFT sees it: "model.layers.3.self_attn.q_proj",
+// "transformer.h.3.self_attention.query_key_value"; "" where family a has no such module.
+void lora_module_name(char *buf, size_t cap, const pt_arch *a, int layer, pt_linear slot);
 // Binds cfg to model m: resolves targets (error listing the existing module
 // names when a pattern matches nothing), allocates and initialises A and B
 // as PEFT does for init_lora_weights (see pt_lora_init) from seed.
