@@ -1,0 +1,451 @@
+// test_families.c - the other decoder families (issue 11) against PEFT +
+// transformers, on the tiny checkpoints of tests/reference/make_tiny_families.py
+// and the goldens of make_family_goldens.py. Per family:
+//   - an adapter PEFT saved (the seed's LoraConfig on PEFT's default targets)
+//     loads, binds to the model's real module names, and gives PEFT's logits,
+//     the whole sequence at once and a token at a time through the KV cache;
+//     merged into the weights it gives them too;
+//   - saved by peftui and loaded again it gives the same logits;
+//   - one training step on every linear layer: the loss and the gradient of
+//     every lora_A / lora_B equal PEFT's (CPU and naive backends);
+//   - 50 steps of Adam on one batch lower the loss; the trained adapter
+//     exports merged (peftui loads the model back: the adapter's logits) and
+//     to PEFT (PEFTUI_EXPORT_DIR=DIR, then make_family_goldens.py --check DIR
+//     loads both in PEFT and transformers).
+//
+// Tolerances as test_adapter.c and test_train_graph.c: logits 1e-4 absolute,
+// loss 1e-5 relative, gradients 1e-4 normalised error per tensor.
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "backend/cpu_blas.h"
+#include "core/fileio.h"
+#include "infer/forward.h"
+#include "io/mapped_file.h"
+#include "io/safetensors.h"
+#include "lora/export.h"
+#include "lora/lora.h"
+#include "model/model.h"
+#include "train/train_graph.h"
+
+#define DATA PT_SOURCE_DIR "/tests/data/"
+
+typedef struct {
+    const char *name;        // tests/data/tiny/NAME-hf, peft/NAME-lora, train/NAME-step.*
+    const char *default_target;
+} family;
+
+static const family FAMILIES[] = {
+    {"bloom", "query_key_value"},
+};
+
+typedef struct { int n, V; int32_t *tokens; float *logits; } golden;
+
+static int golden_read(golden *g, const char *path) {
+    pt_mapped_file f;
+    pt_err err = {0};
+    memset(g, 0, sizeof *g);
+    if (mapped_file_open(&f, path, &err) != PT_OK) return 0;
+    int ok = f.size >= 16 && !memcmp(f.data, "PTLG", 4);
+    if (ok) {
+        const uint32_t *h = (const uint32_t *)f.data;
+        g->n = (int)h[2];
+        g->V = (int)h[3];
+        ok = f.size == 16 + 4 * (size_t)g->n + 4 * (size_t)g->n * g->V;
+    }
+    if (ok) {
+        g->tokens = malloc(4 * (size_t)g->n);
+        g->logits = malloc(4 * (size_t)g->n * g->V);
+        memcpy(g->tokens, f.data + 16, 4 * (size_t)g->n);
+        memcpy(g->logits, f.data + 16 + 4 * (size_t)g->n, 4 * (size_t)g->n * g->V);
+    }
+    mapped_file_close(&f);
+    return ok;
+}
+
+static double max_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= m)) m = d;
+    }
+    return m;
+}
+
+static double nerr(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
+        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+// max |logits - golden| with adapter a (or NULL); one_by_one: through the KV cache
+static double run_vs(pt_runtime *rt, const pt_adapter *a, const golden *g, int one_by_one) {
+    pt_err err = {0};
+    float *out = malloc(sizeof(float) * (size_t)g->n * g->V);
+    int rc = runtime_set_adapter(rt, a, 1.0f, &err);
+    for (int i = 0; rc == PT_OK && one_by_one && i < g->n; i++)
+        rc = runtime_forward(rt, g->tokens + i, 1, out + (size_t)i * g->V, 0, &err);
+    if (rc == PT_OK && !one_by_one) rc = runtime_forward(rt, g->tokens, g->n, out, 1, &err);
+    CHECKF(rc == PT_OK, "forward: %s", err.msg);
+    double d = rc == PT_OK ? max_diff(out, g->logits, (size_t)g->n * g->V) : 1e9;
+    free(out);
+    return d;
+}
+
+static int n_modules(const pt_adapter *a) {
+    int n = 0;
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) n += a->mods[i].A != NULL;
+    return n;
+}
+
+// PEFT's adapter: loads onto the right modules and gives PEFT's logits; merged
+// too; saved by peftui and reloaded, the same logits again.
+static void peft_adapter(const family *f, pt_model *m, pt_backend *be, const char *tmp) {
+    char dir[512], path[600];
+    golden base, g;
+    pt_err err = {0};
+    char warn[512];
+    snprintf(path, sizeof path, DATA "tiny/%s-hf/golden_logits.bin", f->name);
+    CHECK(golden_read(&base, path));
+    snprintf(dir, sizeof dir, DATA "peft/%s-lora", f->name);
+    snprintf(path, sizeof path, "%s/golden_logits.bin", dir);
+    CHECK(golden_read(&g, path));
+    pt_runtime rt;
+    CHECKF(runtime_init(&rt, be, m, 64, 16, &err) == PT_OK, "%s", err.msg);
+    pt_adapter a;
+    int rc = adapter_load(&a, m, dir, warn, sizeof warn, &err);
+    CHECKF(rc == PT_OK, "%s: %s", dir, err.msg);
+    if (rc != PT_OK) goto out;
+    // the seed's LoraConfig: r 8, alpha 32, dropout 0.1, on the default target alone
+    CHECKF(n_modules(&a) == m->cfg.n_layer, "%s: %d modules bound", f->name, n_modules(&a));
+    for (int l = 0; l < m->cfg.n_layer; l++)
+        for (int s = 0; s < PT_LIN_COUNT; s++) {
+            const pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + s];
+            const char *shortname = arch_module_short(m->cfg.desc, s);
+            int want = shortname && !strcmp(shortname, f->default_target);
+            CHECKF((mod->A != NULL) == want, "%s layer %d slot %d bound %d", f->name, l, s, mod->A != NULL);
+            if (mod->A) CHECK(mod->r == 8 && fabsf(mod->scale - 4.0f) < 1e-6f && fabsf(a.cfg.lora_dropout - 0.1f) < 1e-6f);
+        }
+    double d0 = run_vs(&rt, &a, &g, 0), d1 = run_vs(&rt, &a, &g, 1), dbase = run_vs(&rt, &a, &base, 0);
+    printf("%s PEFT adapter (%s): max |logit - PEFT| %.2g, token by token %.2g; it moves the logits by %.2g\n",
+           f->name, be->ops->name, d0, d1, dbase);
+    CHECKF(d0 < 1e-4 && d1 < 1e-4, "%s adapter: %g, token by token %g", f->name, d0, d1);
+    CHECKF(dbase > 0.1, "%s adapter changes the logits (%g)", f->name, dbase);
+    CHECK(run_vs(&rt, NULL, &base, 0) < 1e-4);
+
+    // merged: the same logits without the adapter pass, then the base back
+    if (adapter_merge(&a, m, 1.0f, &err) == PT_OK) {
+        double dm = run_vs(&rt, NULL, &g, 0);
+        CHECKF(dm < 1e-4, "%s merged: max |logit - PEFT| %g", f->name, dm);
+        CHECK(adapter_unmerge(&a, m, 1.0f, &err) == PT_OK);
+        dm = run_vs(&rt, NULL, &base, 0);
+        CHECKF(dm < 1e-4, "%s unmerged: max |logit - base| %g", f->name, dm);
+    } else {
+        CHECKF(0, "%s merge: %s", f->name, err.msg);
+    }
+
+    // peftui saves, peftui loads: the same logits
+    snprintf(path, sizeof path, "%s/%s-saved", tmp, f->name);
+    CHECKF(adapter_save(&a, m, path, &err) == PT_OK, "save: %s", err.msg);
+    pt_adapter b;
+    if (adapter_load(&b, m, path, warn, sizeof warn, &err) == PT_OK) {
+        CHECK(n_modules(&b) == n_modules(&a) && b.n_params == a.n_params &&
+              !memcmp(b.params, a.params, a.n_params * sizeof(float)));
+        CHECK(run_vs(&rt, &b, &g, 0) < 1e-4);
+        adapter_free(&b);
+    } else {
+        CHECKF(0, "reload %s: %s", path, err.msg);
+    }
+    adapter_free(&a);
+out:
+    runtime_free(&rt);
+    free(base.tokens); free(base.logits);
+    free(g.tokens); free(g.logits);
+}
+
+typedef struct { int B, T; int32_t *tok; uint8_t *mask; int *len; float loss; } batch;
+
+static int read_batch(batch *bt, const cJSON *doc) {
+    const cJSON *tk = cJSON_GetObjectItem(doc, "tokens"), *mk = cJSON_GetObjectItem(doc, "mask"),
+                *ln = cJSON_GetObjectItem(doc, "lengths"), *ls = cJSON_GetObjectItem(doc, "loss");
+    if (!cJSON_IsArray(tk) || !cJSON_IsArray(mk) || !cJSON_IsArray(ln) || !cJSON_IsNumber(ls)) return 0;
+    bt->B = cJSON_GetArraySize(tk);
+    bt->T = cJSON_GetArraySize(cJSON_GetArrayItem(tk, 0));
+    bt->tok = malloc(sizeof(int32_t) * bt->B * bt->T);
+    bt->mask = malloc((size_t)bt->B * bt->T);
+    bt->len = malloc(sizeof(int) * bt->B);
+    for (int b = 0; b < bt->B; b++) {
+        bt->len[b] = cJSON_GetArrayItem(ln, b)->valueint;
+        for (int t = 0; t < bt->T; t++) {
+            bt->tok[b * bt->T + t] = cJSON_GetArrayItem(cJSON_GetArrayItem(tk, b), t)->valueint;
+            bt->mask[b * bt->T + t] = (uint8_t)cJSON_GetArrayItem(cJSON_GetArrayItem(mk, b), t)->valueint;
+        }
+    }
+    bt->loss = (float)ls->valuedouble;
+    return 1;
+}
+
+// The golden's config, PEFT's A and B in every bound module
+static int step_adapter(pt_adapter *a, const pt_model *m, const cJSON *doc, const st_file *st) {
+    pt_err err = {0};
+    pt_lora_config c;
+    lora_config_defaults(&c);
+    const cJSON *tg = cJSON_GetObjectItem(doc, "targets");
+    char *names[16];
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, tg) if (n < 16) names[n++] = it->valuestring;
+    c.target_modules = names;
+    c.n_target_modules = n;
+    c.r = cJSON_GetObjectItem(doc, "r")->valueint;
+    c.lora_alpha = (float)cJSON_GetObjectItem(doc, "alpha")->valuedouble;
+    c.lora_dropout = 0.0f;
+    int rc = adapter_create(a, m, &c, 1, &err);
+    c.target_modules = NULL;   // borrowed: the adapter keeps its own copy
+    c.n_target_modules = 0;
+    CHECKF(rc == PT_OK, "adapter_create: %s", err.msg);
+    if (rc != PT_OK) return 0;
+    CHECKF(n_modules(a) == n * m->cfg.n_layer, "%d modules for %d targets", n_modules(a), n);
+    int missing = 0;
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) {
+        pt_lora_module *mod = &a->mods[i];
+        if (!mod->A) continue;
+        char name[128], key[200];
+        lora_module_name(name, sizeof name, m->cfg.desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+        snprintf(key, sizeof key, "base_model.model.%s.lora_A.weight", name);
+        const st_tensor *tA = st_find(st, key);
+        snprintf(key, sizeof key, "base_model.model.%s.lora_B.weight", name);
+        const st_tensor *tB = st_find(st, key);
+        if (!tA || !tB || tA->nbytes != sizeof(float) * mod->r * mod->in || tB->nbytes != sizeof(float) * mod->out * mod->r) {
+            CHECKF(0, "golden lacks %s (or its shape differs)", name);
+            missing++;
+            continue;
+        }
+        memcpy(mod->A, tA->data, tA->nbytes);
+        memcpy(mod->B, tB->data, tB->nbytes);
+    }
+    return missing == 0;
+}
+
+static void step_vs_peft(const family *f, const pt_model *m, pt_backend *be, const batch *bt, const cJSON *doc,
+                         const st_file *st) {
+    pt_adapter a;
+    pt_err err = {0};
+    if (!step_adapter(&a, m, doc, st)) return;
+    pt_train_graph *g = NULL;
+    CHECKF(train_graph_create(&g, be, m, NULL, &a, bt->B, bt->T, &err) == PT_OK, "%s", err.msg);
+    if (!g) { adapter_free(&a); return; }
+    float loss = 0;
+    int nt = 0;
+    train_graph_zero_grads(g);
+    CHECKF(train_graph_step(g, bt->tok, bt->mask, bt->len, 1, 1.0f, 0, &loss, &nt, &err) == PT_OK, "%s", err.msg);
+    CHECKF(fabsf(loss - bt->loss) <= 1e-5f * fabsf(bt->loss), "%s %s loss %.7f vs PEFT %.7f", f->name,
+           be->ops->name, loss, bt->loss);
+    const float *grads = train_graph_grads(g);
+    double worst = 0;
+    int n = 0;
+    for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++) {
+        const pt_lora_module *mod = &a.mods[i];
+        if (!mod->A) continue;
+        char name[128], key[200];
+        lora_module_name(name, sizeof name, m->cfg.desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+        for (int ab = 0; ab < 2; ab++) {
+            snprintf(key, sizeof key, "base_model.model.%s.lora_%s.weight.grad", name, ab ? "B" : "A");
+            const st_tensor *t = st_find(st, key);
+            size_t cnt = ab ? (size_t)mod->out * mod->r : (size_t)mod->r * mod->in;
+            if (!t || t->nbytes != cnt * sizeof(float)) { CHECKF(0, "golden %s missing", key); continue; }
+            double e = nerr(grads + ((ab ? mod->B : mod->A) - a.params), (const float *)t->data, cnt);
+            if (e > worst) worst = e;
+            n++;
+            CHECKF(e < 1e-4, "%s %s grad %s: normalised error %g", f->name, be->ops->name, key, e);
+        }
+    }
+    printf("%s step (%s): loss %.7f (PEFT %.7f), worst gradient error %.2g over %d tensors\n", f->name,
+           be->ops->name, loss, bt->loss, worst, n);
+    train_graph_free(g);
+    adapter_free(&a);
+}
+
+// 50 Adam steps on the golden batch, PEFT's zero B at the start: the loss
+// falls. The trained adapter is left in *a (n_params 0 on failure).
+static void fifty_steps(const family *f, const pt_model *m, pt_backend *be, const batch *bt, const cJSON *doc,
+                        pt_adapter *a) {
+    pt_err err = {0};
+    pt_lora_config c;
+    lora_config_defaults(&c);
+    char *names[16];
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItem(doc, "targets")) if (n < 16) names[n++] = it->valuestring;
+    c.target_modules = names;
+    c.n_target_modules = n;
+    c.r = 8;
+    c.lora_alpha = 16;
+    memset(a, 0, sizeof *a);
+    int rc = adapter_create(a, m, &c, 7, &err);
+    c.target_modules = NULL;
+    c.n_target_modules = 0;
+    CHECKF(rc == PT_OK, "%s", err.msg);
+    if (rc != PT_OK) return;
+    pt_train_graph *g = NULL;
+    CHECKF(train_graph_create(&g, be, m, NULL, a, bt->B, bt->T, &err) == PT_OK, "%s", err.msg);
+    if (!g) { adapter_free(a); return; }
+    // Adam by hand (the optimizer has its own tests): lr 1e-2, betas 0.9/0.999
+    size_t np = a->n_params;
+    float *mo = calloc(np, sizeof(float)), *v = calloc(np, sizeof(float));
+    float first = 0, last = 0;
+    int nt = 0;
+    for (int step = 1; step <= 50; step++) {
+        float loss = 0;
+        train_graph_zero_grads(g);
+        if (train_graph_step(g, bt->tok, bt->mask, bt->len, 1, 1.0f, 0, &loss, &nt, &err) != PT_OK) {
+            CHECKF(0, "step %d: %s", step, err.msg);
+            break;
+        }
+        const float *gr = train_graph_grads(g);
+        float b1 = 1 - powf(0.9f, (float)step), b2 = 1 - powf(0.999f, (float)step);
+        for (size_t i = 0; i < np; i++) {
+            mo[i] = 0.9f * mo[i] + 0.1f * gr[i];
+            v[i] = 0.999f * v[i] + 0.001f * gr[i] * gr[i];
+            a->params[i] -= 1e-2f * (mo[i] / b1) / (sqrtf(v[i] / b2) + 1e-8f);
+        }
+        train_graph_upload_params(g);
+        if (step == 1) first = loss;
+        last = loss;
+    }
+    printf("%s: 50 steps on %s, loss %.4f -> %.4f\n", f->name, be->ops->name, first, last);
+    CHECKF(last < 0.5f * first, "%s: 50 steps take the loss from %g to %g", f->name, first, last);
+    free(mo);
+    free(v);
+    train_graph_download_params(g);
+    train_graph_free(g);
+}
+
+static void write_logits(const char *path, const int32_t *tok, int n, const float *lg, int V) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) { CHECKF(0, "%s: cannot write", path); return; }
+    uint32_t h[3] = {1, (uint32_t)n, (uint32_t)V};
+    fwrite("PTLG", 1, 4, fp);
+    fwrite(h, 4, 3, fp);
+    fwrite(tok, 4, (size_t)n, fp);
+    fwrite(lg, 4, (size_t)n * V, fp);
+    CHECK(fclose(fp) == 0);
+}
+
+// The trained adapter exported: merged, the model peftui loads back gives the
+// adapter's logits; GGUF LoRA refused in words for a fused projection. With
+// PEFTUI_EXPORT_DIR=DIR: DIR/NAME/{peft,merged,logits.bin} for
+// make_family_goldens.py --check DIR (PEFT and transformers load them).
+static void exports(const family *f, const pt_model *m, pt_backend *be, const pt_adapter *a, const char *tmp) {
+    pt_err err = {0};
+    char path[600], base_logits[600];
+    golden g;
+    snprintf(base_logits, sizeof base_logits, DATA "tiny/%s-hf/golden_logits.bin", f->name);
+    if (!golden_read(&g, base_logits)) { CHECKF(0, "%s", base_logits); return; }
+    size_t nl = (size_t)g.n * g.V;
+    float *want = malloc(nl * sizeof(float)), *got = malloc(nl * sizeof(float));
+    pt_runtime rt;
+    CHECK(runtime_init(&rt, be, m, 64, 16, &err) == PT_OK);
+    CHECK(runtime_set_adapter(&rt, a, 1.0f, &err) == PT_OK && runtime_forward(&rt, g.tokens, g.n, want, 1, &err) == PT_OK);
+    runtime_free(&rt);
+
+    pt_export_warnings w;
+    snprintf(path, sizeof path, "%s/%s-merged", tmp, f->name);
+    int rc = export_adapter(a, m, PT_EXPORT_MERGED, 1.0f, path, &w, &err);
+    CHECKF(rc == PT_OK, "%s merged: %s", f->name, err.msg);
+    pt_model mm;
+    if (rc == PT_OK && model_load(&mm, path, &err) == PT_OK) {
+        CHECK(!strcmp(mm.cfg.arch, m->cfg.arch) && mm.cfg.tied_embeddings == m->cfg.tied_embeddings);
+        CHECK(runtime_init(&rt, be, &mm, 64, 16, &err) == PT_OK && runtime_forward(&rt, g.tokens, g.n, got, 1, &err) == PT_OK);
+        runtime_free(&rt);
+        double d = max_diff(got, want, nl);
+        printf("%s merged export, loaded back: max |logit - adapter's| %.2g\n", f->name, d);
+        CHECKF(d < 1e-4, "%s merged export: %g", f->name, d);
+        model_free(&mm);
+    } else if (rc == PT_OK) {
+        CHECKF(0, "%s merged export does not load: %s", f->name, err.msg);
+    }
+    if (m->cfg.desc->qkv != PT_QKV_SPLIT) {
+        snprintf(path, sizeof path, "%s/%s.gguf", tmp, f->name);
+        rc = export_adapter(a, m, PT_EXPORT_GGUF_LORA, 1.0f, path, &w, &err);
+        CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "--format peft") && access(path, F_OK) != 0,
+               "%s gguf-lora: %d %s", f->name, rc, err.msg);
+    }
+    const char *dir = getenv("PEFTUI_EXPORT_DIR");
+    if (dir && *dir) {
+        snprintf(path, sizeof path, "%s/%s", dir, f->name);
+        CHECK(pt_mkdir_p(path, &err) == PT_OK);
+        snprintf(path, sizeof path, "%s/%s/peft", dir, f->name);
+        CHECK(export_adapter(a, m, PT_EXPORT_PEFT, 1.0f, path, &w, &err) == PT_OK);
+        snprintf(path, sizeof path, "%s/%s/merged", dir, f->name);
+        CHECK(export_adapter(a, m, PT_EXPORT_MERGED, 1.0f, path, &w, &err) == PT_OK);
+        snprintf(path, sizeof path, "%s/%s/logits.bin", dir, f->name);
+        write_logits(path, g.tokens, g.n, want, g.V);
+    }
+    free(want);
+    free(got);
+    free(g.tokens);
+    free(g.logits);
+}
+
+int main(void) {
+    pt_err err = {0};
+    char tmp[] = "/tmp/peftui-families-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    pt_backend *cpu = NULL, *nv = NULL;
+    CHECK(backend_cpu_create(&cpu, 2, &err) == PT_OK && backend_naive_create(&nv, &err) == PT_OK);
+    for (size_t k = 0; k < sizeof FAMILIES / sizeof *FAMILIES; k++) {
+        const family *f = &FAMILIES[k];
+        char path[512];
+        pt_model m;
+        snprintf(path, sizeof path, DATA "tiny/%s-hf", f->name);
+        if (model_load(&m, path, &err) != PT_OK) {
+            CHECKF(0, "%s: %s", path, err.msg);
+            continue;
+        }
+        CHECK(!strcmp(m.cfg.arch, f->name));
+        peft_adapter(f, &m, cpu, tmp);
+        peft_adapter(f, &m, nv, tmp);
+
+        char *json = NULL;
+        snprintf(path, sizeof path, DATA "train/%s-step.json", f->name);
+        CHECKF(pt_read_file(path, &json, NULL, &err) == PT_OK, "%s", err.msg);
+        cJSON *doc = json ? cJSON_Parse(json) : NULL;
+        snprintf(path, sizeof path, DATA "train/%s-step.safetensors", f->name);
+        st_file st;
+        int st_ok = st_open(&st, path, &err) == PT_OK;
+        CHECKF(st_ok, "%s", err.msg);
+        batch bt = {0};
+        if (doc && st_ok && read_batch(&bt, doc)) {
+            step_vs_peft(f, &m, cpu, &bt, doc, &st);
+            step_vs_peft(f, &m, nv, &bt, doc, &st);
+            pt_adapter trained;
+            fifty_steps(f, &m, cpu, &bt, doc, &trained);
+            if (trained.n_params) {
+                exports(f, &m, cpu, &trained, tmp);
+                adapter_free(&trained);
+            }
+        } else {
+            CHECKF(0, "%s: the step golden does not parse", f->name);
+        }
+        free(bt.tok); free(bt.mask); free(bt.len);
+        if (st_ok) st_close(&st);
+        cJSON_Delete(doc);
+        free(json);
+        model_free(&m);
+    }
+    backend_destroy(cpu);
+    backend_destroy(nv);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0);
+    return check_report("test_families");
+}
