@@ -60,6 +60,9 @@ int runtime_init_multi(pt_runtime *rt, pt_backend *be, const pt_model *m, const 
     if (n_ctx < 1 || max_batch < 1 || n_seq < 1 || n_seq > MAX_PIECES)
         return pt_fail(err, PT_ERR_ARG, "context size, batch and slots must be positive (got %d, %d, %d; at most %d slots)",
                        n_ctx, max_batch, n_seq, MAX_PIECES);
+    // learned positions have max_ctx rows: the context holds no more (a
+    // longer prompt then fails as any prompt past the context does)
+    if (c->desc->pos == PT_POS_LEARNED && n_ctx > c->max_ctx) n_ctx = c->max_ctx;
     rt->be = be;
     rt->model = m;
     rt->n_ctx = n_ctx;
@@ -271,6 +274,7 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
         if (p->a && p->a->save_embed)
             o->embedding(be, rt->x + (size_t)p->row * C, rt->tok_dev + p->row, p->a->save_embed, p->n, C);
     }
+    block_add_positions(be, a, rt->x, rt->xb, rt->pos_dev, w->pos_embd, N, C);   // GPT-2's wpe
     if (w->emb_norm) {   // BLOOM's word_embeddings_layernorm
         block_norm(be, a, rt->xb, rt->x, w->emb_norm, w->emb_norm_b, N, C, eps);
         o->copy(be, rt->x, rt->xb, sizeof(float) * (size_t)N * C);
@@ -283,7 +287,7 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
         if (w->wqkv) {   // one fused projection, split per the family's layout
             linear(rt, ck, rt->qkv, rt->xb, WL(w->wqkv, l, (size_t)(Q + 2 * KV) * C), NULL, LAYER(w->bqkv, l, Q + 2 * KV),
                    NULL, l, PT_LIN_QKV, C, Q + 2 * KV);
-            block_split_qkv(be, a, rt->q, knew, vnew, rt->qkv, N, NH, HD);
+            block_split_qkv(be, a, rt->q, knew, vnew, rt->qkv, N, NH, NKV, HD);
         } else {
             linear(rt, ck, rt->q, rt->xb, WL(w->wq, l, (size_t)Q * C), NULL, LAYER(w->bq, l, Q), QM(wq), l, PT_LIN_Q, C, Q);
             linear(rt, ck, knew, rt->xb, WL(w->wk, l, (size_t)KV * C), NULL, LAYER(w->bk, l, KV), QM(wk), l, PT_LIN_K, C, KV);

@@ -13,6 +13,11 @@ tokenizer files, so token ids mean the same thing in every tiny model):
                biases on every linear layer, tied head. Scaled down to
                hidden 48, 6 heads (not a power of two: BLOOM's extra ALiBi
                slopes, as in the 176B model's 112 heads), 2 layers.
+  gpt2-hf/     GPT2LMHeadModel from openai-community/gpt2's config: learned
+               positions (n_positions scaled to 64), LayerNorm (eps 1e-5),
+               Conv1D weights stored (in, out), one c_attn (q | k | v),
+               gelu_new, biases everywhere, tied head. Hidden 48, 4 heads,
+               2 layers, n_inner null (4 x hidden).
 
 golden_logits.bin has make_tiny_models.py's format ("PTLG", v1): transformers
 float32 logits of every position for the same fixed token sequence.
@@ -22,7 +27,7 @@ import shutil
 import sys
 
 import torch
-from transformers import BloomConfig, BloomForCausalLM, PreTrainedTokenizerFast
+from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_tiny_models import GOLDEN_TEXT, N_GOLDEN, ROOT, randomise, write_golden  # noqa: E402
@@ -64,9 +69,33 @@ def bloom(tok):
     write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
 
 
+def gpt2(tok):
+    # openai-community/gpt2: n_embd 768, 12 layers, 12 heads, n_positions 1024,
+    # gelu_new, layer_norm_epsilon 1e-5, scale_attn_weights true, tied.
+    cfg = GPT2Config(vocab_size=len(tok.get_vocab()), n_embd=48, n_layer=2, n_head=4, n_positions=64, n_inner=None,
+                     activation_function="gelu_new", layer_norm_epsilon=1e-5, scale_attn_weights=True,
+                     scale_attn_by_inverse_layer_idx=False, reorder_and_upcast_attn=False, tie_word_embeddings=True,
+                     bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(13)
+    m = GPT2LMHeadModel(cfg).float()
+    randomise(m, 13)
+    with torch.no_grad():  # the LayerNorms are ln_1, ln_2, ln_f: not "...norm.weight"
+        g = torch.Generator().manual_seed(14)
+        for name, p in m.named_parameters():
+            if ".ln_" in name and name.endswith(".weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+    m.tie_weights()
+    out = save(m, tok, "gpt2-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
 def main():
     tok = tokenizer()
-    bloom(tok)
+    which = sys.argv[1:] or ["bloom", "gpt2"]
+    if "bloom" in which:
+        bloom(tok)
+    if "gpt2" in which:
+        gpt2(tok)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 // arch.c - the architecture table: one row per decoder family (see arch.h).
 #include "model/arch.h"
 
+#include <stdio.h>
 #include <string.h>
 
 // LLaMA and the families that share its layout (Mistral, Qwen2, SmolLM).
@@ -69,6 +70,31 @@ static const pt_arch ARCHS[] = {
      .layers = "transformer.h",
      .modules = {[PT_LIN_QKV] = "self_attention.query_key_value", [PT_LIN_O] = "self_attention.dense",
                  [PT_LIN_UP] = "mlp.dense_h_to_4h", [PT_LIN_DOWN] = "mlp.dense_4h_to_h"}},
+    // GPT-2: learned positions, LayerNorm, one c_attn (q | k | v), GELU
+    // (tanh: gelu_new), biases on every linear layer, Conv1D weights stored
+    // (in, out), the head tied to the embedding.
+    {.type = "gpt2", .hf_class = "GPT2LMHeadModel", .norm = PT_NORM_LAYER, .pos = PT_POS_LEARNED,
+     .qkv = PT_QKV_CONCAT, .mlp = PT_MLP_GELU_TANH, .conv1d = 1, .hf_prefix = "transformer.",
+     .hf = {[W_TOK_EMBD] = "transformer.wte.weight",
+            [W_POS_EMBD] = "transformer.wpe.weight",
+            [W_ATTN_NORM] = "transformer.h.%d.ln_1.weight",
+            [W_ATTN_NORM_B] = "transformer.h.%d.ln_1.bias",
+            [W_QKV] = "transformer.h.%d.attn.c_attn.weight",
+            [W_BQKV] = "transformer.h.%d.attn.c_attn.bias",
+            [W_O] = "transformer.h.%d.attn.c_proj.weight",
+            [W_BO] = "transformer.h.%d.attn.c_proj.bias",
+            [W_FFN_NORM] = "transformer.h.%d.ln_2.weight",
+            [W_FFN_NORM_B] = "transformer.h.%d.ln_2.bias",
+            [W_UP] = "transformer.h.%d.mlp.c_fc.weight",
+            [W_BUP] = "transformer.h.%d.mlp.c_fc.bias",
+            [W_DOWN] = "transformer.h.%d.mlp.c_proj.weight",
+            [W_BDOWN] = "transformer.h.%d.mlp.c_proj.bias",
+            [W_OUT_NORM] = "transformer.ln_f.weight",
+            [W_OUT_NORM_B] = "transformer.ln_f.bias",
+            [W_LM_HEAD] = "lm_head.weight"},
+     .layers = "transformer.h",
+     .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
+                 [PT_LIN_DOWN] = "mlp.c_proj"}},
 };
 
 const pt_arch *arch_find(const char *type) {
@@ -78,7 +104,7 @@ const pt_arch *arch_find(const char *type) {
     return NULL;
 }
 
-const char *arch_list(void) { return "llama, mistral, qwen2, bloom"; }
+const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2"; }
 
 const char *arch_module_short(const pt_arch *a, pt_linear s) {
     const char *m = a->modules[s];
@@ -95,4 +121,14 @@ weight_slot arch_weight_slot(pt_linear s) {
 weight_slot arch_bias_slot(pt_linear s) {
     static const weight_slot B[PT_LIN_COUNT] = {W_BQ, W_BK, W_BV, W_BO, W_COUNT, W_BUP, W_BDOWN, W_BQKV};
     return B[s];
+}
+
+void arch_describe(const pt_arch *a, char *buf, size_t cap) {
+    static const char *const POS[] = {"RoPE", "ALiBi", "learned positions"};
+    const char *qkv = a->qkv == PT_QKV_HEADS ? " (n_head, 3, head_dim)" : a->qkv == PT_QKV_CONCAT ? " (q | k | v)" : "";
+    snprintf(buf, cap, "%s%s, %s, %s%s%s, %s MLP%s%s", a->norm == PT_NORM_LAYER ? "LayerNorm" : "RMSNorm",
+             a->hf[W_EMB_NORM] ? " (and one after the embedding)" : "", POS[a->pos],
+             a->qkv == PT_QKV_SPLIT ? "separate q, k, v" : "fused ", a->qkv == PT_QKV_SPLIT ? "" : a->modules[PT_LIN_QKV],
+             qkv, a->mlp == PT_MLP_SWIGLU ? "SwiGLU" : "GELU (tanh)", a->hf[W_BO] ? ", biases on every linear layer" : "",
+             a->conv1d ? ", Conv1D weights (in, out)" : "");
 }

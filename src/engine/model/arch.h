@@ -10,16 +10,20 @@
 //   q, k = rope(q), rope(k)                        RoPE only (ALiBi adds to the scores)
 //   x = x + o(attention(q, k, v))
 //   x = x + down(act(gate(norm2(x)), up(norm2(x))))   SwiGLU, or GELU of up alone
+// before the first block x = embed(tokens) (+ positions, learned) (-> norm, BLOOM).
 #ifndef PT_ARCH_H
 #define PT_ARCH_H
 
 #include <stddef.h>
 
 typedef enum { PT_NORM_RMS, PT_NORM_LAYER } pt_norm_kind;      // weight | weight and bias
-typedef enum { PT_POS_ROPE, PT_POS_ALIBI } pt_pos_kind;
+// RoPE rotates q and k; ALiBi adds to the scores; learned adds a position
+// embedding (W_POS_EMBD, max_ctx rows) to the token embedding (GPT-2).
+typedef enum { PT_POS_ROPE, PT_POS_ALIBI, PT_POS_LEARNED } pt_pos_kind;
 // PT_QKV_SPLIT: q_proj, k_proj, v_proj. PT_QKV_HEADS: one query_key_value whose
 // output rows are (NH, 3, HD): per head its q rows, k rows, v rows (BLOOM, NeoX).
-typedef enum { PT_QKV_SPLIT, PT_QKV_HEADS } pt_qkv_kind;
+// PT_QKV_CONCAT: one projection whose rows are all of q, then k, then v (GPT-2's c_attn).
+typedef enum { PT_QKV_SPLIT, PT_QKV_HEADS, PT_QKV_CONCAT } pt_qkv_kind;
 typedef enum { PT_MLP_SWIGLU, PT_MLP_GELU_TANH } pt_mlp_kind;   // silu(gate)*up | gelu_tanh(up)
 
 // The linear layers LoRA can adapt, by role; a family names the ones it has
@@ -30,7 +34,7 @@ typedef enum {
 } pt_linear;
 
 typedef enum {
-    W_TOK_EMBD, W_EMB_NORM, W_EMB_NORM_B, W_ATTN_NORM, W_ATTN_NORM_B, W_QKV, W_BQKV, W_Q, W_K, W_V,
+    W_TOK_EMBD, W_POS_EMBD, W_EMB_NORM, W_EMB_NORM_B, W_ATTN_NORM, W_ATTN_NORM_B, W_QKV, W_BQKV, W_Q, W_K, W_V,
     W_BQ, W_BK, W_BV, W_O, W_BO, W_FFN_NORM, W_FFN_NORM_B, W_GATE, W_UP, W_BUP, W_DOWN, W_BDOWN,
     W_OUT_NORM, W_OUT_NORM_B, W_LM_HEAD, W_COUNT
 } weight_slot;
@@ -42,6 +46,10 @@ typedef struct {
     pt_pos_kind pos;
     pt_qkv_kind qkv;
     pt_mlp_kind mlp;
+    // 1: the Hugging Face file stores each linear weight as (in, out), GPT-2's
+    // Conv1D. Loaded transposed to (out, in) like every other family; written
+    // back as (in, out); PEFT's fan_in_fan_out is true for its modules.
+    int conv1d;
     // Tensor names per slot (%d = layer), NULL where the family has none.
     // Optional slots (q/k/v biases, an untied head) are used when present
     // in the config (pt_config.has_qkv_bias, tied_embeddings).
@@ -62,6 +70,9 @@ weight_slot arch_bias_slot(pt_linear s);
 
 // The row for a HF model_type / GGUF architecture ("smollm" is llama), or NULL.
 const pt_arch *arch_find(const char *type);
+// The block in words, for `info` and the Model screen: "LayerNorm, learned
+// positions, fused attn.c_attn (q | k | v), GELU (tanh) MLP, Conv1D weights".
+void arch_describe(const pt_arch *a, char *buf, size_t cap);
 // "llama, mistral, qwen2, bloom": for messages.
 const char *arch_list(void);
 

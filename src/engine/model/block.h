@@ -48,26 +48,47 @@ static inline void block_act_backward(pt_backend *be, const pt_arch *a, float *d
 }
 
 // q (N, NH*HD), k, v (N, NKV*HD) from a fused projection's output qkv
-// (N, NH*HD + 2*NKV*HD) in the family's row layout. PT_QKV_HEADS is
-// (NH, 3, HD) per row (so NKV == NH): each head's q, k and v sit side by
-// side, and one strided copy over N*NH rows of HD picks each out.
+// (N, NH*HD + 2*NKV*HD) in the family's row layout, by strided copies.
+// PT_QKV_HEADS is (NH, 3, HD) per row (so NKV == NH): each head's q, k and v
+// side by side, one copy over N*NH rows of HD picks each out.
+// PT_QKV_CONCAT is (q | k | v) per row: one copy over N rows each.
 static inline void block_split_qkv(pt_backend *be, const pt_arch *a, float *q, float *k, float *v, const float *qkv,
-                                   int N, int NH, int HD) {
-    (void)a;  // PT_QKV_HEADS is the only fused layout so far
-    size_t rows = (size_t)N * NH, hd = (size_t)HD;
+                                   int N, int NH, int NKV, int HD) {
+    size_t hd = (size_t)HD, Q = (size_t)NH * HD, KV = (size_t)NKV * HD, W = Q + 2 * KV;
+    if (a->qkv == PT_QKV_CONCAT) {
+        be->ops->copy2d(be, q, Q, qkv, W, (size_t)N, Q);
+        be->ops->copy2d(be, k, KV, qkv + Q, W, (size_t)N, KV);
+        be->ops->copy2d(be, v, KV, qkv + Q + KV, W, (size_t)N, KV);
+        return;
+    }
+    size_t rows = (size_t)N * NH;
     be->ops->copy2d(be, q, hd, qkv, 3 * hd, rows, hd);
     be->ops->copy2d(be, k, hd, qkv + hd, 3 * hd, rows, hd);
     be->ops->copy2d(be, v, hd, qkv + 2 * hd, 3 * hd, rows, hd);
 }
 
-// The reverse: dqkv (N, 3*NH*HD) from dq, dk, dv, for the backward.
+// The reverse: dqkv (N, NH*HD + 2*NKV*HD) from dq, dk, dv, for the backward.
 static inline void block_join_qkv(pt_backend *be, const pt_arch *a, float *dqkv, const float *dq, const float *dk,
-                                  const float *dv, int N, int NH, int HD) {
-    (void)a;
-    size_t rows = (size_t)N * NH, hd = (size_t)HD;
+                                  const float *dv, int N, int NH, int NKV, int HD) {
+    size_t hd = (size_t)HD, Q = (size_t)NH * HD, KV = (size_t)NKV * HD, W = Q + 2 * KV;
+    if (a->qkv == PT_QKV_CONCAT) {
+        be->ops->copy2d(be, dqkv, W, dq, Q, (size_t)N, Q);
+        be->ops->copy2d(be, dqkv + Q, W, dk, KV, (size_t)N, KV);
+        be->ops->copy2d(be, dqkv + Q + KV, W, dv, KV, (size_t)N, KV);
+        return;
+    }
+    size_t rows = (size_t)N * NH;
     be->ops->copy2d(be, dqkv, 3 * hd, dq, hd, rows, hd);
     be->ops->copy2d(be, dqkv + hd, 3 * hd, dk, hd, rows, hd);
     be->ops->copy2d(be, dqkv + 2 * hd, 3 * hd, dv, hd, rows, hd);
+}
+
+// Learned positions (GPT-2): x (N, C) += pos_embd[pos[i]] for each row; tmp (N, C) scratch.
+static inline void block_add_positions(pt_backend *be, const pt_arch *a, float *x, float *tmp, const int32_t *pos,
+                                       const float *pos_embd, int N, int C) {
+    if (a->pos != PT_POS_LEARNED || !pos_embd) return;
+    be->ops->embedding(be, tmp, pos, pos_embd, N, C);
+    be->ops->add(be, x, x, tmp, (size_t)N * C);
 }
 
 #endif

@@ -37,6 +37,7 @@ typedef struct {
 
 typedef struct {             // float32, host memory, one allocation (model->weights_mem)
     float *tok_embd;   // (V, C)
+    float *pos_embd;   // (max_ctx, C) learned positions (GPT-2), or NULL
     float *emb_norm, *emb_norm_b;   // (C) a norm right after the embedding (BLOOM), or NULL
     float *attn_norm;  // (L, C)
     float *attn_norm_b, *ffn_norm_b; // (L, C) LayerNorm biases, or NULL

@@ -136,7 +136,7 @@ static int read_arch(pt_config *c, const cJSON *root, const char *path, pt_err *
     const char *cls = cJSON_IsArray(archs) ? cJSON_GetStringValue(cJSON_GetArrayItem(archs, 0)) : NULL;
     const pt_arch *a = type ? arch_find(type) : NULL;
     if (!type && cls) {  // no model_type: find the family by its class
-        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom"};
+        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2"};
         for (size_t i = 0; !a && i < sizeof TYPES / sizeof TYPES[0]; i++)
             if (!strcmp(arch_find(TYPES[i])->hf_class, cls)) a = arch_find(TYPES[i]);
     }
@@ -187,6 +187,42 @@ static int read_bloom(pt_config *c, const cJSON *root, const char *path, pt_err 
     return PT_OK;
 }
 
+// GPT2Config: n_embd, n_layer, n_head, n_inner (null: 4 n_embd), n_positions
+// (the learned position table's rows), layer_norm_epsilon; only the defaults
+// of the attention's variants are implemented.
+static int read_gpt2(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
+    int rc;
+    const char *act = cJSON_GetStringValue(cfg_item(root, "activation_function"));
+    if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: activation %s is not supported (gelu_new is)", path, act);
+    const cJSON *sc = cfg_item(root, "scale_attn_weights");
+    if (sc && !cJSON_IsTrue(sc))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: scale_attn_weights false is not supported", path);
+    if (cfg_bool(root, "scale_attn_by_inverse_layer_idx") || cfg_bool(root, "add_cross_attention"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: scale_attn_by_inverse_layer_idx and cross-attention are not "
+                       "supported", path);
+    if ((rc = cfg_int(root, "n_embd", 1, 0, &c->n_embd, path, err)) ||
+        (rc = cfg_int(root, "n_layer", 1, 0, &c->n_layer, path, err)) ||
+        (rc = cfg_int(root, "n_head", 1, 0, &c->n_head, path, err)) ||
+        (rc = cfg_int(root, "vocab_size", 1, 0, &c->vocab_size, path, err)) ||
+        (rc = cfg_int(root, "n_positions", 0, 1024, &c->max_ctx, path, err)) ||
+        (rc = cfg_float(root, "layer_norm_epsilon", 1e-5, &c->rms_eps, path, err)))
+        return rc;
+    if (c->n_embd > (1 << 20))
+        return pt_fail(err, PT_ERR_FORMAT, "%s: bad hidden size %d", path, c->n_embd);
+    if ((rc = cfg_int(root, "n_inner", 0, 4 * c->n_embd, &c->n_ff, path, err))) return rc;
+    if (c->max_ctx > (1 << 20))
+        return pt_fail(err, PT_ERR_FORMAT, "%s: bad n_positions %d", path, c->max_ctx);
+    c->n_head_kv = c->n_head;
+    c->head_dim = c->n_head > 0 ? c->n_embd / c->n_head : 0;
+    if (c->head_dim * c->n_head != c->n_embd)
+        return pt_fail(err, PT_ERR_FORMAT, "%s: %d heads do not divide hidden size %d", path, c->n_head, c->n_embd);
+    c->rope_theta = 10000.0f;  // unused: learned positions
+    const cJSON *tie = cfg_item(root, "tie_word_embeddings");
+    c->tied_embeddings = tie ? cJSON_IsTrue(tie) : 1;  // GPT2Config's default
+    return PT_OK;
+}
+
 // LlamaConfig and the configs that share its field names (Mistral, Qwen2).
 static int read_llama(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
     int rc;
@@ -230,7 +266,10 @@ static int read_config(pt_model *m, const char *dir, pt_err *err) {
     }
     if ((rc = read_arch(c, root, path, err)))
         goto done;
-    if ((rc = !strcmp(c->desc->type, "bloom") ? read_bloom(c, root, path, err) : read_llama(c, root, path, err)))
+    const char *type = c->desc->type;
+    if ((rc = !strcmp(type, "bloom") ? read_bloom(c, root, path, err)
+            : !strcmp(type, "gpt2")  ? read_gpt2(c, root, path, err)
+                                     : read_llama(c, root, path, err)))
         goto done;
     const char *nm = cJSON_GetStringValue(cfg_item(root, "_name_or_path"));
     if (nm && *nm) {

@@ -43,6 +43,8 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err);
 // model has no such tensor (a tied head included). For writers (export).
 int model_slot(const pt_model *m, weight_slot s, int layer, const float **data, int64_t shape[2]);
 int model_slot_per_layer(weight_slot s);
+// Whether slot s holds a linear layer's weight (what a Conv1D family stores transposed).
+int model_slot_is_linear(weight_slot s);
 
 // Appends one entry to m->tensors (for `info`); shape in PyTorch order.
 int model_add_desc(pt_model *m, const char *name, const char *type, int n_dims,

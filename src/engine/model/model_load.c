@@ -13,7 +13,7 @@
 
 // Which slots are stacked per layer.
 static int per_layer(weight_slot s) {
-    return !(s == W_TOK_EMBD || s == W_EMB_NORM || s == W_EMB_NORM_B || s == W_OUT_NORM || s == W_OUT_NORM_B ||
+    return !(s == W_TOK_EMBD || s == W_POS_EMBD || s == W_EMB_NORM || s == W_EMB_NORM_B || s == W_OUT_NORM || s == W_OUT_NORM_B ||
              s == W_LM_HEAD);
 }
 
@@ -23,6 +23,7 @@ static int slot_shape(const pt_config *c, weight_slot s, int64_t shape[2]) {
     int64_t Q = (int64_t)c->n_head * c->head_dim, KV = (int64_t)c->n_head_kv * c->head_dim;
     switch (s) {
     case W_TOK_EMBD: case W_LM_HEAD: shape[0] = V; shape[1] = C; return 2;
+    case W_POS_EMBD: shape[0] = c->max_ctx; shape[1] = C; return 2;
     case W_EMB_NORM: case W_EMB_NORM_B: case W_ATTN_NORM: case W_ATTN_NORM_B: case W_FFN_NORM: case W_FFN_NORM_B:
     case W_OUT_NORM: case W_OUT_NORM_B: case W_BO: case W_BDOWN: shape[0] = C; return 1;
     case W_QKV: shape[0] = Q + 2 * KV; shape[1] = C; return 2;
@@ -42,6 +43,7 @@ static int slot_shape(const pt_config *c, weight_slot s, int64_t shape[2]) {
 static float **slot_field(pt_weights *w, weight_slot s) {
     switch (s) {
     case W_TOK_EMBD: return &w->tok_embd;
+    case W_POS_EMBD: return &w->pos_embd;
     case W_EMB_NORM: return &w->emb_norm;
     case W_EMB_NORM_B: return &w->emb_norm_b;
     case W_ATTN_NORM: return &w->attn_norm;
@@ -127,6 +129,24 @@ int model_check_config(const pt_config *c, const char *path, pt_err *err) {
     return PT_OK;
 }
 
+// Whether slot s is a linear layer's weight (stored (in, out) by a Conv1D family).
+int model_slot_is_linear(weight_slot s) {
+    for (int i = 0; i < PT_LIN_COUNT; i++)
+        if (arch_weight_slot((pt_linear)i) == s) return 1;
+    return 0;
+}
+
+// A Conv1D family's Hugging Face file holds this slot as (in, out).
+static int slot_transposed(const pt_config *c, const model_source *src, weight_slot s) {
+    return src->kind == PT_SRC_HF && c->desc->conv1d && model_slot_is_linear(s);
+}
+
+// (rows, cols) -> (cols, rows)
+static void transpose(float *dst, const float *src, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) dst[j * rows + i] = src[i * cols + j];
+}
+
 static void slot_name(const pt_config *c, const model_source *src, weight_slot s, int layer, char *buf, size_t cap) {
     snprintf(buf, cap, slot_fmt(c, src->kind, s), layer);
 }
@@ -143,9 +163,14 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
         int64_t shape[2] = {1, 1};
         int nd = slot_shape(c, (weight_slot)s, shape);
         int n = per_layer((weight_slot)s) ? c->n_layer : 1;
+        int64_t file_shape[2] = {shape[0], shape[1]};
+        if (slot_transposed(c, src, (weight_slot)s)) {
+            file_shape[0] = shape[1];
+            file_shape[1] = shape[0];
+        }
         for (int l = 0; l < n; l++) {
             slot_name(c, src, (weight_slot)s, l, name, sizeof name);
-            if ((rc = src->check(src->ctx, name, nd, shape, err)))
+            if ((rc = src->check(src->ctx, name, nd, file_shape, err)))
                 return rc;
         }
         per_slot[s] = (uint64_t)shape[0] * (uint64_t)(nd == 2 ? shape[1] : 1);
@@ -160,7 +185,7 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
     m->weights_mem = mem;
     m->n_params = (size_t)total;
     // pass 2: carve the block (llm.c style) and convert each tensor into its slice
-    float *p = mem;
+    float *p = mem, *tmp = NULL;   // tmp: one (in, out) Conv1D weight before its transpose
     for (int s = 0; s < W_COUNT; s++) {
         if (!slot_used(c, src, (weight_slot)s))
             continue;
@@ -171,12 +196,21 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
             n_head = c->n_head;
         if (src->unpermute_qk && (s == W_K || s == W_BK))
             n_head = c->n_head_kv;
+        int tr = slot_transposed(c, src, (weight_slot)s);
+        int64_t shape[2] = {1, 1};
+        slot_shape(c, (weight_slot)s, shape);
+        if (tr && !(tmp = realloc(tmp, per_slot[s] * sizeof(float))))
+            return pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", m->path);
         for (int l = 0; l < n; l++, p += per_slot[s]) {
             slot_name(c, src, (weight_slot)s, l, name, sizeof name);
-            if ((rc = src->read(src->ctx, name, p, n_head, err)))
+            if ((rc = src->read(src->ctx, name, tr ? tmp : p, n_head, err))) {
+                free(tmp);
                 return rc;
+            }
+            if (tr) transpose(p, tmp, (size_t)shape[1], (size_t)shape[0]);   // file (in, out) -> (out, in)
         }
     }
+    free(tmp);
     if (c->tied_embeddings)
         m->w.lm_head = m->w.tok_embd;
     return PT_OK;

@@ -84,11 +84,15 @@ int model_shape(pt_config *c, const char *name, pt_err *err) {
         snprintf(c->arch, sizeof c->arch, "bloom");
         c->n_layer = 24; c->n_embd = 1024; c->n_ff = 4096; c->n_head = 16; c->n_head_kv = 16; c->head_dim = 64;
         c->vocab_size = 250880; c->max_ctx = 2048; c->rope_theta = 10000.0f; c->tied_embeddings = 1;
+    } else if (!strcmp(name, "gpt2")) {   // openai-community/gpt2 (124M)
+        snprintf(c->arch, sizeof c->arch, "gpt2");
+        c->n_layer = 12; c->n_embd = 768; c->n_ff = 3072; c->n_head = 12; c->n_head_kv = 12; c->head_dim = 64;
+        c->vocab_size = 50257; c->max_ctx = 1024; c->rope_theta = 10000.0f; c->tied_embeddings = 1;
     } else if (!strcmp(name, "tiny")) {   // for tests of the benchmark itself
         c->n_layer = 2; c->n_embd = 64; c->n_ff = 128; c->n_head = 4; c->n_head_kv = 2; c->head_dim = 16;
         c->vocab_size = 300; c->max_ctx = 4096; c->rope_theta = 10000.0f; c->tied_embeddings = 1;
     } else {
-        return pt_fail(err, PT_ERR_ARG, "unknown model shape '%s' (use smollm2-135m, llama2-7b, bloom-560m or tiny)", name);
+        return pt_fail(err, PT_ERR_ARG, "unknown model shape '%s' (use smollm2-135m, llama2-7b, bloom-560m, gpt2 or tiny)", name);
     }
     return PT_OK;
 }

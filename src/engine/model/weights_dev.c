@@ -14,7 +14,7 @@ static wsizes sizes_of(const pt_model *m) {
     wsizes s;
     s.big = V * C * (c->tied_embeddings ? 1 : 2) + L * ((Q + 2 * KV) * C + C * Q + (w->w_gate ? 3 : 2) * F * C);
     s.small = 2 * L * C + C + (w->bq ? L * (Q + 2 * KV) : 0) + (w->bqkv ? L * (Q + 2 * KV) : 0) +
-              (w->emb_norm ? C : 0) + (w->emb_norm_b ? C : 0) + (w->attn_norm_b ? L * C : 0) +
+              (w->pos_embd ? (size_t)c->max_ctx * C : 0) + (w->emb_norm ? C : 0) + (w->emb_norm_b ? C : 0) + (w->attn_norm_b ? L * C : 0) +
               (w->ffn_norm_b ? L * C : 0) + (w->out_norm_b ? C : 0) + (w->bo ? L * C : 0) + (w->b_up ? L * F : 0) +
               (w->b_down ? L * C : 0);
     return s;
@@ -50,7 +50,7 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
         bw->attn_norm = w->attn_norm; bw->ffn_norm = w->ffn_norm; bw->out_norm = w->out_norm;
         bw->bq = w->bq; bw->bk = w->bk; bw->bv = w->bv;
         bw->wqkv = w->wqkv; bw->bqkv = w->bqkv; bw->bo = w->bo; bw->b_up = w->b_up; bw->b_down = w->b_down;
-        bw->emb_norm = w->emb_norm; bw->emb_norm_b = w->emb_norm_b; bw->attn_norm_b = w->attn_norm_b;
+        bw->pos_embd = w->pos_embd; bw->emb_norm = w->emb_norm; bw->emb_norm_b = w->emb_norm_b; bw->attn_norm_b = w->attn_norm_b;
         bw->ffn_norm_b = w->ffn_norm_b; bw->out_norm_b = w->out_norm_b;
         return PT_OK;
     }
@@ -107,6 +107,7 @@ int bweights_init(pt_bweights *bw, pt_backend *be, const pt_model *m, pt_err *er
     SMALL(bw->bo, w->bo, L * C);
     SMALL(bw->b_up, w->b_up, L * F);
     SMALL(bw->b_down, w->b_down, L * C);
+    SMALL(bw->pos_embd, w->pos_embd, (size_t)c->max_ctx * C);
     SMALL(bw->emb_norm, w->emb_norm, C);
     SMALL(bw->emb_norm_b, w->emb_norm_b, C);
     SMALL(bw->attn_norm_b, w->attn_norm_b, L * C);

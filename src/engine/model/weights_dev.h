@@ -16,7 +16,7 @@ typedef struct {
     const void *tok_embd, *wqkv, *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down, *lm_head;
     // float32 (NULL where the model has none)
     const float *attn_norm, *ffn_norm, *out_norm, *bq, *bk, *bv;
-    const float *emb_norm, *emb_norm_b, *attn_norm_b, *ffn_norm_b, *out_norm_b, *bqkv, *bo, *b_up, *b_down;
+    const float *pos_embd, *emb_norm, *emb_norm_b, *attn_norm_b, *ffn_norm_b, *out_norm_b, *bqkv, *bo, *b_up, *b_down;
     size_t esz;            // bytes per weight element
     void *wmem;            // backend allocations owning the above, NULL when aliased
     size_t wmem_bytes;     // of wmem

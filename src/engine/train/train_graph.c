@@ -190,6 +190,9 @@ int train_graph_create_shared(pt_train_graph **out, pt_backend *be, const pt_mod
     if (B < 1 || T < 2) return pt_fail(err, PT_ERR_ARG, "training needs batch >= 1 and sequence length >= 2");
     if (a->n_layer != m->cfg.n_layer || a->merged)
         return pt_fail(err, PT_ERR_ARG, "adapter %s does not fit this model (or is merged)", a->name);
+    if (m->cfg.desc->pos == PT_POS_LEARNED && T > m->cfg.max_ctx)
+        return pt_fail(err, PT_ERR_ARG, "sequences of %d tokens are longer than %s's %d learned positions; use "
+                       "--max-seq-len %d or less", T, m->cfg.arch, m->cfg.max_ctx, m->cfg.max_ctx);
     pt_train_graph *g = calloc(1, sizeof *g);
     if (!g) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
     g->be = be;
@@ -350,6 +353,7 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
         o->embedding(be, g->x_in, tok, a->save_embed, R, C);
     else
         o->embedding_w(be, g->x_in, tok, w->tok_embd, R, C);
+    block_add_positions(be, ar, g->x_in, g->dx, pos, w->pos_embd, R, C);   // GPT-2's wpe (frozen: no gradient)
     if (w->emb_norm) {  // BLOOM's word_embeddings_layernorm; its input is kept in dx for the backward
         o->copy(be, g->dx, g->x_in, sizeof(float) * (size_t)R * C);
         block_norm(be, ar, g->x_in, g->dx, w->emb_norm, w->emb_norm_b, R, C, eps);
@@ -362,7 +366,7 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
         if (fused) {
             lin_fwd(g, l, PT_LIN_QKV, g->qkv, xn1, WL(w->wqkv, l, (size_t)QKV * C), BI(w->bqkv, l, QKV), R, C, QKV, p_drop,
                     dropout_seed);
-            block_split_qkv(be, ar, q, k, v, g->qkv, R, NH, HD);
+            block_split_qkv(be, ar, q, k, v, g->qkv, R, NH, NKV, HD);
         } else {
             lin_fwd(g, l, PT_LIN_Q, q, xn1, WL(w->wq, l, (size_t)Q * C), BI(w->bq, l, Q), R, C, Q, p_drop, dropout_seed);
             lin_fwd(g, l, PT_LIN_K, k, xn1, WL(w->wk, l, (size_t)KV * C), BI(w->bk, l, KV), R, C, KV, p_drop, dropout_seed);
@@ -453,7 +457,7 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
         }
         block_norm(be, ar, xn1, x, w->attn_norm + (size_t)l * C, BI(w->attn_norm_b, l, C), R, C, eps);   // recomputed
         if (fused) {
-            block_join_qkv(be, ar, g->qkv, g->dq, g->dk, g->dv, R, NH, HD);
+            block_join_qkv(be, ar, g->qkv, g->dq, g->dk, g->dv, R, NH, NKV, HD);
             lin_bwd(g, l, PT_LIN_QKV, g->dxn, 0.0f, g->qkv, xn1, WL(w->wqkv, l, (size_t)QKV * C), R, C, QKV, p_drop,
                     dropout_seed);
         } else {
