@@ -33,7 +33,7 @@ static void test_defaults_and_validate(void) {
     struct { int r; float alpha, dropout; int fifo; const char *field; } bad[] = {
         {0, 8, 0, 0, "r must"}, {-2, 8, 0, 0, "r must"}, {8, 0, 0, 0, "lora_alpha"}, {8, -1, 0, 0, "lora_alpha"},
         {8, NAN, 0, 0, "lora_alpha"}, {8, 8, 1.0f, 0, "lora_dropout"}, {8, 8, -0.1f, 0, "lora_dropout"},
-        {8, 8, NAN, 0, "lora_dropout"}, {8, 8, 0, 1, "fan_in_fan_out"},
+        {8, 8, NAN, 0, "lora_dropout"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         c.r = bad[i].r; c.lora_alpha = bad[i].alpha; c.lora_dropout = bad[i].dropout; c.fan_in_fan_out = bad[i].fifo;
@@ -150,7 +150,7 @@ static void test_fields(void) {
         {"{\"r\": 2.5}", "r must", PT_ERR_FORMAT}, {"{\"lora_alpha\": 0}", "lora_alpha", PT_ERR_ARG},
         {"{\"lora_alpha\": -16}", "lora_alpha", PT_ERR_ARG}, {"{\"lora_dropout\": 1}", "lora_dropout", PT_ERR_ARG},
         {"{\"lora_dropout\": -0.5}", "lora_dropout", PT_ERR_ARG}, {"{\"bias\": \"some\"}", "bias", PT_ERR_FORMAT},
-        {"{\"fan_in_fan_out\": true}", "fan_in_fan_out", PT_ERR_ARG}, {"{\"peft_type\": \"LOHA\"}", "peft_type", PT_ERR_UNSUPPORTED},
+        {"{\"peft_type\": \"LOHA\"}", "peft_type", PT_ERR_UNSUPPORTED},
         {"{\"target_modules\": \"q_proj\", \"layers_to_transform\": [0]}", "layers_to_transform", PT_ERR_ARG},
         {"{\"target_modules\": [\"q_proj\"], \"layers_pattern\": \"layers\"}", "layers_pattern", PT_ERR_ARG},
         {"{\"target_modules\": \"(unclosed\"}", "target_modules", PT_ERR_ARG},
@@ -379,17 +379,29 @@ static void test_check(const pt_model *m, const pt_model *qwen) {
     c.r = 0;
     c.lora_alpha = -1;
     c.lora_dropout = 1.5f;
-    c.fan_in_fan_out = 1;
     c.bias = (pt_lora_bias)7;
     c.init = (pt_lora_init)9;
     int n = lora_check(m, &c, pr, 32);
-    CHECKF(n == 6, "six bad fields, %d problems", n);
+    CHECKF(n == 5, "five bad fields, %d problems", n);
     CHECK(has_problem(pr, n, "r", "r must be a positive integer (got 0)", 0));
     CHECK(has_problem(pr, n, "lora_alpha", "lora_alpha must be positive", 0));
     CHECK(has_problem(pr, n, "lora_dropout", "lora_dropout must be in [0, 1)", 0));
-    CHECK(has_problem(pr, n, "fan_in_fan_out", "nn.Linear", 0));
     CHECK(has_problem(pr, n, "bias", "bias must be none, all or lora_only", 0));
     CHECK(has_problem(pr, n, "init_lora_weights", "init_lora_weights must be", 0));
+    lora_config_free(&c);
+
+    // fan_in_fan_out follows the layers, as PEFT's: told otherwise, a warning
+    lora_config_defaults(&c);
+    c.fan_in_fan_out = 1;
+    n = lora_check(m, &c, pr, 32);
+    CHECKF(n == 1 && has_problem(pr, n, "fan_in_fan_out", "nn.Linear: PEFT sets it to false", 1), "%d: %s", n,
+           n ? pr[0].msg : "");
+    {
+        pt_adapter fa;
+        pt_err fe = {0};
+        CHECK(adapter_create(&fa, m, &c, 1, &fe) == PT_OK && fa.cfg.fan_in_fan_out == 0);
+        adapter_free(&fa);
+    }
     lora_config_free(&c);
 
     // the fields that need the model

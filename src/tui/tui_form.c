@@ -35,7 +35,7 @@ static const tui_field LORA_FIELDS[] = {
     {"rank_pattern", "rank_pattern", "a different r for some modules: regex:r pairs, e.g. .*q_proj:16,.*v_proj:4", TF_PATTERN, L(rank_pattern), NULL},
     {"alpha_pattern", "alpha_pattern", "a different lora_alpha for some modules: regex:alpha pairs", TF_PATTERN, L(alpha_pattern), NULL},
     {"modules_to_save", "modules_to_save", "whole modules trained and saved besides LoRA (e.g. lm_head,embed_tokens): costly", TF_LIST, L(modules_to_save), NULL},
-    {"fan_in_fan_out", "fan_in_fan_out", "true only for Conv1D layers (GPT-2); LLaMA-family nn.Linear needs false", TF_BOOL, L(fan_in_fan_out), NULL},
+    {"fan_in_fan_out", "fan_in_fan_out", "set from the layers as PEFT does: true for GPT-2's Conv1D, false for nn.Linear", TF_BOOL, L(fan_in_fan_out), NULL},
 };
 
 static const tui_field TRAIN_FIELDS[] = {

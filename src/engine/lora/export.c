@@ -247,10 +247,19 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
     int rc, n = 0;
     if ((rc = pt_mkdir_p(out, err))) return rc;
     // the targeted weights with B @ A added, in one block (the model is not touched)
+    // (a Conv1D family: every linear weight, written back as (in, out))
     size_t total = 0;
-    if (!a->merged)
-        for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++)
-            if (a->mods[i].A) total += (size_t)a->mods[i].out * a->mods[i].in;
+    for (int s = 0; s < W_COUNT; s++) {
+        if (!c->desc->hf[s] || !model_slot_is_linear((weight_slot)s)) continue;
+        pt_linear lin = linear_of_slot((weight_slot)s);
+        for (int l = 0; l < (int)L; l++) {
+            const float *data;
+            int64_t shape[2];
+            if (!model_slot(m, (weight_slot)s, l, &data, shape)) continue;
+            if (c->desc->conv1d || (a->mods[(size_t)l * PT_LIN_COUNT + lin].A && !a->merged))
+                total += (size_t)shape[0] * (size_t)shape[1];
+        }
+    }
     size_t max_t = (size_t)W_COUNT * L + 4;
     ts = calloc(max_t, sizeof *ts);
     names = calloc(max_t, sizeof *names);
@@ -286,11 +295,30 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
             int64_t shape[2];
             if (!model_slot(m, (weight_slot)s, l, &data, shape)) continue;
             const pt_lora_module *mod = lin < PT_LIN_COUNT ? &a->mods[(size_t)l * PT_LIN_COUNT + lin] : NULL;
-            if (mod && mod->A && !a->merged) {
-                size_t sz = (size_t)mod->out * mod->in;
+            int adapted = mod && mod->A && !a->merged, conv = c->desc->conv1d && lin < PT_LIN_COUNT;
+            size_t sz = (size_t)shape[0] * (size_t)(shape[1] ? shape[1] : 1);
+            if (adapted) {
                 memcpy(mp, data, sz * sizeof(float));
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mod->out, mod->in, mod->r, mod->scale * scale,
                             mod->B, mod->r, mod->A, mod->in, 1.0f, mp, mod->in);
+            }
+            if (conv) {   // (out, in) -> Conv1D's (in, out), in place of the copy when there is one
+                size_t rows = (size_t)shape[0], cols = (size_t)shape[1];
+                float *t = malloc(sz * sizeof(float));
+                if (!t) {
+                    rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", out);
+                    goto fail;
+                }
+                const float *src = adapted ? mp : data;
+                for (size_t i = 0; i < rows; i++)
+                    for (size_t j = 0; j < cols; j++) t[j * rows + i] = src[i * cols + j];
+                memcpy(mp, t, sz * sizeof(float));
+                free(t);
+                int64_t tmp = shape[0];
+                shape[0] = shape[1];
+                shape[1] = tmp;
+            }
+            if (adapted || conv) {
                 data = mp;
                 mp += sz;
             }

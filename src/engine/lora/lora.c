@@ -141,6 +141,7 @@ static int resolve_config(pt_lora_config *out, const pt_model *m, const pt_lora_
         return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save on a %s model is not implemented yet (LLaMA-family "
                        "models have it)", mc->arch);
     if ((rc = lora_config_copy(out, cfg, err))) return rc;
+    out->fan_in_fan_out = mc->desc->conv1d;   // PEFT sets it from the layer type, warning when told otherwise
     if (!out->n_target_modules && !out->target_regex && !out->target_all_linear) {
         const char *names[8];
         const char *type = !strcmp(mc->arch, "smollm") ? "llama" : mc->arch;  // SmolLM is a LlamaForCausalLM
@@ -329,6 +330,10 @@ int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, in
                            "%s key \"%s\" matches none of the targeted modules", is_rank ? "rank_pattern" : "alpha_pattern",
                            pat->key);
     }
+    if (cfg->fan_in_fan_out != mc->desc->conv1d)
+        pt_problem_add(out, cap, &n, "fan_in_fan_out", 1, "fan_in_fan_out=%s, but %s's layers are %s: PEFT sets it to %s, "
+                       "and so does peftui", cfg->fan_in_fan_out ? "true" : "false", mc->arch,
+                       mc->desc->conv1d ? "Conv1D (stored in, out)" : "nn.Linear", mc->desc->conv1d ? "true" : "false");
     free(mods);
     return n;
 }

@@ -168,9 +168,7 @@ int lora_config_problems(const pt_lora_config *c, pt_problem *out, int cap) {
     if (!(c->lora_alpha > 0) || isinf(c->lora_alpha)) BAD("lora_alpha", "lora_alpha must be positive (got %g)", c->lora_alpha);
     if (!(c->lora_dropout >= 0 && c->lora_dropout < 1))
         BAD("lora_dropout", "lora_dropout must be in [0, 1) (got %g)", c->lora_dropout);
-    if (c->fan_in_fan_out)
-        BAD("fan_in_fan_out", "fan_in_fan_out=true is for Conv1D layers (GPT-2); LLaMA-family models use nn.Linear, "
-            "which needs fan_in_fan_out=false");
+    // fan_in_fan_out follows the model's layers (lora_check, adapter_bind), as in PEFT
     if (c->bias != PT_BIAS_NONE && c->bias != PT_BIAS_ALL && c->bias != PT_BIAS_LORA_ONLY)
         BAD("bias", "bias must be none, all or lora_only");
     if (c->init != PT_INIT_KAIMING && c->init != PT_INIT_GAUSSIAN && c->init != PT_INIT_ZERO_A)
