@@ -291,6 +291,27 @@ if [ -d "$THF" ] && [ -f "$ID" ]; then
     rc=$?
     [ "$rc" -eq 130 ] && grep -q "^stopped at step" "$TMP/out" && ls -d "$TMP"/int/checkpoint-* >/dev/null 2>&1 && ok ||
         bad "Ctrl-C during train: rc $rc: $(cat "$TMP/out") $(cat "$TMP/err")"
+
+    # the other families (issue 11): PEFT's default target, train, chat, merge; GGUF LoRA refused in words
+    for fam in bloom:query_key_value gpt2:c_attn; do
+        name=${fam%%:*} target=${fam#*:} FM=tests/data/tiny/${fam%%:*}-hf
+        expect_ok "info $name" "^block .*LayerNorm" "$BIN" info -m "$FM"
+        grep -Eq "^  $target +\* in" "$TMP/out" && ok || bad "info $name marks $target as PEFT's default: $out"
+        run "$BIN" train -m "$FM" -t 2 -d "$ID" --steps 3 --batch 2 --max-seq-len 64 -o "$TMP/$name"
+        [ "$rc" -eq 0 ] && grep -q "\"$target\"" "$TMP/$name/adapter_config.json" && ok ||
+            bad "train $name on its default target (rc $rc): $err"
+        expect_ok "generate $name --adapter" "^" "$BIN" generate -m "$FM" --adapter "$TMP/$name" --temp 0 -n 4 -p hi
+        expect_ok "merge $name" "exported $name as merged" "$BIN" merge -m "$FM" --adapter "$TMP/$name" -o "$TMP/$name-merged"
+        expect_ok "generate with the merged $name" "^" "$BIN" generate -m "$TMP/$name-merged" --temp 0 -n 4 -p hi
+        expect_error "export $name gguf-lora" 1 "gguf-lora of a $name adapter is not implemented yet; --format peft" \
+            "$BIN" export -m "$FM" --adapter "$TMP/$name" --format gguf-lora -o "$TMP/$name.gguf"
+    done
+    grep -q '"fan_in_fan_out":[[:space:]]*true' "$TMP/gpt2/adapter_config.json" && ok ||
+        bad "a GPT-2 adapter says fan_in_fan_out true, as PEFT's Conv1D needs"
+    printf '{"instruction": "%s", "output": "%s"}\n' "$(printf 'tell a long story %.0s' $(seq 20))" \
+        "$(printf 'once upon a time %.0s' $(seq 30))" >"$TMP/long.jsonl"
+    expect_error "gpt2 rows past its 64 learned positions" 1 "truncation at max_seq_len 64 \(the model's whole context" \
+        "$BIN" train -m tests/data/tiny/gpt2-hf -t 2 -d "$TMP/long.jsonl" --steps 1 --batch 1 --max-seq-len 128 -o "$TMP/never2"
 else
     echo "SKIP: $THF or $ID absent: LoRA command-line checks skipped"
 fi

@@ -12,16 +12,32 @@
 #define LORA_RANK 8
 
 // The distinct targetable modules (one per short name, layer 0's dims).
+// "transformer.h.3.attn.c_proj" -> "attn.c_proj": the part after the layer number.
+static const char *module_kind(const char *name) {
+    for (const char *p = name; *p; p++)
+        if (*p == '.' && p[1] >= '0' && p[1] <= '9') {
+            const char *d = p + 1;
+            while (*d >= '0' && *d <= '9') d++;
+            if (*d == '.') return d + 1;
+        }
+    return name;
+}
+
 static int module_kinds(pt_ws *ws, pt_module_info *out, int cap) {
     int total = pt_ws_modules(ws, NULL, 0), n = 0;
     pt_module_info *all = calloc((size_t)(total ? total : 1), sizeof *all);
     if (!all) return 0;
     pt_ws_modules(ws, all, total);
-    for (int i = 0; i < total; i++) {
+    for (int i = 0; i < total; i++) {   // one per kind: the name after the layer number
         int seen = 0;
-        for (int k = 0; k < n && !seen; k++) seen = !strcmp(out[k].short_name, all[i].short_name);
+        for (int k = 0; k < n && !seen; k++) seen = !strcmp(module_kind(out[k].name), module_kind(all[i].name));
         if (!seen && n < cap) out[n++] = all[i];
     }
+    int twice[16] = {0};   // a short name two kinds share (GPT-2's c_proj): say which
+    for (int k = 0; k < n && k < 16; k++)
+        for (int j = 0; j < n; j++) twice[k] |= j != k && !strcmp(out[j].short_name, out[k].short_name);
+    for (int k = 0; k < n && k < 16; k++)
+        if (twice[k]) snprintf(out[k].short_name, sizeof out[k].short_name, "%s", module_kind(out[k].name));
     free(all);
     return n;
 }
@@ -29,7 +45,14 @@ static int module_kinds(pt_ws *ws, pt_module_info *out, int cap) {
 // A tensor name with its layer number replaced by '*' ("blk.*.attn_q.weight");
 // returns the layer number or -1 for a tensor outside the layers.
 static int layer_pattern(const char *name, char *pat, size_t cap) {
-    static const char *const prefixes[] = {"blk.", "model.layers.", "layers."};
+    static const char *const prefixes[] = {"blk.", "model.layers.", "transformer.h.", "layers."};
+    if (!strncmp(name, "h.", 2) && name[2] >= '0' && name[2] <= '9') {   // BLOOM without its "transformer." prefix
+        const char *d = name + 2;
+        int layer = atoi(d);
+        while (*d >= '0' && *d <= '9') d++;
+        snprintf(pat, cap, "h.*%.*s", (int)(cap > 4 ? cap - 4 : 0), d);
+        return layer;
+    }
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         const char *p = strstr(name, prefixes[i]);
         if (!p) continue;
@@ -173,8 +196,10 @@ static void print_text(pt_ws *ws, const pt_model_info *m, const tensor_group *g,
     printf("context       %d tokens\n", m->max_ctx);
     printf("layers %d, hidden %d, heads %d, kv heads %d, head_dim %d, ff %d, vocab %d\n",
            m->n_layer, m->n_embd, m->n_head, m->n_head_kv, m->head_dim, m->n_ff, m->vocab_size);
-    printf("rope theta %g, rms eps %g, tied embeddings %s, qkv bias %s", m->rope_theta, m->rms_eps,
-           m->tied_embeddings ? "yes" : "no", m->qkv_bias ? "yes" : "no");
+    printf("block         %s\n", m->block);
+    if (strstr(m->block, "RoPE")) printf("rope theta %g, ", m->rope_theta);
+    printf("norm eps %g, tied embeddings %s, qkv bias %s", m->rms_eps, m->tied_embeddings ? "yes" : "no",
+           m->qkv_bias || strstr(m->block, "biases") ? "yes" : "no");
     if (m->sliding_window) printf(", sliding window %d", m->sliding_window);
     printf("\n\ntokenizer     %s, %d tokens\n", m->tokenizer, m->tok_vocab);
     printf("bos           %d '%s'\n", m->bos, piece_or(ws, m->bos, pb, sizeof pb));
@@ -210,7 +235,7 @@ static void print_text(pt_ws *ws, const pt_model_info *m, const tensor_group *g,
     for (int i = 0; i < n_lin; i++) {
         long long p = (long long)LORA_RANK * (lin[i].in + lin[i].out);
         total += p;
-        printf("  %-10s%c in %-6d out %-6d %lld\n", lin[i].short_name, lin[i].default_target ? '*' : ' ', lin[i].in,
+        printf("  %-16s%c in %-6d out %-6d %lld\n", lin[i].short_name, lin[i].default_target ? '*' : ' ', lin[i].in,
                lin[i].out, p);
     }
     printf("  all of them: %lld per layer, %lld in all (%.2f%% of the model)\n", total, total * m->n_layer,

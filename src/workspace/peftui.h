@@ -120,6 +120,7 @@ typedef struct {
     int n_layer, n_embd, n_ff, n_head, n_head_kv, head_dim, vocab_size, max_ctx, sliding_window;
     float rope_theta, rms_eps;
     int tied_embeddings, qkv_bias;
+    char block[200];             // the family's block in words: norm, positions, attention, MLP (arch_describe)
     char tokenizer[40];          // "byte-level BPE", "SentencePiece BPE (byte fallback)"
     int tok_vocab, bos, eos;
     char template_name[64];      // the chat template guessed from the model

@@ -365,6 +365,7 @@ int pt_ws_model_info(pt_ws *ws, pt_model_info *o, pt_err *err) {
     o->n_head_kv = c->n_head_kv; o->head_dim = c->head_dim; o->vocab_size = c->vocab_size; o->max_ctx = c->max_ctx;
     o->sliding_window = c->sliding_window; o->rope_theta = c->rope_theta; o->rms_eps = c->rms_eps;
     o->tied_embeddings = c->tied_embeddings; o->qkv_bias = c->has_qkv_bias;
+    arch_describe(c->desc, o->block, sizeof o->block);
     if (m->tok) {
         snprintf(o->tokenizer, sizeof o->tokenizer, "%s", tok_kind_name(tokenizer_kind(m->tok)));
         o->tok_vocab = tokenizer_vocab_size(m->tok);

@@ -150,10 +150,16 @@ static int prepare(ws_job *j, pt_err *err) {
         have_a = 1;
     }
     snprintf(a.template_name, sizeof a.template_name, "%s", template_name(tmpl));
-    if (ws->model.cfg.max_ctx > 0 && j->p.max_seq_len > ws->model.cfg.max_ctx) j->p.max_seq_len = ws->model.cfg.max_ctx;
+    int held = ws->model.cfg.max_ctx > 0 && j->p.max_seq_len > ws->model.cfg.max_ctx;   // rows fit the model's context
+    if (held) j->p.max_seq_len = ws->model.cfg.max_ctx;
     pt_dataset_opts dopts = {.max_seq_len = j->p.max_seq_len, .train_on_prompt = j->train_on_prompt,
                              .default_system = j->has_system ? j->system : model_system};
-    if ((rc = dataset_load(&j->all, j->data, ws->model.tok, tmpl, &dopts, err))) goto done;
+    if ((rc = dataset_load(&j->all, j->data, ws->model.tok, tmpl, &dopts, err))) {
+        char *at = rc == PT_ERR_RANGE && held && err ? strstr(err->msg, "(raise it)") : NULL;
+        if (at)   // it cannot be raised
+            snprintf(at, sizeof err->msg - (size_t)(at - err->msg), "(the model's whole context: shorten the rows)");
+        goto done;
+    }
     int n_rows = j->all.n;
     if ((rc = dataset_split(&j->all, j->p.eval_frac, j->p.seed, &j->train, &j->eval, err))) goto done;
     if (j->p.eval_frac > 0 && j->eval.n == 0)
