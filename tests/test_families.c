@@ -8,6 +8,8 @@
 //   - saved by peftui and loaded again it gives the same logits;
 //   - one training step on every linear layer: the loss and the gradient of
 //     every lora_A / lora_B equal PEFT's (CPU and naive backends);
+//   - emu (and CUDA when there is a GPU) against the CPU at the device
+//     tolerances: logits with the adapter, one step's loss and gradients;
 //   - 50 steps of Adam on one batch lower the loss; the trained adapter
 //     exports merged (peftui loads the model back: the adapter's logits) and
 //     to PEFT (PEFTUI_EXPORT_DIR=DIR, then make_family_goldens.py --check DIR
@@ -41,6 +43,7 @@ typedef struct {
 
 static const family FAMILIES[] = {
     {"bloom", "query_key_value"},
+    {"gpt2", "c_attn"},
 };
 
 typedef struct { int n, V; int32_t *tokens; float *logits; } golden;
@@ -213,7 +216,12 @@ static int step_adapter(pt_adapter *a, const pt_model *m, const cJSON *doc, cons
     c.n_target_modules = 0;
     CHECKF(rc == PT_OK, "adapter_create: %s", err.msg);
     if (rc != PT_OK) return 0;
-    CHECKF(n_modules(a) == n * m->cfg.n_layer, "%d modules for %d targets", n_modules(a), n);
+    int golden_mods = 0;   // PEFT's modules: "c_proj" is two per layer in GPT-2
+    for (int i = 0; i < st->n_tensors; i++) {
+        size_t len = strlen(st->tensors[i].name);
+        golden_mods += len > 13 && !strcmp(st->tensors[i].name + len - 13, "lora_A.weight");
+    }
+    CHECKF(n_modules(a) == golden_mods, "%d modules for %d targets, PEFT's %d", n_modules(a), n, golden_mods);
     int missing = 0;
     for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) {
         pt_lora_module *mod = &a->mods[i];
@@ -396,12 +404,101 @@ static void exports(const family *f, const pt_model *m, pt_backend *be, const pt
     free(g.logits);
 }
 
+// A device backend (emu always, CUDA when there is a GPU) against the CPU, at
+// test_device.c's tolerances (bf16 base weights and GEMM operands): logits
+// with PEFT's adapter (normalised error 2e-2), one training step's loss
+// (relative 1e-2) and gradients (normalised 5e-2).
+static void device_parity(const family *f, const pt_model *m, pt_backend *dev, pt_backend *cpu, const batch *bt,
+                          const cJSON *doc, const st_file *st) {
+    pt_err err = {0};
+    char dir[512], warn[256];
+    snprintf(dir, sizeof dir, DATA "peft/%s-lora", f->name);
+    pt_adapter a;
+    if (adapter_load(&a, m, dir, warn, sizeof warn, &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    int n = 12, V = m->cfg.vocab_size;
+    int32_t tok[12];
+    for (int i = 0; i < n; i++) tok[i] = (int32_t)((i * 37 + 11) % V);
+    float *ref = malloc(sizeof(float) * n * V), *got = malloc(sizeof(float) * n * V);
+    pt_backend *bes[2] = {cpu, dev};
+    float *outs[2] = {ref, got};
+    int ok = 1;
+    for (int k = 0; k < 2 && ok; k++) {
+        pt_runtime rt;
+        ok = runtime_init(&rt, bes[k], m, 32, 16, &err) == PT_OK && runtime_set_adapter(&rt, &a, 1.0f, &err) == PT_OK &&
+             runtime_forward(&rt, tok, n, outs[k], 1, &err) == PT_OK;
+        CHECKF(ok, "%s on %s: %s", f->name, bes[k]->ops->name, err.msg);
+        runtime_free(&rt);
+    }
+    double e = ok ? nerr(got, ref, (size_t)n * V) : 1;
+    CHECKF(e < 2e-2, "%s %s logits vs cpu: %g", f->name, dev->ops->name, e);
+    adapter_free(&a);
+    free(ref);
+    free(got);
+
+    pt_adapter sa;
+    if (!step_adapter(&sa, m, doc, st)) return;
+    float loss[2] = {0, 0};
+    float *grads[2] = {malloc(sizeof(float) * sa.n_params), malloc(sizeof(float) * sa.n_params)};
+    for (int k = 0; k < 2; k++) {
+        pt_train_graph *g = NULL;
+        int nt = 0;
+        ok = train_graph_create(&g, bes[k], m, NULL, &sa, bt->B, bt->T, &err) == PT_OK;
+        if (ok) {
+            train_graph_zero_grads(g);
+            ok = train_graph_step(g, bt->tok, bt->mask, bt->len, 1, 1.0f, 0, &loss[k], &nt, &err) == PT_OK;
+            bes[k]->ops->synchronize(bes[k]);
+            bes[k]->ops->download(bes[k], grads[k], train_graph_grads(g), sizeof(float) * sa.n_params);
+        }
+        CHECKF(ok, "%s step on %s: %s", f->name, bes[k]->ops->name, err.msg);
+        train_graph_free(g);
+    }
+    double eg = nerr(grads[1], grads[0], sa.n_params);
+    printf("%s on %s: logits err vs cpu %.2e, step loss %.6f (cpu %.6f), gradients err %.2e\n", f->name,
+           dev->ops->name, e, loss[1], loss[0], eg);
+    CHECKF(fabsf(loss[1] - loss[0]) < 1e-2f * fabsf(loss[0]), "%s %s loss %g vs cpu %g", f->name, dev->ops->name,
+           loss[1], loss[0]);
+    CHECKF(eg < 5e-2, "%s %s gradients vs cpu: %g", f->name, dev->ops->name, eg);
+    free(grads[0]);
+    free(grads[1]);
+    adapter_free(&sa);
+}
+
+// Learned positions have max_ctx rows: the context is held to them, a longer
+// prompt fails as one past any context does, and training longer rows is
+// refused in words.
+static void learned_positions(const pt_model *m, pt_backend *be) {
+    if (m->cfg.desc->pos != PT_POS_LEARNED) return;
+    pt_err err = {0};
+    int P = m->cfg.max_ctx;
+    pt_runtime rt;
+    CHECK(runtime_init(&rt, be, m, 4 * P, 16, &err) == PT_OK && rt.n_ctx == P);
+    int32_t *tok = calloc((size_t)P + 1, sizeof *tok);
+    float *lg = malloc(sizeof(float) * m->cfg.vocab_size);
+    int rc = runtime_forward(&rt, tok, P + 1, lg, 0, &err);
+    CHECKF(rc != PT_OK && err.msg[0], "%d tokens into %d positions: rc %d", P + 1, P, rc);
+    runtime_free(&rt);
+    free(tok);
+    free(lg);
+    pt_adapter a;
+    pt_lora_config c;
+    lora_config_defaults(&c);
+    CHECK(adapter_create(&a, m, &c, 1, &err) == PT_OK);
+    pt_train_graph *g = NULL;
+    rc = train_graph_create(&g, be, m, NULL, &a, 1, P + 1, &err);
+    CHECKF(rc == PT_ERR_ARG && strstr(err.msg, "learned positions") && !g, "T %d: rc %d %s", P + 1, rc, err.msg);
+    CHECK(train_graph_create(&g, be, m, NULL, &a, 1, P, &err) == PT_OK);
+    train_graph_free(g);
+    adapter_free(&a);
+}
+
 int main(void) {
     pt_err err = {0};
     char tmp[] = "/tmp/peftui-families-XXXXXX";
     CHECK(mkdtemp(tmp) != NULL);
-    pt_backend *cpu = NULL, *nv = NULL;
+    pt_backend *cpu = NULL, *nv = NULL, *emu = NULL, *cuda = NULL;
     CHECK(backend_cpu_create(&cpu, 2, &err) == PT_OK && backend_naive_create(&nv, &err) == PT_OK);
+    CHECK(backend_emu_create(&emu, &err) == PT_OK);
+    if (backend_cuda_create(&cuda, &err) != PT_OK) printf("SKIP cuda: %s\n", err.msg);
     for (size_t k = 0; k < sizeof FAMILIES / sizeof *FAMILIES; k++) {
         const family *f = &FAMILIES[k];
         char path[512];
@@ -414,6 +511,7 @@ int main(void) {
         CHECK(!strcmp(m.cfg.arch, f->name));
         peft_adapter(f, &m, cpu, tmp);
         peft_adapter(f, &m, nv, tmp);
+        learned_positions(&m, cpu);
 
         char *json = NULL;
         snprintf(path, sizeof path, DATA "train/%s-step.json", f->name);
@@ -427,6 +525,8 @@ int main(void) {
         if (doc && st_ok && read_batch(&bt, doc)) {
             step_vs_peft(f, &m, cpu, &bt, doc, &st);
             step_vs_peft(f, &m, nv, &bt, doc, &st);
+            if (emu) device_parity(f, &m, emu, cpu, &bt, doc, &st);
+            if (cuda) device_parity(f, &m, cuda, cpu, &bt, doc, &st);
             pt_adapter trained;
             fifty_steps(f, &m, cpu, &bt, doc, &trained);
             if (trained.n_params) {
@@ -444,6 +544,8 @@ int main(void) {
     }
     backend_destroy(cpu);
     backend_destroy(nv);
+    backend_destroy(emu);
+    if (cuda) backend_destroy(cuda);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     CHECK(system(cmd) == 0);

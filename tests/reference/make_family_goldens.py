@@ -48,6 +48,7 @@ DATA = os.path.dirname(ROOT)
 # family -> (PEFT's default targets for the model type, every linear layer)
 FAMILIES = {
     "bloom": (["query_key_value"], ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]),
+    "gpt2": (["c_attn"], ["c_attn", "c_proj", "c_fc"]),
 }
 
 
@@ -157,7 +158,9 @@ def check(root):
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         sys.exit(check(sys.argv[2]))
-    for name, (default, every) in FAMILIES.items():
+    which = sys.argv[1:] or list(FAMILIES)
+    for name in which:
+        default, every = FAMILIES[name]
         peft_adapter(name, default)
         train_step(name, every)
 
