@@ -44,6 +44,7 @@ typedef struct {
 static const family FAMILIES[] = {
     {"bloom", "query_key_value"},
     {"gpt2", "c_attn"},
+    {"gpt_neox", "query_key_value"},
 };
 
 typedef struct { int n, V; int32_t *tokens; float *logits; } golden;

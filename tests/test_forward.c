@@ -111,6 +111,7 @@ int main(int argc, char **argv) {
     check_model(TINY "qwen2-hf", TINY "qwen2-hf/golden_logits.bin", 5e-5);       // q/k/v biases, untied head
     check_model(TINY "bloom-hf", TINY "bloom-hf/golden_logits.bin", 5e-5);       // ALiBi, LayerNorm, fused QKV, GELU
     check_model(TINY "gpt2-hf", TINY "gpt2-hf/golden_logits.bin", 5e-5);        // learned positions, Conv1D, c_attn
+    check_model(TINY "gpt_neox-hf", TINY "gpt_neox-hf/golden_logits.bin", 5e-5);  // partial rotary, parallel residual, GELU
     // stored at lower precision: the weights themselves differ by rounding
     check_model(TINY "qwen2-f16.gguf", TINY "qwen2-hf/golden_logits.bin", 2e-2);
     check_model(TINY "llama-q8_0.gguf", TINY "llama-hf/golden_logits.bin", 0.2);  // measured 0.105: random weights quantise badly

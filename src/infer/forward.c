@@ -100,7 +100,8 @@ int runtime_init_multi(pt_runtime *rt, pt_backend *be, const pt_model *m, const 
              alloc_f(rt, &rt->k, N * KV) && alloc_f(rt, &rt->v, N * KV) && alloc_f(rt, &rt->att, N * Q) &&
              alloc_f(rt, &rt->hg, N * F) && alloc_f(rt, &rt->hu, N * F) && alloc_f(rt, &rt->logits, N * V) &&
              alloc_f(rt, &rt->kcache, L * S * T * KV) && alloc_f(rt, &rt->vcache, L * S * T * KV) &&
-             (!m->w.wqkv || alloc_f(rt, &rt->qkv, N * (Q + 2 * KV)));
+             ((!m->w.wqkv && !(c->rope_dims > 0 && c->rope_dims < c->head_dim)) || alloc_f(rt, &rt->qkv, N * (Q + 2 * KV))) &&
+             (!c->parallel_residual || alloc_f(rt, &rt->xpar, N * C));
     if (ok) {
         rt->tok_dev = be->ops->alloc(be, N * sizeof(int32_t));
         rt->pos_dev = be->ops->alloc(be, N * sizeof(int32_t));
@@ -118,7 +119,7 @@ void runtime_free(pt_runtime *rt) {
     if (!rt->be) return;
     const pt_backend_ops *o = rt->be->ops;
     float *bufs[] = {rt->x, rt->xb, rt->q, rt->k, rt->v, rt->att, rt->hg, rt->hu, rt->logits, rt->kcache, rt->vcache,
-                     rt->lora_tmp, rt->qkv};
+                     rt->lora_tmp, rt->qkv, rt->xpar};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) o->free(rt->be, bufs[i]);
     if (rt->tok_dev) o->free(rt->be, rt->tok_dev);
@@ -267,7 +268,7 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
 
     const pt_arch *a = c->desc;
     float eps = c->rms_eps;
-    int alibi = a->pos == PT_POS_ALIBI;
+    int alibi = a->pos == PT_POS_ALIBI, rot = c->rope_dims > 0 && c->rope_dims < HD ? c->rope_dims : HD;
     o->embedding_w(be, rt->x, rt->tok_dev, w->tok_embd, N, C);
     for (int i = 0; i < ck->n_pieces; i++) {   // an adapter's own embedding (modules_to_save) replaces the base's
         const piece *p = &ck->p[i];
@@ -294,8 +295,8 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
             linear(rt, ck, vnew, rt->xb, WL(w->wv, l, (size_t)KV * C), NULL, LAYER(w->bv, l, KV), QM(wv), l, PT_LIN_V, C, KV);
         }
         if (a->pos == PT_POS_ROPE) {
-            o->rope(be, rt->q, rt->pos_dev, N, NH, HD, c->rope_theta);
-            o->rope(be, knew, rt->pos_dev, N, NKV, HD, c->rope_theta);
+            block_rope(be, rt->q, rt->qkv, rt->pos_dev, N, NH, HD, rot, c->rope_theta, 0);
+            block_rope(be, knew, rt->qkv, rt->pos_dev, N, NKV, HD, rot, c->rope_theta, 0);
         }
         store_rows(rt, ck, rt->kcache, knew, l);
         store_rows(rt, ck, rt->vcache, vnew, l);
@@ -311,8 +312,10 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
             for (int i = 0; i < ck->n_pieces; i++)
                 o->attention(be, as[i].out, as[i].q, as[i].kc, as[i].vc, as[i].N, as[i].pos0, NH, NKV, HD, c->sliding_window,
                              alibi);
-        linear(rt, ck, rt->xb, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, LAYER(w->bo, l, C), QM(wo), l, PT_LIN_O, Q, C);
-        o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
+        // sequential: x += attention, then the MLP of norm2(x); parallel: both of the block's input
+        float *ao = c->parallel_residual ? rt->xpar : rt->xb;
+        linear(rt, ck, ao, rt->att, WL(w->wo, l, (size_t)C * Q), NULL, LAYER(w->bo, l, C), QM(wo), l, PT_LIN_O, Q, C);
+        if (!c->parallel_residual) o->add(be, rt->x, rt->x, ao, (size_t)N * C);
 
         block_norm(be, a, rt->xb, rt->x, LAYER(w->ffn_norm, l, C), LAYER(w->ffn_norm_b, l, C), N, C, eps);
         if (block_has_gate(a))
@@ -322,6 +325,7 @@ static void forward_chunk(pt_runtime *rt, const chunk *ck) {
         linear(rt, ck, rt->xb, rt->hg, WL(w->w_down, l, (size_t)C * F), NULL, LAYER(w->b_down, l, C), QM(w_down), l, PT_LIN_DOWN,
                F, C);
 #undef QM
+        if (c->parallel_residual) o->add(be, rt->x, rt->x, rt->xpar, (size_t)N * C);
         o->add(be, rt->x, rt->x, rt->xb, (size_t)N * C);
     }
 }

@@ -46,7 +46,8 @@ typedef struct {
     float *k;      // (N, KV)  new keys before they go into the slots' caches
     float *v;      // (N, KV)
     float *att;    // (N, Q)
-    float *qkv;    // (N, Q + 2 KV) a fused projection's output before the split, or NULL
+    float *qkv;    // (N, Q + 2 KV) a fused projection's output before the split (and a partial rotary's scratch), or NULL
+    float *xpar;   // (N, C) the attention's output while a parallel-residual MLP runs, or NULL
     float *hg;     // (N, F) gate
     float *hu;     // (N, F) up
     float *logits; // (N, V)

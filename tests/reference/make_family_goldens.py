@@ -49,6 +49,7 @@ DATA = os.path.dirname(ROOT)
 FAMILIES = {
     "bloom": (["query_key_value"], ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]),
     "gpt2": (["c_attn"], ["c_attn", "c_proj", "c_fc"]),
+    "gpt_neox": (["query_key_value"], ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]),
 }
 
 

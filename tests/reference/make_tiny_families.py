@@ -18,6 +18,11 @@ tokenizer files, so token ids mean the same thing in every tiny model):
                Conv1D weights stored (in, out), one c_attn (q | k | v),
                gelu_new, biases everywhere, tied head. Hidden 48, 4 heads,
                2 layers, n_inner null (4 x hidden).
+  gpt_neox-hf/ GPTNeoXForCausalLM from EleutherAI/pythia-70m's config:
+               rotary_pct 0.25 (RoPE on the leading quarter of each head),
+               parallel residual, LayerNorm, exact GELU, query_key_value per
+               head, biases, untied embed_out. Hidden 64, 4 heads (head 16,
+               4 rotary dims), 2 layers, intermediate 256.
 
 golden_logits.bin has make_tiny_models.py's format ("PTLG", v1): transformers
 float32 logits of every position for the same fixed token sequence.
@@ -27,7 +32,7 @@ import shutil
 import sys
 
 import torch
-from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_tiny_models import GOLDEN_TEXT, N_GOLDEN, ROOT, randomise, write_golden  # noqa: E402
@@ -89,13 +94,36 @@ def gpt2(tok):
     write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
 
 
+def neox(tok):
+    # EleutherAI/pythia-70m: hidden 512, 6 layers, 8 heads, intermediate 2048,
+    # rotary_pct 0.25, rotary_emb_base 10000, use_parallel_residual true,
+    # hidden_act gelu, layer_norm_eps 1e-5, untied.
+    cfg = GPTNeoXConfig(vocab_size=len(tok.get_vocab()), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=256, hidden_act="gelu", max_position_embeddings=2048,
+                        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.25},
+                        use_parallel_residual=True, attention_bias=True, layer_norm_eps=1e-5, tie_word_embeddings=False,
+                        bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(15)
+    m = GPTNeoXForCausalLM(cfg).float()
+    randomise(m, 15)
+    with torch.no_grad():  # final_layer_norm ends in "norm.weight", the others in "layernorm.weight": all norms
+        g = torch.Generator().manual_seed(16)
+        for name, p in m.named_parameters():
+            if "layernorm.weight" in name or "layer_norm.weight" in name:
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+    out = save(m, tok, "gpt_neox-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
 def main():
     tok = tokenizer()
-    which = sys.argv[1:] or ["bloom", "gpt2"]
+    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox"]
     if "bloom" in which:
         bloom(tok)
     if "gpt2" in which:
         gpt2(tok)
+    if "gpt_neox" in which:
+        neox(tok)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,30 @@ static const pt_arch ARCHS[] = {
      .layers = "transformer.h",
      .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
                  [PT_LIN_DOWN] = "mlp.c_proj"}},
+    // GPT-NeoX (Pythia): LayerNorm, RoPE on the leading rotary_pct of each
+    // head (NeoX halves), one query_key_value per head as BLOOM's, exact GELU,
+    // biases everywhere, parallel residual (a config flag), untied embed_out.
+    {.type = "gpt_neox", .hf_class = "GPTNeoXForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_ROPE,
+     .qkv = PT_QKV_HEADS, .mlp = PT_MLP_GELU,
+     .hf = {[W_TOK_EMBD] = "gpt_neox.embed_in.weight",
+            [W_ATTN_NORM] = "gpt_neox.layers.%d.input_layernorm.weight",
+            [W_ATTN_NORM_B] = "gpt_neox.layers.%d.input_layernorm.bias",
+            [W_QKV] = "gpt_neox.layers.%d.attention.query_key_value.weight",
+            [W_BQKV] = "gpt_neox.layers.%d.attention.query_key_value.bias",
+            [W_O] = "gpt_neox.layers.%d.attention.dense.weight",
+            [W_BO] = "gpt_neox.layers.%d.attention.dense.bias",
+            [W_FFN_NORM] = "gpt_neox.layers.%d.post_attention_layernorm.weight",
+            [W_FFN_NORM_B] = "gpt_neox.layers.%d.post_attention_layernorm.bias",
+            [W_UP] = "gpt_neox.layers.%d.mlp.dense_h_to_4h.weight",
+            [W_BUP] = "gpt_neox.layers.%d.mlp.dense_h_to_4h.bias",
+            [W_DOWN] = "gpt_neox.layers.%d.mlp.dense_4h_to_h.weight",
+            [W_BDOWN] = "gpt_neox.layers.%d.mlp.dense_4h_to_h.bias",
+            [W_OUT_NORM] = "gpt_neox.final_layer_norm.weight",
+            [W_OUT_NORM_B] = "gpt_neox.final_layer_norm.bias",
+            [W_LM_HEAD] = "embed_out.weight"},
+     .layers = "gpt_neox.layers",
+     .modules = {[PT_LIN_QKV] = "attention.query_key_value", [PT_LIN_O] = "attention.dense",
+                 [PT_LIN_UP] = "mlp.dense_h_to_4h", [PT_LIN_DOWN] = "mlp.dense_4h_to_h"}},
 };
 
 const pt_arch *arch_find(const char *type) {
@@ -104,7 +128,7 @@ const pt_arch *arch_find(const char *type) {
     return NULL;
 }
 
-const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2"; }
+const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2, gpt_neox"; }
 
 const char *arch_module_short(const pt_arch *a, pt_linear s) {
     const char *m = a->modules[s];
@@ -129,6 +153,6 @@ void arch_describe(const pt_arch *a, char *buf, size_t cap) {
     snprintf(buf, cap, "%s%s, %s, %s%s%s, %s MLP%s%s", a->norm == PT_NORM_LAYER ? "LayerNorm" : "RMSNorm",
              a->hf[W_EMB_NORM] ? " (and one after the embedding)" : "", POS[a->pos],
              a->qkv == PT_QKV_SPLIT ? "separate q, k, v" : "fused ", a->qkv == PT_QKV_SPLIT ? "" : a->modules[PT_LIN_QKV],
-             qkv, a->mlp == PT_MLP_SWIGLU ? "SwiGLU" : "GELU (tanh)", a->hf[W_BO] ? ", biases on every linear layer" : "",
+             qkv, a->mlp == PT_MLP_SWIGLU ? "SwiGLU" : a->mlp == PT_MLP_GELU ? "GELU" : "GELU (tanh)", a->hf[W_BO] ? ", biases on every linear layer" : "",
              a->conv1d ? ", Conv1D weights (in, out)" : "");
 }

@@ -7,9 +7,10 @@
 // A block, in the order both passes run it:
 //   h = norm1(x)                                  RMSNorm or LayerNorm (+ bias)
 //   q, k, v = split(qkv(h)) | q(h), k(h), v(h)    fused or separate (+ biases)
-//   q, k = rope(q), rope(k)                        RoPE only (ALiBi adds to the scores)
+//   q, k = rope(q), rope(k)                        RoPE only (ALiBi adds to the scores), all dims or the leading ones
 //   x = x + o(attention(q, k, v))
 //   x = x + down(act(gate(norm2(x)), up(norm2(x))))   SwiGLU, or GELU of up alone
+//   (parallel residual, GPT-NeoX: x = x + o(attention(...)) + down(act(up(norm2(x)))), both of the block's input)
 // before the first block x = embed(tokens) (+ positions, learned) (-> norm, BLOOM).
 #ifndef PT_ARCH_H
 #define PT_ARCH_H
@@ -24,7 +25,7 @@ typedef enum { PT_POS_ROPE, PT_POS_ALIBI, PT_POS_LEARNED } pt_pos_kind;
 // output rows are (NH, 3, HD): per head its q rows, k rows, v rows (BLOOM, NeoX).
 // PT_QKV_CONCAT: one projection whose rows are all of q, then k, then v (GPT-2's c_attn).
 typedef enum { PT_QKV_SPLIT, PT_QKV_HEADS, PT_QKV_CONCAT } pt_qkv_kind;
-typedef enum { PT_MLP_SWIGLU, PT_MLP_GELU_TANH } pt_mlp_kind;   // silu(gate)*up | gelu_tanh(up)
+typedef enum { PT_MLP_SWIGLU, PT_MLP_GELU_TANH, PT_MLP_GELU } pt_mlp_kind;   // silu(gate)*up | gelu_tanh(up) | gelu(up)
 
 // The linear layers LoRA can adapt, by role; a family names the ones it has
 // (pt_arch.modules). PT_LIN_QKV is a fused query_key_value: one module to

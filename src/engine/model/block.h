@@ -26,6 +26,9 @@ static inline void block_norm_backward(pt_backend *be, const pt_arch *a, float *
         be->ops->rmsnorm_backward(be, dinp, dout, inp, w, N, C, eps);
 }
 
+// GELU's form for a GELU MLP.
+static inline pt_gelu block_gelu(const pt_arch *a) { return a->mlp == PT_MLP_GELU ? PT_GELU_ERF : PT_GELU_TANH; }
+
 // Whether the MLP has a gate projection (SwiGLU) or only up (GELU).
 static inline int block_has_gate(const pt_arch *a) { return a->mlp == PT_MLP_SWIGLU; }
 
@@ -35,7 +38,7 @@ static inline void block_act(pt_backend *be, const pt_arch *a, float *h, const f
     if (a->mlp == PT_MLP_SWIGLU)
         be->ops->swiglu(be, h, gate, up, n);
     else
-        be->ops->gelu(be, h, up, n, PT_GELU_TANH);
+        be->ops->gelu(be, h, up, n, block_gelu(a));
 }
 
 // dgate, dup (n) from dh (n); dgate untouched without a gate.
@@ -44,7 +47,7 @@ static inline void block_act_backward(pt_backend *be, const pt_arch *a, float *d
     if (a->mlp == PT_MLP_SWIGLU)
         be->ops->swiglu_backward(be, dgate, dup, dh, gate, up, n);
     else
-        be->ops->gelu_backward(be, dup, dh, up, n, PT_GELU_TANH);
+        be->ops->gelu_backward(be, dup, dh, up, n, block_gelu(a));
 }
 
 // q (N, NH*HD), k, v (N, NKV*HD) from a fused projection's output qkv
@@ -81,6 +84,24 @@ static inline void block_join_qkv(pt_backend *be, const pt_arch *a, float *dqkv,
     be->ops->copy2d(be, dqkv, 3 * hd, dq, hd, rows, hd);
     be->ops->copy2d(be, dqkv + hd, 3 * hd, dk, hd, rows, hd);
     be->ops->copy2d(be, dqkv + 2 * hd, 3 * hd, dv, hd, rows, hd);
+}
+
+// RoPE (or its backward) on x (N, H*HD) in place, on the leading rot dims of
+// each head (rot == HD: all of them). A partial rotary (GPT-NeoX's rotary_pct)
+// is the same op on those dims gathered into tmp (N, H*rot): RoPE over rot
+// dims with its own frequencies theta^(-2i/rot), exactly HF's.
+static inline void block_rope(pt_backend *be, float *x, float *tmp, const int32_t *pos, int N, int H, int HD, int rot,
+                              float theta, int backward) {
+    void (*op)(pt_backend *, float *, const int32_t *, int, int, int, float) =
+        backward ? be->ops->rope_backward : be->ops->rope;
+    if (rot >= HD) {
+        op(be, x, pos, N, H, HD, theta);
+        return;
+    }
+    size_t rows = (size_t)N * H;
+    be->ops->copy2d(be, tmp, (size_t)rot, x, (size_t)HD, rows, (size_t)rot);
+    op(be, tmp, pos, N, H, rot, theta);
+    be->ops->copy2d(be, x, (size_t)HD, tmp, (size_t)rot, rows, (size_t)rot);
 }
 
 // Learned positions (GPT-2): x (N, C) += pos_embd[pos[i]] for each row; tmp (N, C) scratch.

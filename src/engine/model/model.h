@@ -18,7 +18,7 @@
 
 typedef struct {
     const pt_arch *desc; // the family's description (arch.h): names, norm, positions, MLP
-    char arch[32];       // "llama", "mistral", "qwen2", "bloom", ...
+    char arch[32];       // "llama", "mistral", "qwen2", "bloom", "gpt2", "gpt_neox"
     char name[128];      // general.name or config's _name_or_path
     int n_layer;         // L
     int n_embd;          // C
@@ -29,6 +29,8 @@ typedef struct {
     int vocab_size;      // V
     int max_ctx;         // trained context length
     float rope_theta;
+    int rope_dims;       // the leading dims of each head RoPE rotates (GPT-NeoX's rotary_pct); head_dim: all
+    int parallel_residual; // x + attn(norm1(x)) + mlp(norm2(x)) (GPT-NeoX), else sequential
     float rms_eps;       // the norm's epsilon (RMSNorm's, or LayerNorm's for a PT_NORM_LAYER family)
     int tied_embeddings; // lm_head shares tok_embd
     int has_qkv_bias;    // qwen2

@@ -136,7 +136,7 @@ static int read_arch(pt_config *c, const cJSON *root, const char *path, pt_err *
     const char *cls = cJSON_IsArray(archs) ? cJSON_GetStringValue(cJSON_GetArrayItem(archs, 0)) : NULL;
     const pt_arch *a = type ? arch_find(type) : NULL;
     if (!type && cls) {  // no model_type: find the family by its class
-        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2"};
+        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2", "gpt_neox"};
         for (size_t i = 0; !a && i < sizeof TYPES / sizeof TYPES[0]; i++)
             if (!strcmp(arch_find(TYPES[i])->hf_class, cls)) a = arch_find(TYPES[i]);
     }
@@ -223,6 +223,54 @@ static int read_gpt2(pt_config *c, const cJSON *root, const char *path, pt_err *
     return PT_OK;
 }
 
+// GPTNeoXConfig: the common names, layer_norm_eps, RoPE's base and partial
+// rotary in rope_parameters (transformers 5) or rotary_emb_base / rotary_pct
+// (4), use_parallel_residual (default true), attention_bias (default true).
+static int read_neox(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
+    int rc;
+    const char *act = cJSON_GetStringValue(cfg_item(root, "hidden_act"));
+    if (act && strcmp(act, "gelu"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: activation %s is not supported (gelu is)", path, act);
+    const cJSON *ab = cfg_item(root, "attention_bias");
+    if (ab && !cJSON_IsTrue(ab))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: attention_bias false is not supported", path);
+    if ((rc = cfg_int(root, "num_hidden_layers", 1, 0, &c->n_layer, path, err)) ||
+        (rc = cfg_int(root, "hidden_size", 1, 0, &c->n_embd, path, err)) ||
+        (rc = cfg_int(root, "intermediate_size", 1, 0, &c->n_ff, path, err)) ||
+        (rc = cfg_int(root, "num_attention_heads", 1, 0, &c->n_head, path, err)) ||
+        (rc = cfg_int(root, "vocab_size", 1, 0, &c->vocab_size, path, err)) ||
+        (rc = cfg_int(root, "max_position_embeddings", 0, 2048, &c->max_ctx, path, err)) ||
+        (rc = cfg_float(root, "layer_norm_eps", 1e-5, &c->rms_eps, path, err)))
+        return rc;
+    const cJSON *rp = cfg_item(root, "rope_parameters");
+    float pct = 1.0f;
+    if (cJSON_IsObject(rp)) {
+        const char *type = cJSON_GetStringValue(cfg_item(rp, "rope_type"));
+        if (type && strcmp(type, "default"))
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: RoPE scaling '%s' is not supported", path, type);
+        if ((rc = cfg_float(rp, "rope_theta", 10000.0, &c->rope_theta, path, err)) ||
+            (rc = cfg_float(rp, "partial_rotary_factor", 1.0, &pct, path, err)))
+            return rc;
+    } else if ((rc = cfg_float(root, "rotary_emb_base", 10000.0, &c->rope_theta, path, err)) ||
+               (rc = cfg_float(root, "rotary_pct", 1.0, &pct, path, err))) {
+        return rc;
+    }
+    if (c->n_embd > (1 << 20) || c->n_head < 1 || c->n_embd % c->n_head)
+        return pt_fail(err, PT_ERR_FORMAT, "%s: %d heads do not divide hidden size %d", path, c->n_head, c->n_embd);
+    c->n_head_kv = c->n_head;
+    c->head_dim = c->n_embd / c->n_head;
+    if (!(pct > 0.0f && pct <= 1.0f))
+        return pt_fail(err, PT_ERR_FORMAT, "%s: partial rotary factor %g is not in (0, 1]", path, pct);
+    c->rope_dims = (int)(c->head_dim * pct);   // int(head_size * rotary_pct), as transformers
+    if (c->rope_dims < 2 || c->rope_dims % 2)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: RoPE on %d dims of each head is not supported (an even number)",
+                       path, c->rope_dims);
+    const cJSON *par = cfg_item(root, "use_parallel_residual");
+    c->parallel_residual = par ? cJSON_IsTrue(par) : 1;
+    c->tied_embeddings = cfg_bool(root, "tie_word_embeddings");
+    return PT_OK;
+}
+
 // LlamaConfig and the configs that share its field names (Mistral, Qwen2).
 static int read_llama(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
     int rc;
@@ -269,6 +317,7 @@ static int read_config(pt_model *m, const char *dir, pt_err *err) {
     const char *type = c->desc->type;
     if ((rc = !strcmp(type, "bloom") ? read_bloom(c, root, path, err)
             : !strcmp(type, "gpt2")  ? read_gpt2(c, root, path, err)
+            : !strcmp(type, "gpt_neox") ? read_neox(c, root, path, err)
                                      : read_llama(c, root, path, err)))
         goto done;
     const char *nm = cJSON_GetStringValue(cfg_item(root, "_name_or_path"));

@@ -94,7 +94,8 @@ static void graph_sizes(const pt_config *c, const pt_lora_module *mods, size_t n
         c->desc->mlp == PT_MLP_SWIGLU ? L * R * F : 1,    // gate: only with one
         L * R * F, R * C, R * F, nu, R * C,               // activations
         R * C, R * C, R * C, R * Q, R * Q, R * KV, R * KV, R * F, R * F, R * F,
-        c->desc->qkv == PT_QKV_SPLIT ? 1 : R * (Q + 2 * KV),  // qkv: only for a fused projection
+        // qkv: a fused projection's output (and a partial rotary's scratch)
+        c->desc->qkv == PT_QKV_SPLIT && !(c->rope_dims > 0 && c->rope_dims < c->head_dim) ? 1 : R * (Q + 2 * KV),
         dropout > 0.0f ? R * wide : 1,                    // drop: only with lora_dropout
         R * (size_t)(*r_max ? *r_max : 1), (size_t)ce * V, R, // scratch
     };
@@ -349,6 +350,7 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
     const pt_arch *ar = c->desc;
     float eps = c->rms_eps;
     int fused = ar->qkv != PT_QKV_SPLIT, QKV = Q + 2 * KV, alibi = ar->pos == PT_POS_ALIBI;
+    int rot = c->rope_dims > 0 && c->rope_dims < HD ? c->rope_dims : HD, par = c->parallel_residual;
     if (a->save_embed)  // modules_to_save copies (float32, trained) replace the base's
         o->embedding(be, g->x_in, tok, a->save_embed, R, C);
     else
@@ -373,15 +375,15 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
             lin_fwd(g, l, PT_LIN_V, v, xn1, WL(w->wv, l, (size_t)KV * C), BI(w->bv, l, KV), R, C, KV, p_drop, dropout_seed);
         }
         if (ar->pos == PT_POS_ROPE) {
-            o->rope(be, q, pos, R, NH, HD, c->rope_theta);
-            o->rope(be, k, pos, R, NKV, HD, c->rope_theta);
+            block_rope(be, q, g->qkv, pos, R, NH, HD, rot, c->rope_theta, 0);
+            block_rope(be, k, g->qkv, pos, R, NKV, HD, rot, c->rope_theta, 0);
         }
         for (int b = 0; b < B; b++)  // each sequence attends causally to itself only
             o->attention(be, att + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
                          v + (size_t)b * T * KV, T, 0, NH, NKV, HD, 0, alibi);
         lin_fwd(g, l, PT_LIN_O, g->tmp, att, WL(w->wo, l, (size_t)C * Q), BI(w->bo, l, C), R, Q, C, p_drop, dropout_seed);
-        o->add(be, xm, x, g->tmp, (size_t)R * C);
-        block_norm(be, ar, xn2, xm, w->ffn_norm + (size_t)l * C, BI(w->ffn_norm_b, l, C), R, C, eps);
+        o->add(be, xm, x, g->tmp, (size_t)R * C);   // x_mid = x + attention (parallel: the MLP still reads x)
+        block_norm(be, ar, xn2, par ? x : xm, w->ffn_norm + (size_t)l * C, BI(w->ffn_norm_b, l, C), R, C, eps);
         if (block_has_gate(ar))
             lin_fwd(g, l, PT_LIN_GATE, ga, xn2, WL(w->w_gate, l, (size_t)F * C), NULL, R, C, F, p_drop, dropout_seed);
         lin_fwd(g, l, PT_LIN_UP, upl, xn2, WL(w->w_up, l, (size_t)F * C), BI(w->b_up, l, F), R, C, F, p_drop, dropout_seed);
@@ -432,9 +434,12 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
         float *x = LS(g->x_in, l, C), *xn1 = g->xn, *q = LS(g->q, l, Q), *k = LS(g->k, l, KV);
         float *v = LS(g->v, l, KV), *att = LS(g->att, l, Q), *xm = LS(g->x_mid, l, C), *xn2 = g->xn;
         float *ga = LS(g->gate, l, F), *upl = LS(g->up, l, F), *h = g->h;
-        // ffn: x_out = x_mid + down(act(gate(xn2), up(xn2))); h and xn2 recomputed as the forward made them
+        // ffn: x_out = x_mid + down(act(gate(xn2), up(xn2))); h and xn2 recomputed as the forward made them.
+        // Parallel residual: xn2 = norm2(x), so its gradient goes to x, and the
+        // attention's output gets d x_out alone: kept in tmp.
+        if (par) o->copy(be, g->tmp, g->dx, sizeof(float) * (size_t)R * C);
         block_act(be, ar, h, ga, upl, (size_t)R * F);
-        block_norm(be, ar, xn2, xm, w->ffn_norm + (size_t)l * C, BI(w->ffn_norm_b, l, C), R, C, eps);
+        block_norm(be, ar, xn2, par ? x : xm, w->ffn_norm + (size_t)l * C, BI(w->ffn_norm_b, l, C), R, C, eps);
         lin_bwd(g, l, PT_LIN_DOWN, g->dh, 0.0f, g->dx, h, WL(w->w_down, l, (size_t)C * F), R, F, C, p_drop, dropout_seed);
         block_act_backward(be, ar, g->dgate, g->dup, g->dh, ga, upl, (size_t)R * F);
         if (block_has_gate(ar)) {
@@ -444,16 +449,17 @@ int train_graph_step(pt_train_graph *g, const int32_t *tokens, const uint8_t *ma
         } else {
             lin_bwd(g, l, PT_LIN_UP, g->dxn, 0.0f, g->dup, xn2, WL(w->w_up, l, (size_t)F * C), R, C, F, p_drop, dropout_seed);
         }
-        block_norm_backward(be, ar, g->dx, g->dxn, xm, w->ffn_norm + (size_t)l * C, R, C, eps);
+        block_norm_backward(be, ar, g->dx, g->dxn, par ? x : xm, w->ffn_norm + (size_t)l * C, R, C, eps);
         // attention: x_mid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1)))
-        lin_bwd(g, l, PT_LIN_O, g->datt, 0.0f, g->dx, att, WL(w->wo, l, (size_t)C * Q), R, Q, C, p_drop, dropout_seed);
+        lin_bwd(g, l, PT_LIN_O, g->datt, 0.0f, par ? g->tmp : g->dx, att, WL(w->wo, l, (size_t)C * Q), R, Q, C, p_drop,
+                dropout_seed);
         for (int b = 0; b < B; b++)
             o->attention_backward(be, g->dq + (size_t)b * T * Q, g->dk + (size_t)b * T * KV, g->dv + (size_t)b * T * KV,
                                   g->datt + (size_t)b * T * Q, q + (size_t)b * T * Q, k + (size_t)b * T * KV,
                                   v + (size_t)b * T * KV, att + (size_t)b * T * Q, T, NH, NKV, HD, alibi);
         if (ar->pos == PT_POS_ROPE) {
-            o->rope_backward(be, g->dq, pos, R, NH, HD, c->rope_theta);
-            o->rope_backward(be, g->dk, pos, R, NKV, HD, c->rope_theta);
+            block_rope(be, g->dq, g->qkv, pos, R, NH, HD, rot, c->rope_theta, 1);
+            block_rope(be, g->dk, g->qkv, pos, R, NKV, HD, rot, c->rope_theta, 1);
         }
         block_norm(be, ar, xn1, x, w->attn_norm + (size_t)l * C, BI(w->attn_norm_b, l, C), R, C, eps);   // recomputed
         if (fused) {
