@@ -5,7 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${PEFTUI_BUILD_DIR:-$ROOT/build}"
 MODEL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-DEB_PKGS="build-essential cmake pkg-config libncurses-dev libcjson-dev libreadline-dev libpcre2-dev libopenblas-dev libopenblas0-openmp python3 python3-pip tmux"
+DEB_PKGS="build-essential cmake pkg-config libncurses-dev libcjson-dev libreadline-dev libpcre2-dev libunistring-dev libopenblas-dev libopenblas0-openmp python3 python3-pip tmux"
 
 log() { printf '==> %s\n' "$*" >&2; }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uninorm.h>
 
 #define DATA PT_SOURCE_DIR "/tests/data/tokenizer/"
 #define SMOLLM_GGUF PT_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -161,7 +162,11 @@ static int roundtrip_failures(const pt_tokenizer *t, const golden_set *s, const 
             continue;
         }
         char *back = tokenizer_decode(t, ids, n, 0);
-        if (!back || strcmp(back, text) != 0) {
+        size_t nl = 0;   // a tokenizer with an NFC step gives the text back composed
+        uint8_t *nfc = u8_normalize(UNINORM_NFC, (const uint8_t *)text, strlen(text), NULL, &nl);
+        int same = back && (strcmp(back, text) == 0 || (nfc && strlen(back) == nl && !memcmp(back, nfc, nl)));
+        free(nfc);
+        if (!same) {
             if (bad < 3) {
                 fprintf(stderr, "%s: decode(encode(x)) != x for ", name);
                 print_text(text);
@@ -200,8 +205,8 @@ static pt_tokenizer *load_gguf_tok(const char *path, gguf_file *g) {
 }
 
 static void test_goldens_json(void) {
-    static const char *const sets[] = {"smollm2", "spm-tiny", "spm-tiny-metaspace", "spm-tiny-metaspace-split",
-                                       "bpe-llama3-tiny"};
+    static const char *const sets[] = {"smollm2",        "spm-tiny",      "spm-tiny-metaspace", "spm-tiny-metaspace-split",
+                                       "bpe-llama3-tiny", "bpe-bloom-tiny", "bpe-gpt2-tiny",      "bpe-neox-tiny"};
     for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) {
         char path[1024];
         snprintf(path, sizeof path, DATA "%s/goldens.jsonl", sets[i]);

@@ -335,6 +335,14 @@ static void test_variants(void) {
          " \"behavior\": \"MergedWithPrevious\", \"invert\": true}, {\"type\": \"ByteLevel\", \"add_prefix_space\":"
          " false, \"use_regex\": true}]}", NULL},
         {"spm-prepend-only", "spm-tiny", NULL, "{\"type\": \"Prepend\", \"prepend\": \"\\u2581\"}"},
+        {"neox-nfc", "bpe-neox-tiny",
+         "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true}",
+         "{\"type\": \"NFC\"}"},
+        {"bloom-nested-class", "bpe-bloom-tiny",
+         "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+         "\" ?[^(\\\\s|[.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c])]+\"}, \"behavior\": \"Isolated\", "
+         "\"invert\": false}, {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}",
+         NULL},
     };
     golden_set texts = load_goldens(DATA "smollm2/goldens.jsonl");
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -11,8 +11,10 @@
 // may be shared between threads.
 #include "text/tokenizer_internal.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uninorm.h>
 
 typedef struct {               // a piece of the current segment's working text
     uint32_t off, len;
@@ -434,6 +436,22 @@ static int normalize(tok_enc *e) {
         const tok_norm_step *st = &t->norm[k];
         if (e->buf_len == 0)
             return PT_OK;
+        if (st->op == TOK_NORM_NFC) {
+            size_t n = 0;
+            uint8_t *r = u8_normalize(UNINORM_NFC, (const uint8_t *)e->buf, e->buf_len, NULL, &n);
+            if (!r) {
+                if (errno == ENOMEM) return NOMEM(e);
+                continue;   // not valid UTF-8 (HF's input always is): the bytes stay as they are
+            }
+            int bad = grow(&e->buf2, &e->buf2_cap, n + 1, 1);
+            if (!bad) memcpy(e->buf2, r, n);
+            free(r);
+            if (bad) return NOMEM(e);
+            char *b = e->buf; e->buf = e->buf2; e->buf2 = b;
+            size_t c = e->buf_cap; e->buf_cap = e->buf2_cap; e->buf2_cap = c;
+            e->buf_len = n;
+            continue;
+        }
         size_t worst = st->op == TOK_NORM_PREPEND ? e->buf_len + st->to_len
                      : e->buf_len / st->from_len * (st->to_len > st->from_len ? st->to_len : st->from_len) + e->buf_len;
         if (grow(&e->buf2, &e->buf2_cap, worst + 1, 1))

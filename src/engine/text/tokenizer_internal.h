@@ -41,7 +41,7 @@ typedef struct {
     tok_prepend prepend;       // METASPACE
 } tok_pre_step;
 
-typedef enum { TOK_NORM_PREPEND = 1, TOK_NORM_REPLACE } tok_norm_op;
+typedef enum { TOK_NORM_PREPEND = 1, TOK_NORM_REPLACE, TOK_NORM_NFC } tok_norm_op;   // NFC: libunistring's
 
 typedef struct {
     tok_norm_op op;

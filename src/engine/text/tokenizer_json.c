@@ -8,9 +8,8 @@
 //   both are matched in the raw text before BPE (longest first). The bos/eos/
 //   unk/pad tokens the config names count as special too (transformers
 //   registers them).
-// * normalizer: Sequence, Prepend, Replace (string pattern). NFC is accepted and
-//   NOT applied (Qwen2 files carry one; text that is not already NFC may then
-//   tokenize differently from HF).
+// * normalizer: Sequence, Prepend, Replace (string pattern), NFC (libunistring's
+//   composition: GPT-NeoX and Qwen2 files carry one).
 // * pre_tokenizer: Sequence, Split (regex or string, all five behaviours,
 //   invert), Digits, ByteLevel (add_prefix_space, use_regex), Metaspace.
 //   A ByteLevel step makes the vocabulary byte-level; otherwise it is SPM-style.
@@ -105,12 +104,15 @@ static int parse_normalizer(pt_tokenizer *t, const cJSON *n, const char *src, pt
                 return rc;
         return PT_OK;
     }
-    if (strcmp(type, "NFC") == 0)
-        return PT_OK;          // accepted, not applied (see the note at the top)
     if (t->n_norm >= TOK_MAX_STEPS)
         return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: more than %d normalizer steps", src, TOK_MAX_STEPS);
     tok_norm_step *st = &t->norm[t->n_norm];
     memset(st, 0, sizeof *st);
+    if (strcmp(type, "NFC") == 0) {
+        st->op = TOK_NORM_NFC;
+        t->n_norm++;
+        return PT_OK;
+    }
     if (strcmp(type, "Prepend") == 0) {
         const char *p;
         if ((rc = get_str(n, "prepend", &p, src, err)))

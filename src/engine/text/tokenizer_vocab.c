@@ -180,24 +180,29 @@ int tok_add_merge(pt_tokenizer *t, int32_t a, int32_t b, int32_t rank, const cha
 // Unicode 6.3), so \s and \S are spelled out as this class before compiling.
 #define WHITE_SPACE "\\t-\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 
-// Copies pattern into out (room for len * 80 + 1 bytes) with \s, \S replaced;
-// \S inside a bracket class is left as is.
+// Copies pattern into out (room for len * 80 + 1 bytes) with \s, \S replaced
+// (\S inside a bracket class is left as is), and Oniguruma's nested classes
+// flattened: there "[^(\s|[.,!?])]" is one class that leaves out "(", "|", ")",
+// white space and the inner set (BLOOM's pre-tokenizer); PCRE2 reads an inner
+// "[" as a literal and the first "]" as the end. A nested set that is not
+// negated is a union, so its brackets are dropped; a negated one is left as
+// PCRE2 reads it (no tokenizer we know has one).
 static size_t spell_out_space(const char *p, size_t len, char *out) {
     size_t n = 0, ws = strlen(WHITE_SPACE);
-    int in_class = 0;
+    int depth = 0;   // bracket classes open: 1 in a class, 2+ in nested ones
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (c == '\\' && i + 1 < len) {
             char d = p[i + 1];
-            if (d == 's' || (d == 'S' && !in_class)) {
-                if (!in_class) {
+            if (d == 's' || (d == 'S' && !depth)) {
+                if (!depth) {
                     out[n++] = '[';
                     if (d == 'S')
                         out[n++] = '^';
                 }
                 memcpy(out + n, WHITE_SPACE, ws);
                 n += ws;
-                if (!in_class)
+                if (!depth)
                     out[n++] = ']';
             } else {
                 out[n++] = c;
@@ -206,8 +211,8 @@ static size_t spell_out_space(const char *p, size_t len, char *out) {
             i++;
             continue;
         }
-        if (!in_class && c == '[') {
-            in_class = 1;
+        if (!depth && c == '[') {
+            depth = 1;
             out[n++] = c;
             if (i + 1 < len && p[i + 1] == '^')
                 out[n++] = p[++i];
@@ -215,7 +220,7 @@ static size_t spell_out_space(const char *p, size_t len, char *out) {
                 out[n++] = p[++i];
             continue;
         }
-        if (in_class && c == '[' && i + 1 < len && p[i + 1] == ':') {   // [:alpha:]
+        if (depth && c == '[' && i + 1 < len && p[i + 1] == ':') {   // [:alpha:]
             const char *end = memchr(p + i + 2, ']', len - i - 2);
             size_t stop = end ? (size_t)(end - p) : len - 1;
             memcpy(out + n, p + i, stop - i + 1);
@@ -223,8 +228,13 @@ static size_t spell_out_space(const char *p, size_t len, char *out) {
             i = stop;
             continue;
         }
-        if (in_class && c == ']')
-            in_class = 0;
+        if (depth && c == '[' && !(i + 1 < len && p[i + 1] == '^')) {   // a nested union: its members join ours
+            depth++;
+            continue;
+        }
+        if (depth && c == ']') {
+            if (depth-- > 1) continue;   // the nested set's end
+        }
         out[n++] = c;
     }
     out[n] = '\0';

@@ -11,8 +11,7 @@
 // * added_tokens: every id matched in raw text before BPE (control, user
 //   defined, and the bos/eos/unk/pad ids the loaders mark special), with
 //   normalized, lstrip, rstrip and single_word false.
-// * normalizer: the Prepend / Replace steps (an NFC step is not kept by the
-//   loader and so not written).
+// * normalizer: the Prepend / Replace / NFC steps.
 // * pre_tokenizer: a step keeps only its compiled regex, so a split is named
 //   by compiling each pattern the loaders produce the same way (tok_compile)
 //   and comparing the serialised code (pcre2_serialize_encode, which drops the
@@ -174,6 +173,10 @@ static int add_normalizer(cJSON *root, const pt_tokenizer *t, const char *src, p
     }
     for (int i = 0; i < t->n_norm; i++) {
         const tok_norm_step *st = &t->norm[i];
+        if (st->op == TOK_NORM_NFC) {
+            put_obj(parent, key, "NFC", &ok);
+            continue;
+        }
         if (strlen(st->to) != st->to_len || (st->from && strlen(st->from) != st->from_len))
             return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: normalizer step %d holds a NUL byte", src, i);
         if (st->op == TOK_NORM_PREPEND) {
