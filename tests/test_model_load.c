@@ -373,7 +373,8 @@ static void test_refusals(void) {
     char want[1024], dir[128];
 
     int rc = load_err(TINY "bad-arch.gguf", &e);
-    CHECKF(rc == PT_ERR_UNSUPPORTED && has(e.msg, "architecture gpt2") && has(e.msg, "bad-arch.gguf"), "%d %s", rc, e.msg);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && has(e.msg, "gpt2 models load from their Hugging Face folder, not yet from GGUF") &&
+           has(e.msg, "bad-arch.gguf"), "%d %s", rc, e.msg);
     rc = load_err(TINY "missing-tensor.gguf", &e);
     CHECKF(rc == PT_ERR_FORMAT && has(e.msg, "missing tensor blk.0.ffn_up.weight"), "%d %s", rc, e.msg);
     rc = load_err(TINY "q4k-tensor.gguf", &e);
@@ -408,9 +409,10 @@ static void test_refusals(void) {
 
     // HF folders
     snprintf(dir, sizeof dir, "%s/hf", tmpdir);
-    make_hf(dir, "{\"model_type\":\"gpt2\",\"architectures\":[\"GPT2LMHeadModel\"]}", NULL, NULL);
+    make_hf(dir, "{\"model_type\":\"t5\",\"architectures\":[\"T5ForConditionalGeneration\"]}", NULL, NULL);
     rc = load_err(dir, &e);
-    CHECKF(rc == PT_ERR_UNSUPPORTED && has(e.msg, "architecture gpt2") && has(e.msg, "config.json"), "%d %s", rc, e.msg);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && has(e.msg, "architecture t5") && has(e.msg, "config.json") &&
+           has(e.msg, "bloom, gpt2, gpt_neox are"), "%d %s", rc, e.msg);
     rm_hf(dir);
     make_hf(dir, "{\"model_type\":\"llama\",\"architectures\":[\"LlamaForSequenceClassification\"]}", NULL, NULL);
     rc = load_err(dir, &e);
@@ -452,6 +454,12 @@ static void test_refusals(void) {
     unlink(path);
     rc = load_err(dir, &e);
     CHECKF(rc == PT_ERR_IO && has(e.msg, "no model.safetensors"), "%d %s", rc, e.msg);
+    snprintf(path, sizeof path, "%s/pytorch_model.bin", dir);   // a pickle checkpoint: what to convert, in words
+    write_text(path, "not read");
+    rc = load_err(dir, &e);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && has(e.msg, "only pytorch_model.bin weights") && has(e.msg, "safe_serialization=True"),
+           "%d %s", rc, e.msg);
+    unlink(path);
     rm_hf(dir);
 }
 

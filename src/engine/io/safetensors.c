@@ -322,8 +322,17 @@ int st_set_open_dir(st_set *s, const char *dir, pt_err *err) {
         rc = open_index(s, dir, path, err);
     } else {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
-        if (!file_exists(path))
+        if (!file_exists(path)) {
+            char bin[1024];   // a PyTorch pickle checkpoint: peftui reads safetensors only (no Python, no pickle)
+            snprintf(bin, sizeof bin, "%s/pytorch_model.bin", dir);
+            int pt = file_exists(bin);
+            snprintf(bin, sizeof bin, "%s/pytorch_model.bin.index.json", dir);
+            if (pt || file_exists(bin))
+                return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: only pytorch_model.bin weights; peftui reads safetensors: "
+                               "convert once with transformers (AutoModelForCausalLM.from_pretrained(dir)"
+                               ".save_pretrained(dir, safe_serialization=True))", dir);
             return pt_fail(err, PT_ERR_IO, "%s: no model.safetensors or model.safetensors.index.json", dir);
+        }
         int cap = 0;
         rc = set_add_file(s, &cap, dir, "model.safetensors", err);
     }
