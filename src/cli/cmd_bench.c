@@ -32,7 +32,7 @@ int cmd_bench(int argc, char **argv) {
     const char *shape = NULL;
     cli_opt opts[] = {
         CLI_OPTS_MODEL(&c),
-        {"shape", 0, OPT_STR, &shape, "NAME", "random weights of a named shape instead of a model: smollm2-135m, llama2-7b, tiny", 0, 0},
+        {"shape", 0, OPT_STR, &shape, "NAME", "random weights of a named shape instead of a model: smollm2-135m, llama2-7b, bloom-560m, gpt2, tiny", 0, 0},
         {"prompt-tokens", 0, OPT_INT, &n_prompt, "N", "tokens in the prefill (default 128)", 1, 1 << 20},
         {"gen-tokens", 0, OPT_INT, &n_gen, "N", "tokens decoded one at a time (default 64)", 1, 1 << 20},
         {"reps", 0, OPT_INT, &reps, "N", "repetitions; the median is reported (default 3)", 1, 1000},

@@ -21,7 +21,7 @@ int cmd_bench_train(int argc, char **argv) {
     cli_opt opts[] = {
         {"train", 0, OPT_FLAG, &train_flag, NULL, "measure LoRA training (this mode)", 0, 0},
         {"model", 'm', OPT_STR, &model_path, "PATH", "model file or folder (default: --shape, else the default model)", 0, 0},
-        {"shape", 0, OPT_STR, &shape, "NAME", "random weights of a named shape: smollm2-135m, llama2-7b, tiny", 0, 0},
+        {"shape", 0, OPT_STR, &shape, "NAME", "random weights of a named shape: smollm2-135m, llama2-7b, bloom-560m, gpt2, tiny", 0, 0},
         {"device", 0, OPT_STR, &device, "NAME", "auto (default), cpu or cuda", 0, 0},
         {"threads", 't', OPT_INT, &threads, "N", "CPU threads (default: the number of cores)", 1, 1024},
         {"seq", 0, OPT_INT, &seq, "N", "tokens per sequence (default 512)", 2, 1 << 20},
