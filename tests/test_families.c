@@ -1,6 +1,7 @@
-// test_families.c - the other decoder families (issue 11) against PEFT +
+// test_families.c - the decoder families (issue 11) against PEFT +
 // transformers, on the tiny checkpoints of tests/reference/make_tiny_families.py
-// and the goldens of make_family_goldens.py. Per family:
+// and the goldens of make_family_goldens.py (BLOOM, GPT-2, GPT-NeoX, and
+// Mistral and Llama-3 checkpoints as proof that they already work). Per family:
 //   - an adapter PEFT saved (the seed's LoraConfig on PEFT's default targets)
 //     loads, binds to the model's real module names, and gives PEFT's logits,
 //     the whole sequence at once and a token at a time through the KV cache;
@@ -38,14 +39,23 @@
 
 typedef struct {
     const char *name;        // tests/data/tiny/NAME-hf, peft/NAME-lora, train/NAME-step.*
-    const char *default_target;
+    const char *arch;        // the model type it loads as
+    const char *defaults;    // PEFT's default targets for it, ",a,b,"
 } family;
 
 static const family FAMILIES[] = {
-    {"bloom", "query_key_value"},
-    {"gpt2", "c_attn"},
-    {"gpt_neox", "query_key_value"},
+    {"bloom", "bloom", ",query_key_value,"},
+    {"gpt2", "gpt2", ",c_attn,"},
+    {"gpt_neox", "gpt_neox", ",query_key_value,"},
+    {"mistral", "mistral", ",q_proj,v_proj,"},   // sliding window 5
+    {"llama3", "llama", ",q_proj,v_proj,"},      // rope_theta 500000, GQA
 };
+
+static int is_default(const family *f, const char *shortname) {
+    char key[64];
+    snprintf(key, sizeof key, ",%s,", shortname);
+    return strstr(f->defaults, key) != NULL;
+}
 
 typedef struct { int n, V; int32_t *tokens; float *logits; } golden;
 
@@ -129,12 +139,14 @@ static void peft_adapter(const family *f, pt_model *m, pt_backend *be, const cha
     CHECKF(rc == PT_OK, "%s: %s", dir, err.msg);
     if (rc != PT_OK) goto out;
     // the seed's LoraConfig: r 8, alpha 32, dropout 0.1, on the default target alone
-    CHECKF(n_modules(&a) == m->cfg.n_layer, "%s: %d modules bound", f->name, n_modules(&a));
+    int n_def = 0;
+    for (const char *p = f->defaults + 1; *p; p++) n_def += *p == ',';
+    CHECKF(n_modules(&a) == n_def * m->cfg.n_layer, "%s: %d modules bound", f->name, n_modules(&a));
     for (int l = 0; l < m->cfg.n_layer; l++)
         for (int s = 0; s < PT_LIN_COUNT; s++) {
             const pt_lora_module *mod = &a.mods[l * PT_LIN_COUNT + s];
             const char *shortname = arch_module_short(m->cfg.desc, s);
-            int want = shortname && !strcmp(shortname, f->default_target);
+            int want = shortname && is_default(f, shortname);
             CHECKF((mod->A != NULL) == want, "%s layer %d slot %d bound %d", f->name, l, s, mod->A != NULL);
             if (mod->A) CHECK(mod->r == 8 && fabsf(mod->scale - 4.0f) < 1e-6f && fabsf(a.cfg.lora_dropout - 0.1f) < 1e-6f);
         }
@@ -492,6 +504,24 @@ static void learned_positions(const pt_model *m, pt_backend *be) {
     adapter_free(&a);
 }
 
+// A sliding window (Mistral) is honoured in inference (the logits above); the
+// training attention has none, so rows past the window are refused in words.
+static void sliding_window_training(const pt_model *m, pt_backend *be) {
+    int W = m->cfg.sliding_window;
+    if (W <= 0) return;
+    pt_err err = {0};
+    pt_adapter a;
+    pt_lora_config c;
+    lora_config_defaults(&c);
+    CHECK(adapter_create(&a, m, &c, 1, &err) == PT_OK);
+    pt_train_graph *g = NULL;
+    int rc = train_graph_create(&g, be, m, NULL, &a, 1, W + 1, &err);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "sliding window") && !g, "T %d: rc %d %s", W + 1, rc, err.msg);
+    CHECK(train_graph_create(&g, be, m, NULL, &a, 1, W, &err) == PT_OK);
+    train_graph_free(g);
+    adapter_free(&a);
+}
+
 int main(void) {
     pt_err err = {0};
     char tmp[] = "/tmp/peftui-families-XXXXXX";
@@ -509,10 +539,11 @@ int main(void) {
             CHECKF(0, "%s: %s", path, err.msg);
             continue;
         }
-        CHECK(!strcmp(m.cfg.arch, f->name));
+        CHECK(!strcmp(m.cfg.arch, f->arch));
         peft_adapter(f, &m, cpu, tmp);
         peft_adapter(f, &m, nv, tmp);
         learned_positions(&m, cpu);
+        sliding_window_training(&m, cpu);
 
         char *json = NULL;
         snprintf(path, sizeof path, DATA "train/%s-step.json", f->name);

@@ -24,6 +24,12 @@ tokenizer files, so token ids mean the same thing in every tiny model):
                head, biases, untied embed_out. Hidden 64, 4 heads (head 16,
                4 rotary dims), 2 layers, intermediate 256.
 
+  mistral-hf/  MistralForCausalLM from mistralai/Mistral-7B-v0.1's config: GQA
+               (8 heads, 2 kv), sliding_window scaled to 5 (shorter than the
+               golden sequence, so the window is exercised), rope_theta 1e4.
+  llama3-hf/   LlamaForCausalLM from meta-llama/Meta-Llama-3-8B's config:
+               GQA, rope_theta 500000, untied head, no biases.
+
 golden_logits.bin has make_tiny_models.py's format ("PTLG", v1): transformers
 float32 logits of every position for the same fixed token sequence.
 """
@@ -32,7 +38,7 @@ import shutil
 import sys
 
 import torch
-from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, PreTrainedTokenizerFast
+from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_tiny_models import GOLDEN_TEXT, N_GOLDEN, ROOT, randomise, write_golden  # noqa: E402
@@ -115,15 +121,43 @@ def neox(tok):
     write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
 
 
+def mistral(tok):
+    cfg = MistralConfig(vocab_size=len(tok.get_vocab()), hidden_size=64, intermediate_size=160, num_hidden_layers=2,
+                        num_attention_heads=8, num_key_value_heads=2, head_dim=8, sliding_window=5,
+                        max_position_embeddings=4096, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False,
+                        bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(17)
+    m = MistralForCausalLM(cfg).float()
+    randomise(m, 17)
+    out = save(m, tok, "mistral-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
+def llama3(tok):
+    cfg = LlamaConfig(vocab_size=len(tok.get_vocab()), hidden_size=64, intermediate_size=224, num_hidden_layers=2,
+                      num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=8192, rms_norm_eps=1e-5,
+                      rope_theta=500000.0, tie_word_embeddings=False, attention_bias=False, mlp_bias=False,
+                      bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(19)
+    m = LlamaForCausalLM(cfg).float()
+    randomise(m, 19)
+    out = save(m, tok, "llama3-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
 def main():
     tok = tokenizer()
-    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox"]
+    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox", "mistral", "llama3"]
     if "bloom" in which:
         bloom(tok)
     if "gpt2" in which:
         gpt2(tok)
     if "gpt_neox" in which:
         neox(tok)
+    if "mistral" in which:
+        mistral(tok)
+    if "llama3" in which:
+        llama3(tok)
 
 
 if __name__ == "__main__":

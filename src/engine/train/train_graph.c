@@ -191,6 +191,10 @@ int train_graph_create_shared(pt_train_graph **out, pt_backend *be, const pt_mod
     if (B < 1 || T < 2) return pt_fail(err, PT_ERR_ARG, "training needs batch >= 1 and sequence length >= 2");
     if (a->n_layer != m->cfg.n_layer || a->merged)
         return pt_fail(err, PT_ERR_ARG, "adapter %s does not fit this model (or is merged)", a->name);
+    if (m->cfg.sliding_window > 0 && T > m->cfg.sliding_window)   // the training attention has no window
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "training rows of %d tokens are longer than the model's sliding window "
+                       "(%d): not implemented yet; use --max-seq-len %d or less", T, m->cfg.sliding_window,
+                       m->cfg.sliding_window);
     if (m->cfg.desc->pos == PT_POS_LEARNED && T > m->cfg.max_ctx)
         return pt_fail(err, PT_ERR_ARG, "sequences of %d tokens are longer than %s's %d learned positions; use "
                        "--max-seq-len %d or less", T, m->cfg.arch, m->cfg.max_ctx, m->cfg.max_ctx);
