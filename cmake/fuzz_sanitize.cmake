@@ -56,7 +56,7 @@ if(PEFTUI_FUZZ)
   target_compile_options(peftui_engine_fuzz PRIVATE ${PT_WARN} ${PT_ARCH} ${PT_FUZZ_LIB_FLAGS})
   target_compile_definitions(peftui_engine_fuzz PUBLIC PEFTUI_PROMPTS_DIR="${CMAKE_SOURCE_DIR}/prompts"
                              PEFTUI_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
-  target_link_libraries(peftui_engine_fuzz PUBLIC PkgConfig::PCRE2 PkgConfig::CJSON ${OPENBLAS_LIB}
+  target_link_libraries(peftui_engine_fuzz PUBLIC PkgConfig::PCRE2 PkgConfig::CJSON ${UNISTRING_LIB} ${OPENBLAS_LIB}
                         OpenMP::OpenMP_C m pthread)
   file(GLOB PT_FUZZERS CONFIGURE_DEPENDS tests/fuzz/fuzz_*.c)
   foreach(f ${PT_FUZZERS})

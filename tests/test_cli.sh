@@ -292,6 +292,20 @@ if [ -d "$THF" ] && [ -f "$ID" ]; then
     [ "$rc" -eq 130 ] && grep -q "^stopped at step" "$TMP/out" && ls -d "$TMP"/int/checkpoint-* >/dev/null 2>&1 && ok ||
         bad "Ctrl-C during train: rc $rc: $(cat "$TMP/out") $(cat "$TMP/err")"
 
+    # any JSON / CSV / TSV through a column map, as flags or a dataset_info.json entry
+    run "$BIN" "${T[@]}" -d datasets/raft_tweets_sample.csv --response-column Label \
+        --prompt-format 'Tweet text : {Tweet text} Label : ' --steps 1 --batch 2 -o "$TMP/raft"
+    [ "$rc" -eq 0 ] && grep -q "^data .*: 8 columns rows" "$TMP/out" && ok || bad "train on a CSV through flags (rc $rc): $out $err"
+    run "$BIN" "${T[@]}" -d datasets/dataset_info.json --dataset alpaca_zh --steps 1 --batch 2 -o "$TMP/zh"
+    [ "$rc" -eq 0 ] && grep -q "^data    datasets/dataset_info.json alpaca_zh: 8 columns rows" "$TMP/out" && ok ||
+        bad "train on a dataset_info.json entry (rc $rc): $out $err"
+    expect_error "dataset_info.json without --dataset" 2 "holds 5 datasets: choose one with --dataset NAME" \
+        "$BIN" "${T[@]}" -d datasets/dataset_info.json --steps 1 -o "$TMP/never"
+    expect_error "CSV without a column map" 1 "raft_tweets_sample.csv:2: row has neither .*its fields: Tweet text, ID, Label" \
+        "$BIN" "${T[@]}" -d datasets/raft_tweets_sample.csv --steps 1 -o "$TMP/never"
+    expect_error "column map without its answer" 2 "needs the response column" \
+        "$BIN" "${T[@]}" -d datasets/qa_sample.tsv --prompt-column question --steps 1 -o "$TMP/never"
+
     # the other families (issue 11): PEFT's default target, train, chat, merge; GGUF LoRA refused in words
     for fam in bloom:query_key_value gpt2:c_attn; do
         name=${fam%%:*} target=${fam#*:} FM=tests/data/tiny/${fam%%:*}-hf

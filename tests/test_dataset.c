@@ -259,7 +259,7 @@ static void test_errors(const pt_tokenizer *t, const pt_chat_template *chatml) {
     expect_error(t, chatml, "blank.json", "  \n\n", PT_ERR_FORMAT, "blank.json: the dataset is empty");
     expect_error(t, chatml, "empty.txt", "\n \n", PT_ERR_FORMAT, "empty.txt: the dataset is empty");
     expect_error(t, chatml, "noarr.json", "[ ]", PT_ERR_FORMAT, "noarr.json: the dataset has no rows");
-    expect_error(t, chatml, "data.csv", "a,b\n", PT_ERR_ARG, "unknown dataset type");
+    expect_error(t, chatml, "data.xml", "<a/>\n", PT_ERR_ARG, "unknown dataset type (use .json, .jsonl, .csv, .tsv or .txt)");
     snprintf(buf, sizeof buf, "%s%s{\"instruction\": \"q\", \"output\": }\n%s", row, row, row);
     expect_error(t, chatml, "badjson.jsonl", buf, PT_ERR_FORMAT, "badjson.jsonl:3: invalid JSON");
     snprintf(buf, sizeof buf, "%s%s{\"instruction\": \"q\", \"output\": \"a\"} x\n", row, row);
@@ -383,6 +383,160 @@ static void test_spm(const pt_chat_template *llama2) {
 }
 
 // The shipped sets load with SmolLM2's tokenizer; the identity set teaches Quill.
+static int load_cols(pt_dataset *d, const char *path, const pt_tokenizer *t, const pt_chat_template *tm,
+                     const pt_columns *c, pt_err *err) {
+    pt_dataset_opts o = {.default_system = SYS, .columns = c};
+    memset(err, 0, sizeof *err);
+    return dataset_load(d, path, t, tm, &o, err);
+}
+
+// CSV / TSV: RFC 4180 quoting, CR LF, rows as Alpaca by their header or
+// through a column map; and each malformed file's one-line error.
+static void test_csv(const pt_tokenizer *t, const pt_chat_template *chatml) {
+    pt_dataset d;
+    pt_err err;
+    const char *p = write_file("a.csv", "instruction,input,output\r\n"
+                                        "\"Say \"\"hi\"\", please\",,Hi\r\n"
+                                        "\r\n"
+                                        "Add,\"1, 2\",\"3\nexactly\"\r\n");
+    CHECKF(load(&d, p, t, chatml, 0, 0, &err) == PT_OK, "%s", err.msg);
+    CHECK(d.n == 2 && streq(d.format, "alpaca"));
+    check_mask(t, &d, 0, "Hi" END, CHATML_SYS U("Say \"hi\", please") A("Hi"));
+    check_mask(t, &d, 1, "3\nexactly" END, CHATML_SYS U("Add\n1, 2") A("3\nexactly"));
+    if (d.n == 2) CHECKF(d.ex[0].line == 2 && d.ex[1].line == 4, "lines %d %d", d.ex[0].line, d.ex[1].line);
+    dataset_free(&d);
+
+    p = write_file("b.tsv", "question\tanswer\tpersona\nWhy?\tBecause.\tBe terse.\nHow?\tCarefully.\t\n");
+    pt_columns c = {0};
+    snprintf(c.prompt, sizeof c.prompt, "question");
+    snprintf(c.response, sizeof c.response, "answer");
+    snprintf(c.system, sizeof c.system, "persona");
+    CHECKF(load_cols(&d, p, t, chatml, &c, &err) == PT_OK, "%s", err.msg);
+    CHECK(d.n == 2 && streq(d.format, "columns"));
+    check_mask(t, &d, 0, "Because." END, "<|im_start|>system\nBe terse.<|im_end|>\n" U("Why?") A("Because."));
+    check_mask(t, &d, 1, "Carefully." END, CHATML_SYS U("How?") A("Carefully."));   // an empty system: the default
+    dataset_free(&d);
+
+    static const struct { const char *name, *text, *want; } bad[] = {
+        {"c1.csv", "a,b\n1,2,3\n", "c1.csv:2: 3 fields, the header has 2"},
+        {"c2.csv", "a,b\n\"1,2\n", "c2.csv:2: a quoted field is not closed"},
+        {"c3.csv", "a,,b\n1,2,3\n", "c3.csv:1: header field 2 is empty"},
+        {"c4.csv", "a,a\n1,2\n", "c4.csv:1: header names column \"a\" twice"},
+        {"c5.csv", "a,b\n\n", "c5.csv: the dataset has a header and no rows"},
+        {"c6.csv", "Tweet text,Label\nhello,x\n", "c6.csv:2: row has neither instruction/output, conversations nor "
+                                                   "messages (its fields: Tweet text, Label; map them"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p = write_file(bad[i].name, bad[i].text);
+        int rc = load(&d, p, t, chatml, 0, 0, &err);
+        CHECKF(rc != PT_OK && strstr(err.msg, bad[i].want) && d.n == 0, "%s: rc %d '%s'", bad[i].name, rc, err.msg);
+    }
+}
+
+// A column map over any JSON rows: prompt (+ query), response, system, or a
+// prompt format with {field}s (numbers as JSON writes them, {{ a brace).
+static void test_columns(const pt_tokenizer *t, const pt_chat_template *chatml) {
+    pt_dataset d;
+    pt_err err;
+    const char *p = write_file("m.jsonl", "{\"q\": \"Capital of France?\", \"ctx\": \"geography\", \"a\": \"Paris\", \"n\": 3}\n"
+                                          "{\"q\": \"2+2?\", \"a\": 4, \"n\": 1.5}\n");
+    pt_columns c = {0};
+    snprintf(c.prompt, sizeof c.prompt, "q");
+    snprintf(c.query, sizeof c.query, "ctx");
+    snprintf(c.response, sizeof c.response, "a");
+    CHECKF(load_cols(&d, p, t, chatml, &c, &err) == PT_OK, "%s", err.msg);
+    CHECK(d.n == 2 && streq(d.format, "columns"));
+    check_mask(t, &d, 0, "Paris" END, CHATML_SYS U("Capital of France?\ngeography") A("Paris"));
+    check_mask(t, &d, 1, "4" END, CHATML_SYS U("2+2?") A("4"));   // a number answers as JSON writes it
+    dataset_free(&d);
+
+    snprintf(c.prompt_format, sizeof c.prompt_format, "Q : {q} ({n}) {{x}} Label : ");
+    CHECKF(load_cols(&d, p, t, chatml, &c, &err) == PT_OK, "%s", err.msg);
+    check_mask(t, &d, 0, "Paris" END, CHATML_SYS U("Q : Capital of France? (3) {x}} Label : ") A("Paris"));
+    check_mask(t, &d, 1, "4" END, CHATML_SYS U("Q : 2+2? (1.5) {x}} Label : ") A("4"));
+    dataset_free(&d);
+
+    static const struct { const char *fmt, *resp, *want; } bad[] = {
+        {"{missing}", "a", "m.jsonl:1: row has no \"missing\" for the prompt format"},
+        {"{unclosed", "a", "prompt format: \"{\" at offset 0 opens no {field}"},
+        {"", "nope", "m.jsonl:1: row has no response column \"nope\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(c.prompt_format, sizeof c.prompt_format, "%s", bad[i].fmt);
+        snprintf(c.response, sizeof c.response, "%s", bad[i].resp);
+        int rc = load_cols(&d, p, t, chatml, &c, &err);
+        CHECKF(rc != PT_OK && strstr(err.msg, bad[i].want), "case %zu: rc %d '%s'", i, rc, err.msg);
+    }
+    p = write_file("plain.txt", "some text\n");
+    CHECK(load_cols(&d, p, t, chatml, &c, &err) == PT_ERR_ARG && strstr(err.msg, "plain text has no columns"));
+}
+
+// LLaMA-Factory's dataset_info.json: an entry's file (relative to the json)
+// and columns, the only entry by default, flags over the entry, and errors.
+static void test_dataset_info(void) {
+    char file[1024];
+    pt_columns out, flags = {0};
+    pt_err err = {0};
+    const char *p = write_file("dataset_info.json",
+        "{\"tweets\": {\"file_name\": \"t.csv\", \"columns\": {\"response\": \"Label\"},"
+        " \"prompt_format\": \"Tweet text : {Tweet text} Label : \"},"
+        " \"zh\": {\"file_name\": \"zh.json\", \"formatting\": \"alpaca\", \"columns\": {\"prompt\": \"instruction\","
+        " \"query\": \"input\", \"response\": \"output\", \"system\": \"system\"}},"
+        " \"chat\": {\"file_name\": \"c.json\", \"formatting\": \"sharegpt\"},"
+        " \"hub\": {\"hf_hub_url\": \"someone/data\"},"
+        " \"odd\": {\"file_name\": \"o.json\", \"formatting\": \"sharegpt\", \"columns\": {\"messages\": \"turns\"}}}");
+    CHECKF(dataset_resolve(p, "tweets", &flags, file, sizeof file, &out, &err) == PT_OK, "%s", err.msg);
+    char want[1024];
+    snprintf(want, sizeof want, "%s/t.csv", g_dir);
+    CHECKF(streq(file, want) && streq(out.response, "Label") && streq(out.prompt_format, "Tweet text : {Tweet text} Label : "),
+           "%s %s %s", file, out.response, out.prompt_format);
+    CHECK(dataset_resolve(p, "zh", &flags, file, sizeof file, &out, &err) == PT_OK && streq(out.prompt, "instruction") &&
+          streq(out.query, "input") && streq(out.system, "system"));
+    CHECK(dataset_resolve(p, "chat", &flags, file, sizeof file, &out, &err) == PT_OK && !columns_set(&out));
+    snprintf(flags.response, sizeof flags.response, "answer");   // a flag wins over the entry
+    CHECK(dataset_resolve(p, "zh", &flags, file, sizeof file, &out, &err) == PT_OK && streq(out.response, "answer") &&
+          streq(out.prompt, "instruction"));
+    memset(&flags, 0, sizeof flags);
+    static const struct { const char *name, *want; } bad[] = {
+        {NULL, "holds 5 datasets: choose one with --dataset NAME"},
+        {"nope", "has no dataset \"nope\""},
+        {"hub", "entry \"hub\" has no \"file_name\""},
+        {"odd", "a ShareGPT list under \"turns\" is not supported"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = dataset_resolve(p, bad[i].name, &flags, file, sizeof file, &out, &err);
+        CHECKF(rc != PT_OK && strstr(err.msg, bad[i].want), "%s: rc %d '%s'", bad[i].name ? bad[i].name : "(none)", rc,
+               err.msg);
+    }
+    // a plain data file: as it is; a name for it, or a map without its answer, is refused
+    CHECK(dataset_resolve(SHIPPED "identity.jsonl", NULL, &flags, file, sizeof file, &out, &err) == PT_OK &&
+          streq(file, SHIPPED "identity.jsonl") && !columns_set(&out));
+    CHECK(dataset_resolve(SHIPPED "identity.jsonl", "x", &flags, file, sizeof file, &out, &err) == PT_ERR_ARG);
+    snprintf(flags.prompt, sizeof flags.prompt, "q");
+    CHECK(dataset_resolve(SHIPPED "identity.jsonl", NULL, &flags, file, sizeof file, &out, &err) == PT_ERR_ARG &&
+          strstr(err.msg, "needs the response column"));
+}
+
+// The Data screen's one-line column map, both ways.
+static void test_columns_line(void) {
+    pt_columns c;
+    char name[64], line[1024];
+    pt_err err = {0};
+    CHECK(columns_parse(" response = Label ;dataset=raft; format=Tweet text : {Tweet text}; Label : ", &c, name,
+                        sizeof name, &err) == PT_OK);
+    CHECKF(streq(c.response, "Label") && streq(name, "raft") && streq(c.prompt_format, "Tweet text : {Tweet text}; Label : ") &&
+           !c.prompt[0], "'%s' '%s' '%s'", c.response, name, c.prompt_format);
+    columns_format(&c, name, line, sizeof line);
+    CHECKF(streq(line, "dataset=raft; response=Label; format=Tweet text : {Tweet text}; Label : "), "%s", line);
+    pt_columns back;
+    char name2[64];
+    CHECK(columns_parse(line, &back, name2, sizeof name2, &err) == PT_OK && !memcmp(&back, &c, sizeof c) &&
+          streq(name2, name));
+    CHECK(columns_parse("", &c, name, sizeof name, &err) == PT_OK && !columns_set(&c) && !name[0]);
+    CHECK(columns_parse("answer=x", &c, name, sizeof name, &err) == PT_ERR_ARG && strstr(err.msg, "unknown key \"answer\""));
+    CHECK(columns_parse("prompt", &c, name, sizeof name, &err) == PT_ERR_ARG && strstr(err.msg, "is not key=value"));
+}
+
 static void test_shipped(const pt_chat_template *chatml) {
     pt_tokenizer *t = NULL;
     pt_err err = {0};
@@ -392,6 +546,7 @@ static void test_shipped(const pt_chat_template *chatml) {
         {"sharegpt_sample.json", "sharegpt", 5, 20},
         {"messages_sample.jsonl", "messages", 5, 20},
         {"plain_sample.txt", "text", 5, 20},
+        {"alpaca_zh_sample.json", "alpaca", 8, 8},
     };
     for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++) {
         pt_dataset d;
@@ -412,6 +567,41 @@ static void test_shipped(const pt_chat_template *chatml) {
         CHECKF(ends, "%s: every masked answer ends with <|im_end|>\\n", sets[s].file);
         if (!strcmp(sets[s].file, "identity.jsonl"))
             CHECKF(quill >= d.n / 2 && maker >= d.n / 3 && quill < d.n, "identity: %d Quill, %d maker of %d", quill, maker, d.n);
+        if (!strcmp(sets[s].file, "alpaca_zh_sample.json") && d.n > 1) {   // Chinese answers are the targets
+            char *ans = bytes_where(t, &d.ex[1], 1);
+            CHECKF(streq(ans, "光合作用是植物利用阳光把二氧化碳和水变成糖和氧气的过程。" END), "alpaca-zh answer: '%s'", ans);
+            free(ans);
+        }
+        dataset_free(&d);
+    }
+    // every entry of the shipped dataset_info.json loads, the column-mapped shapes included
+    static const struct { const char *name, *format, *answer; } info[] = {
+        {"alpaca_zh", "columns", "苹果、香蕉和橙子。" END},
+        {"raft_twitter_complaints", "columns", "complaint" END},
+        {"qa_tsv", "columns", "Eight." END},
+        {"custom_jsonl", "columns", "The Long Way Home" END},
+        {"sharegpt_sample", "sharegpt", NULL},
+    };
+    for (size_t k = 0; k < sizeof info / sizeof info[0]; k++) {
+        char file[1024];
+        pt_columns cols, none = {0};
+        int rc = dataset_resolve(SHIPPED "dataset_info.json", info[k].name, &none, file, sizeof file, &cols, &err);
+        pt_dataset d = {0};
+        pt_dataset_opts o = {.max_seq_len = 256, .default_system = "", .columns = &cols};
+        if (!rc) rc = dataset_load(&d, file, t, chatml, &o, &err);
+        CHECKF(rc == PT_OK && d.n == 8 && streq(d.format, info[k].format), "%s: rc %d n %d %s: %s", info[k].name, rc, d.n,
+               d.format, err.msg);
+        if (!rc && info[k].answer && d.n > 2) {
+            char *ans = bytes_where(t, &d.ex[k == 1 ? 0 : k == 0 ? 2 : 1], 1);
+            CHECKF(streq(ans, info[k].answer), "%s: answer '%s'", info[k].name, ans);
+            free(ans);
+        }
+        if (!rc && k == 1 && d.n) {   // RAFT's prompt, built from the Tweet text column
+            char *all = tokenizer_decode(t, d.ex[0].tokens, d.ex[0].n, 0);
+            CHECKF(all && strstr(all, "Tweet text : @ShopMart my order arrived broken, second time this month. Not happy. "
+                                      "Label : "), "raft prompt: %s", all);
+            free(all);
+        }
         dataset_free(&d);
     }
     tokenizer_free(t);
@@ -437,6 +627,10 @@ int main(void) {
     test_errors(t, chatml);
     test_keep_going(t, chatml);
     test_spm(llama2);
+    test_csv(t, chatml);
+    test_columns(t, chatml);
+    test_dataset_info();
+    test_columns_line();
     test_shipped(chatml);
     template_free(chatml);
     template_free(llama2);

@@ -18,6 +18,7 @@
 typedef struct {
     // flags; sentinels (INT_MIN, NAN, NULL) mean "not given"
     const char *data, *model, *template_name, *system, *out, *resume, *config;
+    const char *dataset, *col_prompt, *col_query, *col_response, *col_system, *prompt_format;
     const char *targets, *target_regex, *scheduler, *modules_to_save, *device;
     int threads, r, epochs, steps, train_on_prompt, rslora;
     float alpha, dropout, eval_frac;
@@ -81,8 +82,8 @@ static void print_header(pt_ws *ws, int job, const train_opts *o) {
     pt_ws_model_info(ws, &mi, &err);
     pt_train_get_status(ws, job, &st);
     printf("model   %s (%s)\n", mi.name[0] ? mi.name : mi.path, mi.path);
-    printf("data    %s: %d %s rows, %d train / %d eval, template %s\n", o->data, in.rows, in.format, in.train_rows,
-           in.eval_rows, in.template_name);
+    printf("data    %s%s%s: %d %s rows, %d train / %d eval, template %s\n", o->data, o->dataset ? " " : "",
+           o->dataset ? o->dataset : "", in.rows, in.format, in.train_rows, in.eval_rows, in.template_name);
     if (in.truncated || in.skipped)
         printf("        %d cut to --max-seq-len %d; %d dropped, no answer left within it\n", in.truncated,
                o->p.max_seq_len, in.skipped);
@@ -188,7 +189,15 @@ int cmd_train(int argc, char **argv) {
     pt_train_params *p = &o.p;
     const int BIG = 1 << 30;
     cli_opt opts[] = {
-        {"data", 'd', OPT_STR, &o.data, "FILE", "training data: .json/.jsonl (Alpaca, ShareGPT or messages) or .txt", 0, 0},
+        {"data", 'd', OPT_STR, &o.data, "FILE", "training data: .json/.jsonl (Alpaca, ShareGPT or messages), .csv/.tsv, "
+         ".txt, or a LLaMA-Factory dataset_info.json", 0, 0},
+        {"dataset", 0, OPT_STR, &o.dataset, "NAME", "the entry of the dataset_info.json given as -d (default: its only one)", 0, 0},
+        {"prompt-column", 0, OPT_STR, &o.col_prompt, "NAME", "column map: the field holding the prompt (any JSON/CSV rows)", 0, 0},
+        {"query-column", 0, OPT_STR, &o.col_query, "NAME", "column map: a field joined after the prompt (Alpaca's input)", 0, 0},
+        {"response-column", 0, OPT_STR, &o.col_response, "NAME", "column map: the field holding the answer trained on", 0, 0},
+        {"system-column", 0, OPT_STR, &o.col_system, "NAME", "column map: a per-row system prompt", 0, 0},
+        {"prompt-format", 0, OPT_STR, &o.prompt_format, "TEXT", "column map: the prompt built from fields, "
+         "e.g. 'Tweet text : {Tweet text} Label : '", 0, 0},
         {"model", 'm', OPT_STR, &o.model, "PATH", "base model: GGUF file or Hugging Face folder (default: $PEFTUI_MODEL, else " CLI_DEFAULT_MODEL ")", 0, 0},
         {"out", 'o', OPT_STR, &o.out, "DIR", "where the adapter and checkpoints go (default: adapters/<data name>)", 0, 0},
         {"template", 0, OPT_STR, &o.template_name, "NAME", "chat template for the rows (default: guessed from the model)", 0, 0},
@@ -275,6 +284,16 @@ int cmd_train(int argc, char **argv) {
     pt_train_request r;
     pt_train_request_default(&r);
     r.data = o.data;
+    r.dataset_name = o.dataset;
+    const char *col_src[5] = {o.col_prompt, o.col_query, o.col_response, o.col_system, o.prompt_format};
+    char *col_dst[5] = {r.columns.prompt, r.columns.query, r.columns.response, r.columns.system, r.columns.prompt_format};
+    size_t col_cap[5] = {sizeof r.columns.prompt, sizeof r.columns.query, sizeof r.columns.response,
+                         sizeof r.columns.system, sizeof r.columns.prompt_format};
+    for (int k = 0; k < 5; k++)
+        if (col_src[k] && (size_t)snprintf(col_dst[k], col_cap[k], "%s", col_src[k]) >= col_cap[k]) {
+            rc = cli_error(CLI_USAGE, "a column name or prompt format is longer than %zu bytes", col_cap[k] - 1);
+            goto done;
+        }
     r.template_name = o.template_name;
     r.system = o.system;
     r.train_on_prompt = o.train_on_prompt;

@@ -62,7 +62,7 @@ static void load_row(tui_app *a) {
 
 static void draw(tui_app *a, int y, int x, int h, int w) {
     tui_canvas *cv = &a->cv;
-    int ty = y, tx = x, th = 5, tw = w;
+    int ty = y, tx = x, th = 6, tw = w;
     tui_panel(a, &ty, &tx, &th, &tw, "Dataset");
     if (a->ed.active && a->ed.target == -4) {
         a->cursor_x = tui_edit_draw(a, ty, tx, tw, TUI_FIELD_EDIT);
@@ -87,7 +87,17 @@ static void draw(tui_app *a, int y, int x, int h, int w) {
                                "%d cut at max_seq_len %d", d->truncated, a->tp.max_seq_len);
         canvas_printf(cv, ty + 2, ex + 2, d->failed ? TUI_ERROR : TUI_DIM, "%d failed", d->failed);
     }
-    int by = y + 5, bh = h - 5;
+    if (a->ed.active && a->ed.target == -13) {
+        a->cursor_x = tui_edit_draw(a, ty + 3, tx, tw, TUI_FIELD_EDIT);
+        a->cursor_y = ty + 3;
+    } else if (columns_set(&a->columns) || a->dataset_name[0]) {
+        char line[1024];
+        columns_format(&a->columns, a->dataset_name, line, sizeof line);
+        canvas_printf(cv, ty + 3, tx, TUI_NORMAL, "columns: %s", line);
+    } else {
+        canvas_put(cv, ty + 3, tx, TUI_DIM, "columns: by each row's keys (c: map the fields of any JSON or CSV)", -1, tw);
+    }
+    int by = y + 6, bh = h - 6;
     int fail_h = a->n_fail ? (a->n_fail + 2 < bh / 3 ? a->n_fail + 2 : bh / 3) : 0;
     if (bh - fail_h >= 3) {
         int ry = by, rx = x, rh = bh - fail_h, rw = w;
@@ -154,6 +164,28 @@ static tui_reaction open_file(tui_app *a) {
     return TUI_HANDLED;
 }
 
+static void columns_entered(tui_app *a, const char *line) {
+    pt_columns c;
+    char name[64];
+    pt_err err = {0};
+    if (columns_parse(line, &c, name, sizeof name, &err)) {
+        tui_say(a, TUI_ERROR, "%s", err.msg);
+        return;
+    }
+    a->columns = c;
+    snprintf(a->dataset_name, sizeof a->dataset_name, "%s", name);
+    tui_say(a, TUI_OK, columns_set(&c) || name[0] ? "column map set" : "column map cleared: each row's keys say its format");
+    tui_open_dataset(a);
+}
+
+static tui_reaction edit_columns(tui_app *a) {
+    char line[1024];
+    columns_format(&a->columns, a->dataset_name, line, sizeof line);
+    tui_edit_begin(a, "columns (prompt=F; query=F; response=F; system=F; format=TEXT {field}; dataset=NAME): ", line, 0,
+                   -13, columns_entered);
+    return TUI_HANDLED;
+}
+
 static tui_reaction next_template(tui_app *a) {
     char names[32][64];
     int n = template_names(names, 32), cur = 0;
@@ -178,7 +210,9 @@ static const tui_binding KEYS[] = {
     {'p', 0, "p", "previous row", prev_row, 0, NULL},
     {TK_HOME, 0, "Home", "first row", first_row, 0, NULL},
     {TK_END, 0, "End", "last row", last_row, 0, NULL},
-    {'o', 0, "o", "open another dataset file (JSON, JSONL, text)", open_file, 1, "open"},
+    {'o', 0, "o", "open another dataset file (JSON, JSONL, CSV, TSV, text, or a dataset_info.json)", open_file, 1, "open"},
+    {'c', 0, "c", "map the rows' fields: prompt, query, response, system, a prompt format, a dataset_info entry",
+     edit_columns, 1, "columns"},
     {'t', 0, "t", "next prompt template (the model's own, then prompts/*.tmpl)", next_template, 1, "template"},
     {'P', 0, "P", "train on the prompt too, or on the answers only", toggle_prompt, 1, "prompt loss"},
     {0, 0, NULL, NULL, NULL, 0, NULL},

@@ -182,6 +182,8 @@ struct tui_app {
     int settings_loaded, job_seen;
     char model_path[1024];
     char data_path[1024];
+    pt_columns columns;          // the Data screen's column map (empty: each row's keys)
+    char dataset_name[64];       // data_path is a dataset_info.json: its entry
     char template_name[64];
     char probe[512];
     char lora_json[1024];                // where the LoRA form was last saved ("" none)

@@ -284,6 +284,8 @@ void tui_open_dataset(tui_app *a) {
     memset(&a->dsi, 0, sizeof a->dsi);
     pt_dataset_opts_ws o = {0};
     o.path = a->data_path;
+    o.dataset_name = a->dataset_name[0] ? a->dataset_name : NULL;
+    o.columns = a->columns;
     o.template_name = a->template_name[0] ? a->template_name : NULL;
     o.max_seq_len = a->tp.max_seq_len;
     o.train_on_prompt = a->train_on_prompt;
@@ -336,6 +338,8 @@ void tui_train_start(tui_app *a, const char *resume) {
     pt_train_request r;
     pt_train_request_default(&r);
     r.data = a->data_path;
+    r.dataset_name = a->dataset_name[0] ? a->dataset_name : NULL;
+    r.columns = a->columns;
     r.template_name = a->template_name[0] ? a->template_name : NULL;
     r.train_on_prompt = a->train_on_prompt;
     r.lora = resume ? NULL : &a->cfg;

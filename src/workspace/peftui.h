@@ -26,6 +26,7 @@
 #include "core/pt_time.h"
 #include "infer/sampling.h"
 #include "lora/lora_config.h"
+#include "train/columns.h"
 #include "train/train_params.h"
 
 #define PT_BASE 0
@@ -222,6 +223,8 @@ typedef struct {
     const char *system;          // NULL: the model's default
     int max_seq_len;
     int train_on_prompt;
+    const char *dataset_name;    // path is a dataset_info.json: its entry (NULL: its only one)
+    pt_columns columns;          // a column map (empty: the format from each row's keys); overrides the entry's
 } pt_dataset_opts_ws;
 int pt_ws_dataset_open(pt_ws *ws, const pt_dataset_opts_ws *o, int *ds, int *task, pt_err *err);
 typedef struct {
@@ -312,7 +315,9 @@ int pt_ws_export(pt_ws *ws, int id, const char *format, float scale, const char 
 // ---- training --------------------------------------------------------------------
 
 typedef struct {
-    const char *data;            // the dataset file
+    const char *data;            // the dataset file, or a LLaMA-Factory dataset_info.json
+    const char *dataset_name;    // data is a dataset_info.json: its entry (NULL: its only one)
+    pt_columns columns;          // a column map (empty: the format from each row's keys); overrides the entry's
     const char *template_name;   // NULL: the model's
     const char *system;          // NULL: the model's default for its own template
     int train_on_prompt;

@@ -15,6 +15,7 @@ struct ws_dataset {
     pt_dataset d;
     char template_name[64];
     char path[1024], system[1024];
+    pt_columns columns;
     int has_system, max_seq_len, train_on_prompt;
     char tmpl_req[64];
     int has_tmpl;
@@ -34,7 +35,7 @@ static int load_task(pt_ws *ws, ws_task *t, pt_err *err) {
     if (!rc) {
         pt_dataset_opts o = {.max_seq_len = ds->max_seq_len, .train_on_prompt = ds->train_on_prompt,
                              .default_system = ds->has_system ? ds->system : model_system,
-                             .keep_going = 1, .keep_all = 1};
+                             .keep_going = 1, .keep_all = 1, .columns = &ds->columns};
         rc = dataset_load(&d, ds->path, ws->model.tok, tmpl, &o, err);
     }
     pthread_mutex_lock(&ws->mu);
@@ -62,7 +63,11 @@ int pt_ws_dataset_open(pt_ws *ws, const pt_dataset_opts_ws *o, int *id, int *tas
     if (!o->path || !*o->path) return pt_fail(err, PT_ERR_ARG, "no dataset file given");
     ws_dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
-    snprintf(ds->path, sizeof ds->path, "%s", o->path);
+    int rc0 = dataset_resolve(o->path, o->dataset_name, &o->columns, ds->path, sizeof ds->path, &ds->columns, err);
+    if (rc0) {
+        free(ds);
+        return rc0;
+    }
     if (o->system) {
         ds->has_system = 1;
         snprintf(ds->system, sizeof ds->system, "%s", o->system);

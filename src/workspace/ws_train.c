@@ -26,6 +26,7 @@ struct ws_job {
     int have_cfg;
     float dropout;             // with resume: the new lora_dropout (NAN: the checkpoint's)
     char data[1024], system[1024], tmpl[64], resumed[1024];
+    pt_columns columns;         // resolved from the request (flags over a dataset_info.json entry)
     int has_system, has_tmpl, train_on_prompt;
     int adapter;
     pt_backend *lane;
@@ -153,7 +154,7 @@ static int prepare(ws_job *j, pt_err *err) {
     int held = ws->model.cfg.max_ctx > 0 && j->p.max_seq_len > ws->model.cfg.max_ctx;   // rows fit the model's context
     if (held) j->p.max_seq_len = ws->model.cfg.max_ctx;
     pt_dataset_opts dopts = {.max_seq_len = j->p.max_seq_len, .train_on_prompt = j->train_on_prompt,
-                             .default_system = j->has_system ? j->system : model_system};
+                             .default_system = j->has_system ? j->system : model_system, .columns = &j->columns};
     if ((rc = dataset_load(&j->all, j->data, ws->model.tok, tmpl, &dopts, err))) {
         char *at = rc == PT_ERR_RANGE && held && err ? strstr(err->msg, "(raise it)") : NULL;
         if (at)   // it cannot be raised
@@ -343,13 +344,17 @@ static int job_from_request(pt_ws *ws, ws_job *j, const pt_train_request *r, pt_
     int rc;
     if (!r->data || !*r->data) return pt_fail(err, PT_ERR_ARG, "training needs data: a dataset file");
     if (stat(r->data, &st) != 0) return pt_fail(err, PT_ERR_IO, "%s: cannot open the dataset: no such file", r->data);
-    if (S_ISDIR(st.st_mode)) return pt_fail(err, PT_ERR_IO, "%s: is a folder; the data is a .json, .jsonl or .txt file", r->data);
+    if (S_ISDIR(st.st_mode))
+        return pt_fail(err, PT_ERR_IO, "%s: is a folder; the data is a .json, .jsonl, .csv, .tsv or .txt file (or a "
+                       "dataset_info.json)", r->data);
+    if ((rc = dataset_resolve(r->data, r->dataset_name, &r->columns, j->data, sizeof j->data, &j->columns, err)))
+        return rc;
+    if (stat(j->data, &st) != 0) return pt_fail(err, PT_ERR_IO, "%s: cannot open the dataset: no such file", j->data);
     if (r->system && pt_utf8_invalid_at(r->system, strlen(r->system))) return pt_fail(err, PT_ERR_ARG, "the system text is not valid UTF-8");
     if (!r->resume && !r->lora) return pt_fail(err, PT_ERR_ARG, "training needs a LoRA config (or a checkpoint to resume)");
     j->p = r->params;
     pt_problem pr;
     if (train_params_problems(&j->p, &pr, 1)) return pt_fail(err, PT_ERR_ARG, "%s", pr.msg);
-    snprintf(j->data, sizeof j->data, "%s", r->data);
     if ((j->has_system = r->system != NULL)) snprintf(j->system, sizeof j->system, "%s", r->system);
     if ((j->has_tmpl = r->template_name != NULL)) snprintf(j->tmpl, sizeof j->tmpl, "%s", r->template_name);
     j->train_on_prompt = r->train_on_prompt;
@@ -371,7 +376,7 @@ static int job_from_request(pt_ws *ws, ws_job *j, const pt_train_request *r, pt_
     if (!j->p.out_dir[0]) {
         char out[1024];
         if (j->resumed[0]) run_dir_of(j->resumed, out, sizeof out);
-        else default_out(r->data, out, sizeof out);
+        else default_out(j->data, out, sizeof out);
         snprintf(j->p.out_dir, sizeof j->p.out_dir, "%s", out);
     }
     snprintf(j->p.device, sizeof j->p.device, "%s", ws->device);

@@ -44,6 +44,7 @@
 #include "core/fileio.h"
 #include "core/rng.h"
 #include "text/chat_template.h"
+#include "train/dataset_csv.h"
 
 // ---------------------------------------------------------------------------
 // growing arrays
@@ -463,6 +464,96 @@ static int row_alpaca(const loader *L, int line, const cJSON *row, conv *c, pt_e
     return PT_OK;
 }
 
+// A field's text for a column map: a string as it is, a number or a boolean
+// as JSON writes it (RAFT's integer labels), NULL when absent or null.
+static int field_text(const loader *L, int line, const cJSON *row, const char *key, conv *c, const char **out,
+                      pt_err *err) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, key);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v)) return PT_OK;
+    if (cJSON_IsString(v)) {
+        *out = v->valuestring;
+        return PT_OK;
+    }
+    if (!cJSON_IsNumber(v) && !cJSON_IsBool(v))
+        return pt_fail(err, PT_ERR_FORMAT, "%s:%d: column \"%s\" is %s; a column map takes strings, numbers or booleans",
+                       L->path, line, key, json_type(v));
+    if (!(*out = conv_keep(c, cJSON_PrintUnformatted(v)))) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    return PT_OK;
+}
+
+// The prompt format with each {field} replaced by the row's field ({{ is a {).
+static int render_format(const loader *L, int line, const cJSON *row, const char *fmt, conv *c, const char **out,
+                         pt_err *err) {
+    size_t cap = strlen(fmt) + 1, n = 0;
+    char *s = malloc(cap);
+    int rc = PT_OK;
+    if (!s) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    for (const char *p = fmt; *p && !rc;) {
+        const char *piece = p;
+        size_t plen = 1;
+        char name[128];
+        if (p[0] == '{' && p[1] == '{') {
+            p += 2;
+        } else if (p[0] == '{') {
+            const char *end = strchr(p, '}');
+            if (!end || (size_t)(end - p - 1) >= sizeof name) {
+                rc = pt_fail(err, PT_ERR_ARG, "prompt format: \"{\" at offset %d opens no {field} (write {{ for a brace)",
+                             (int)(p - fmt));
+                break;
+            }
+            memcpy(name, p + 1, (size_t)(end - p - 1));
+            name[end - p - 1] = '\0';
+            if ((rc = field_text(L, line, row, name, c, &piece, err))) break;
+            if (!piece) {
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s:%d: row has no \"%s\" for the prompt format", L->path, line, name);
+                break;
+            }
+            plen = strlen(piece);
+            p = end + 1;
+        } else {
+            p++;
+        }
+        if (n + plen + 1 > cap) {
+            cap = 2 * (n + plen + 1);
+            char *ns = realloc(s, cap);
+            if (!ns) { rc = pt_fail(err, PT_ERR_NOMEM, "out of memory"); break; }
+            s = ns;
+        }
+        memcpy(s + n, piece, plen);
+        n += plen;
+    }
+    if (rc) { free(s); return rc; }
+    s[n] = '\0';
+    if (!(*out = conv_keep(c, s))) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    return PT_OK;
+}
+
+// A row through a column map (columns.h): the user's turn from prompt (and
+// query) or the prompt format, the answer from response, system optional.
+static int row_mapped(const loader *L, int line, const cJSON *row, const pt_columns *m, conv *c, pt_err *err) {
+    const char *user = NULL, *query = NULL, *out = NULL, *sys = NULL;
+    int rc;
+    if ((rc = field_text(L, line, row, m->response, c, &out, err)) ||
+        (m->system[0] && (rc = field_text(L, line, row, m->system, c, &sys, err))))
+        return rc;
+    if (m->prompt_format[0]) {
+        if ((rc = render_format(L, line, row, m->prompt_format, c, &user, err))) return rc;
+    } else {
+        if ((rc = field_text(L, line, row, m->prompt, c, &user, err)) ||
+            (m->query[0] && (rc = field_text(L, line, row, m->query, c, &query, err))))
+            return rc;
+        if (!user) return pt_fail(err, PT_ERR_FORMAT, "%s:%d: row has no prompt column \"%s\"", L->path, line, m->prompt);
+        if (query && !(user = conv_keep(c, join2(user, query)))) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    }
+    if (!out) return pt_fail(err, PT_ERR_FORMAT, "%s:%d: row has no response column \"%s\"", L->path, line, m->response);
+    if (blank(out)) return pt_fail(err, PT_ERR_FORMAT, "%s:%d: empty answer (column \"%s\")", L->path, line, m->response);
+    if (blank(user)) return pt_fail(err, PT_ERR_FORMAT, "%s:%d: empty prompt", L->path, line);
+    if ((sys && !blank(sys) && conv_add(c, "system", sys)) || conv_add(c, "user", user) || conv_add(c, "assistant", out))
+        return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    return PT_OK;
+}
+
 // One JSON row: its format from its keys; line is its source line, index
 // the example's line field (the line for JSONL, the record for an array).
 static int load_row(loader *L, int line, int index, const cJSON *row, conv *c, pt_err *err) {
@@ -473,7 +564,10 @@ static int load_row(loader *L, int line, int index, const cJSON *row, conv *c, p
         return pt_fail(err, PT_ERR_FORMAT, "%s:%d: expected a JSON object (one row), not %s", L->path, line, json_type(row));
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(row, "messages");
     const cJSON *convs = cJSON_GetObjectItemCaseSensitive(row, "conversations");
-    if (msgs) {
+    if (columns_set(L->opts->columns)) {   // the map says which fields, whatever the keys
+        fmt = "columns";
+        rc = row_mapped(L, line, row, L->opts->columns, c, err);
+    } else if (msgs) {
         fmt = "messages";
         rc = row_turns(L, line, row, msgs, 0, c, err);
     } else if (convs) {
@@ -483,8 +577,14 @@ static int load_row(loader *L, int line, int index, const cJSON *row, conv *c, p
         fmt = "alpaca";
         rc = row_alpaca(L, line, row, c, err);
     } else {
-        return pt_fail(err, PT_ERR_FORMAT, "%s:%d: row has neither instruction/output, conversations nor messages",
-                       L->path, line);
+        char keys[200] = "";
+        size_t n = 0;
+        const cJSON *k;
+        cJSON_ArrayForEach(k, row) if (n < sizeof keys - 40) n += (size_t)snprintf(keys + n, sizeof keys - n, "%s%s",
+                                                                                   n ? ", " : "", k->string);
+        return pt_fail(err, PT_ERR_FORMAT, "%s:%d: row has neither instruction/output, conversations nor messages "
+                       "(its fields: %s; map them with --prompt-column / --response-column or --prompt-format)",
+                       L->path, line, n ? keys : "none");
     }
     if (rc != PT_OK) return rc;
     if (!L->d->format[0]) snprintf(L->d->format, sizeof L->d->format, "%s", fmt);
@@ -633,6 +733,26 @@ static int load_text(loader *L, char *s, size_t len, pt_err *err) {
 }
 
 
+// CSV / TSV: records keyed by the header, then as JSON rows (a header of
+// instruction/input/output is Alpaca; any other needs a column map).
+static int load_csv(loader *L, const char *s, size_t len, char sep, pt_err *err) {
+    cJSON *rows = NULL;
+    int *lines = NULL, rc = csv_parse(s, len, sep, L->path, &rows, &lines, err);
+    if (rc) return rc;
+    conv c = {0};
+    int k = 0;
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        int line = lines[k++];
+        rc = load_row(L, line, line, row, &c, err);
+        if ((rc = row_failed(L, line, rc, err)) != PT_OK) break;
+    }
+    conv_free(&c);
+    cJSON_Delete(rows);
+    free(lines);
+    return rc;
+}
+
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
@@ -658,8 +778,11 @@ int dataset_load(pt_dataset *d, const char *path, const pt_tokenizer *tok, const
     memset(d, 0, sizeof *d);
     if (!path || !tok || !opts) return pt_fail(err, PT_ERR_ARG, "dataset_load: missing argument");
     int is_txt = ends_with(path, ".txt"), is_jsonl = ends_with(path, ".jsonl"), is_json = ends_with(path, ".json");
-    if (!is_txt && !is_jsonl && !is_json)
-        return pt_fail(err, PT_ERR_ARG, "%s: unknown dataset type (use .json, .jsonl or .txt)", path);
+    int is_csv = ends_with(path, ".csv"), is_tsv = ends_with(path, ".tsv");
+    if (!is_txt && !is_jsonl && !is_json && !is_csv && !is_tsv)
+        return pt_fail(err, PT_ERR_ARG, "%s: unknown dataset type (use .json, .jsonl, .csv, .tsv or .txt)", path);
+    if (is_txt && columns_set(opts->columns))
+        return pt_fail(err, PT_ERR_ARG, "%s: plain text has no columns to map (a column map is for JSON, CSV and TSV)", path);
     if (!is_txt && !tmpl) return pt_fail(err, PT_ERR_ARG, "%s: a chat template is needed for JSON rows", path);
     FILE *f = fopen(path, "rb");
     if (!f) return pt_fail(err, PT_ERR_IO, "%s: cannot open the dataset: %s", path, strerror(errno));
@@ -675,6 +798,8 @@ int dataset_load(pt_dataset *d, const char *path, const pt_tokenizer *tok, const
     if ((rc = find_special_tokens(&L, err)) != PT_OK) goto fail;
     if (is_txt) {
         rc = load_text(&L, s + off, len - off, err);
+    } else if (is_csv || is_tsv) {
+        rc = load_csv(&L, s + off, len - off, is_csv ? ',' : '\t', err);
     } else {
         size_t i = skip_ws(s + off, len - off, 0);
         rc = is_json && s[off + i] == '[' ? load_json_array(&L, s + off, len - off, i, err)

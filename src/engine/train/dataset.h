@@ -1,6 +1,6 @@
 // dataset.h - training data: Alpaca (instruction/input/output), ShareGPT
 // (conversations with from/value), chat messages (role/content) as JSON or
-// JSONL, and plain text; rendered through a chat template into tokens with a
+// JSONL, any JSON / JSONL / CSV / TSV rows through a column map, and plain text; rendered through a chat template into tokens with a
 // loss mask (answer tokens only by default), truncated to max_seq_len.
 #ifndef PT_DATASET_H
 #define PT_DATASET_H
@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include "core/pt_error.h"
 #include "text/tokenizer.h"
+#include "train/columns.h"
 
 struct pt_chat_template;
 
@@ -30,7 +31,7 @@ typedef struct {
     int n;
     int n_truncated;   // examples cut to max_seq_len
     int n_skipped;     // examples with no loss token left after truncation
-    char format[16];   // "alpaca", "sharegpt", "messages", "text"
+    char format[16];   // "alpaca", "sharegpt", "messages", "columns", "text"
     pt_row_fail *fails; // (n_fails) rows that failed to parse (keep_going)
     int n_fails;
 } pt_dataset;
@@ -41,9 +42,11 @@ typedef struct {
     const char *default_system; // system message the template adds when a row has none (may be NULL)
     int keep_going;           // a bad row goes into fails instead of failing the load (previews)
     int keep_all;             // rows with no target left stay in ex (no_target set), still counted in n_skipped
+    const pt_columns *columns; // a column map (columns.h); NULL or empty: the format from each row's keys
 } pt_dataset_opts;
 
-// Format from the extension (.json, .jsonl, .txt) and the first row's keys.
+// Format from the extension (.json, .jsonl, .csv, .tsv, .txt) and each row's
+// keys, or the column map when opts->columns names one.
 // A bad row is an error naming the file and its line.
 int dataset_load(pt_dataset *d, const char *path, const pt_tokenizer *tok, const struct pt_chat_template *tmpl,
                  const pt_dataset_opts *opts, pt_err *err);
