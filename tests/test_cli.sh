@@ -292,6 +292,16 @@ if [ -d "$THF" ] && [ -f "$ID" ]; then
     [ "$rc" -eq 130 ] && grep -q "^stopped at step" "$TMP/out" && ls -d "$TMP"/int/checkpoint-* >/dev/null 2>&1 && ok ||
         bad "Ctrl-C during train: rc $rc: $(cat "$TMP/out") $(cat "$TMP/err")"
 
+    # the seed's exact LoraConfig for BLOOM (r 8, alpha 32, dropout 0.1, query_key_value) as an adapter_config.json
+    run "$BIN" train -m tests/data/tiny/bloom-hf -t 2 -d datasets/alpaca_zh_sample.json \
+        --config tests/data/peft/seed-bloom-config/adapter_config.json --steps 2 --batch 2 -o "$TMP/seed"
+    [ "$rc" -eq 0 ] && grep -Eq '"r":[[:space:]]*8,' "$TMP/seed/adapter_config.json" &&
+        grep -Eq '"lora_alpha":[[:space:]]*32,' "$TMP/seed/adapter_config.json" &&
+        grep -Eq '"lora_dropout":[[:space:]]*0.1,' "$TMP/seed/adapter_config.json" &&
+        grep -q '"query_key_value"' "$TMP/seed/adapter_config.json" &&
+        ! grep -q "Langboat" "$TMP/seed/adapter_config.json" && ok ||
+        bad "the seed's BLOOM LoraConfig trains, and the adapter names the base it was trained on (rc $rc): $err"
+
     # any JSON / CSV / TSV through a column map, as flags or a dataset_info.json entry
     run "$BIN" "${T[@]}" -d datasets/raft_tweets_sample.csv --response-column Label \
         --prompt-format 'Tweet text : {Tweet text} Label : ' --steps 1 --batch 2 -o "$TMP/raft"

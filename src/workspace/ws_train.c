@@ -149,6 +149,8 @@ static int prepare(ws_job *j, pt_err *err) {
     } else {
         if ((rc = adapter_create(&a, &ws->model, &j->cfg, j->p.seed, err))) goto done;
         have_a = 1;
+        a.cfg.base_model[0] = '\0';   // PEFT's get_peft_model records the base trained on, not a --config's
+
     }
     snprintf(a.template_name, sizeof a.template_name, "%s", template_name(tmpl));
     int held = ws->model.cfg.max_ctx > 0 && j->p.max_seq_len > ws->model.cfg.max_ctx;   // rows fit the model's context
