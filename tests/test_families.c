@@ -47,6 +47,7 @@ static const family FAMILIES[] = {
     {"bloom", "bloom", ",query_key_value,"},
     {"gpt2", "gpt2", ",c_attn,"},
     {"gpt_neox", "gpt_neox", ",query_key_value,"},
+    {"gpt_bigcode", "gpt_bigcode", ",c_attn,"},  // multi-query: one key/value head
     {"mistral", "mistral", ",q_proj,v_proj,"},   // sliding window 5
     {"llama3", "llama", ",q_proj,v_proj,"},      // rope_theta 500000, GQA
 };

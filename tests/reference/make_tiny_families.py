@@ -24,6 +24,10 @@ tokenizer files, so token ids mean the same thing in every tiny model):
                head, biases, untied embed_out. Hidden 64, 4 heads (head 16,
                4 rotary dims), 2 layers, intermediate 256.
 
+  gpt_bigcode-hf/ GPTBigCodeForCausalLM from bigcode/gpt_bigcode-santacoder's
+               config: multi_query (one key/value head, c_attn = q | k | v),
+               learned positions, gelu_pytorch_tanh, nn.Linear weights,
+               tied head. Hidden 48, 4 heads, 2 layers.
   mistral-hf/  MistralForCausalLM from mistralai/Mistral-7B-v0.1's config: GQA
                (8 heads, 2 kv), sliding_window scaled to 5 (shorter than the
                golden sequence, so the window is exercised), rope_theta 1e4.
@@ -38,7 +42,7 @@ import shutil
 import sys
 
 import torch
-from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTBigCodeConfig, GPTBigCodeForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_tiny_models import GOLDEN_TEXT, N_GOLDEN, ROOT, randomise, write_golden  # noqa: E402
@@ -121,6 +125,26 @@ def neox(tok):
     write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
 
 
+def bigcode(tok):
+    # bigcode/gpt_bigcode-santacoder: n_embd 2048, 24 layers, 16 heads,
+    # n_positions 2048, multi_query, gelu_pytorch_tanh, tied.
+    cfg = GPTBigCodeConfig(vocab_size=len(tok.get_vocab()), n_embd=48, n_layer=2, n_head=4, n_positions=64,
+                           n_inner=None, activation_function="gelu_pytorch_tanh", layer_norm_epsilon=1e-5,
+                           multi_query=True, scale_attn_weights=True, tie_word_embeddings=True,
+                           bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(21)
+    m = GPTBigCodeForCausalLM(cfg).float()
+    randomise(m, 21)
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(22)
+        for name, p in m.named_parameters():
+            if ".ln_" in name and name.endswith(".weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+    m.tie_weights()
+    out = save(m, tok, "gpt_bigcode-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
 def mistral(tok):
     cfg = MistralConfig(vocab_size=len(tok.get_vocab()), hidden_size=64, intermediate_size=160, num_hidden_layers=2,
                         num_attention_heads=8, num_key_value_heads=2, head_dim=8, sliding_window=5,
@@ -147,13 +171,15 @@ def llama3(tok):
 
 def main():
     tok = tokenizer()
-    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox", "mistral", "llama3"]
+    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox", "gpt_bigcode", "mistral", "llama3"]
     if "bloom" in which:
         bloom(tok)
     if "gpt2" in which:
         gpt2(tok)
     if "gpt_neox" in which:
         neox(tok)
+    if "gpt_bigcode" in which:
+        bigcode(tok)
     if "mistral" in which:
         mistral(tok)
     if "llama3" in which:

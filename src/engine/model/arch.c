@@ -119,6 +119,31 @@ static const pt_arch ARCHS[] = {
      .layers = "gpt_neox.layers",
      .modules = {[PT_LIN_QKV] = "attention.query_key_value", [PT_LIN_O] = "attention.dense",
                  [PT_LIN_UP] = "mlp.dense_h_to_4h", [PT_LIN_DOWN] = "mlp.dense_4h_to_h"}},
+    // GPT-BigCode (SantaCoder, StarCoder): GPT-2's block with nn.Linear
+    // weights and multi-query attention: c_attn is (q | k | v) with one key
+    // and value head.
+    {.type = "gpt_bigcode", .hf_class = "GPTBigCodeForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_LEARNED,
+     .qkv = PT_QKV_CONCAT, .mlp = PT_MLP_GELU_TANH, .hf_prefix = "transformer.",
+     .hf = {[W_TOK_EMBD] = "transformer.wte.weight",
+            [W_POS_EMBD] = "transformer.wpe.weight",
+            [W_ATTN_NORM] = "transformer.h.%d.ln_1.weight",
+            [W_ATTN_NORM_B] = "transformer.h.%d.ln_1.bias",
+            [W_QKV] = "transformer.h.%d.attn.c_attn.weight",
+            [W_BQKV] = "transformer.h.%d.attn.c_attn.bias",
+            [W_O] = "transformer.h.%d.attn.c_proj.weight",
+            [W_BO] = "transformer.h.%d.attn.c_proj.bias",
+            [W_FFN_NORM] = "transformer.h.%d.ln_2.weight",
+            [W_FFN_NORM_B] = "transformer.h.%d.ln_2.bias",
+            [W_UP] = "transformer.h.%d.mlp.c_fc.weight",
+            [W_BUP] = "transformer.h.%d.mlp.c_fc.bias",
+            [W_DOWN] = "transformer.h.%d.mlp.c_proj.weight",
+            [W_BDOWN] = "transformer.h.%d.mlp.c_proj.bias",
+            [W_OUT_NORM] = "transformer.ln_f.weight",
+            [W_OUT_NORM_B] = "transformer.ln_f.bias",
+            [W_LM_HEAD] = "lm_head.weight"},
+     .layers = "transformer.h",
+     .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
+                 [PT_LIN_DOWN] = "mlp.c_proj"}},
 };
 
 const pt_arch *arch_find(const char *type) {
@@ -128,7 +153,7 @@ const pt_arch *arch_find(const char *type) {
     return NULL;
 }
 
-const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2, gpt_neox"; }
+const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2, gpt_neox, gpt_bigcode"; }
 
 const char *arch_module_short(const pt_arch *a, pt_linear s) {
     const char *m = a->modules[s];

@@ -136,7 +136,7 @@ static int read_arch(pt_config *c, const cJSON *root, const char *path, pt_err *
     const char *cls = cJSON_IsArray(archs) ? cJSON_GetStringValue(cJSON_GetArrayItem(archs, 0)) : NULL;
     const pt_arch *a = type ? arch_find(type) : NULL;
     if (!type && cls) {  // no model_type: find the family by its class
-        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2", "gpt_neox"};
+        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2", "gpt_neox", "gpt_bigcode"};
         for (size_t i = 0; !a && i < sizeof TYPES / sizeof TYPES[0]; i++)
             if (!strcmp(arch_find(TYPES[i])->hf_class, cls)) a = arch_find(TYPES[i]);
     }
@@ -189,10 +189,15 @@ static int read_bloom(pt_config *c, const cJSON *root, const char *path, pt_err 
 
 // GPT2Config: n_embd, n_layer, n_head, n_inner (null: 4 n_embd), n_positions
 // (the learned position table's rows), layer_norm_epsilon; only the defaults
-// of the attention's variants are implemented.
+// of the attention's variants are implemented. GPTBigCodeConfig has the same
+// names, and multi_query (one key and value head; the only form implemented).
 static int read_gpt2(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
     int rc;
     const char *act = cJSON_GetStringValue(cfg_item(root, "activation_function"));
+    int bigcode = !strcmp(c->desc->type, "gpt_bigcode");
+    const cJSON *mq = cfg_item(root, "multi_query");
+    if (bigcode && mq && !cJSON_IsTrue(mq))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: GPT-BigCode without multi_query is not supported", path);
     if (act && strcmp(act, "gelu_new") && strcmp(act, "gelu_pytorch_tanh"))
         return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: activation %s is not supported (gelu_new is)", path, act);
     const cJSON *sc = cfg_item(root, "scale_attn_weights");
@@ -213,7 +218,7 @@ static int read_gpt2(pt_config *c, const cJSON *root, const char *path, pt_err *
     if ((rc = cfg_int(root, "n_inner", 0, 4 * c->n_embd, &c->n_ff, path, err))) return rc;
     if (c->max_ctx > (1 << 20))
         return pt_fail(err, PT_ERR_FORMAT, "%s: bad n_positions %d", path, c->max_ctx);
-    c->n_head_kv = c->n_head;
+    c->n_head_kv = bigcode ? 1 : c->n_head;
     c->head_dim = c->n_head > 0 ? c->n_embd / c->n_head : 0;
     if (c->head_dim * c->n_head != c->n_embd)
         return pt_fail(err, PT_ERR_FORMAT, "%s: %d heads do not divide hidden size %d", path, c->n_head, c->n_embd);
@@ -316,7 +321,7 @@ static int read_config(pt_model *m, const char *dir, pt_err *err) {
         goto done;
     const char *type = c->desc->type;
     if ((rc = !strcmp(type, "bloom") ? read_bloom(c, root, path, err)
-            : !strcmp(type, "gpt2")  ? read_gpt2(c, root, path, err)
+            : !strcmp(type, "gpt2") || !strcmp(type, "gpt_bigcode") ? read_gpt2(c, root, path, err)
             : !strcmp(type, "gpt_neox") ? read_neox(c, root, path, err)
                                      : read_llama(c, root, path, err)))
         goto done;
