@@ -477,6 +477,31 @@ static void device_parity(const family *f, const pt_model *m, pt_backend *dev, p
     adapter_free(&sa);
 }
 
+// A LayerNorm family: bias "all" would train the norms' biases too (refused in
+// words); "lora_only" trains the targeted layers' biases.
+static void layernorm_bias(const family *f, const pt_model *m) {
+    if (m->cfg.desc->norm != PT_NORM_LAYER) return;
+    pt_err err = {0};
+    pt_lora_config c;
+    lora_config_defaults(&c);
+    c.bias = PT_BIAS_ALL;
+    pt_adapter a;
+    int rc = adapter_create(&a, m, &c, 1, &err);
+    CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "LayerNorm biases"), "%s bias all: %d %s", f->name, rc, err.msg);
+    c.bias = PT_BIAS_LORA_ONLY;
+    rc = adapter_create(&a, m, &c, 1, &err);
+    CHECKF(rc == PT_OK, "%s lora_only: %s", f->name, err.msg);
+    if (rc == PT_OK) {
+        int nb = 0, nl = 0;
+        for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++) {
+            nb += a.mods[i].bias != NULL;
+            nl += a.mods[i].A != NULL;
+        }
+        CHECKF(nb == nl && nb > 0, "%s lora_only: %d biases for %d modules", f->name, nb, nl);
+        adapter_free(&a);
+    }
+}
+
 // Learned positions have max_ctx rows: the context is held to them, a longer
 // prompt fails as one past any context does, and training longer rows is
 // refused in words.
@@ -523,6 +548,188 @@ static void sliding_window_training(const pt_model *m, pt_backend *be) {
     adapter_free(&a);
 }
 
+// Qwen2's biases trained as PEFT does (bias "all": every linear bias, k_proj's
+// without LoRA on it; "lora_only": the targeted modules'): PEFT's adapters load
+// and give its logits, save and reload, export merged; one step's loss and
+// the gradients of A, B and every trained bias equal PEFT's.
+static int bias_count(const pt_adapter *a) {
+    int n = 0;
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) n += a->mods[i].bias != NULL;
+    return n;
+}
+
+static void bias_key(char *key, size_t cap, const pt_model *m, int i, int wrapped, const char *tail) {
+    char name[128];
+    lora_module_name(name, sizeof name, m->cfg.desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+    snprintf(key, cap, "base_model.model.%s.%sbias%s", name, wrapped ? "base_layer." : "", tail);
+}
+
+static void bias_training(pt_backend *cpu, pt_backend *nv, pt_backend *emu, const char *tmp) {
+    pt_err err = {0};
+    pt_model m;
+    if (model_load(&m, DATA "tiny/qwen2-hf", &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    golden base;
+    CHECK(golden_read(&base, DATA "tiny/qwen2-hf/golden_logits.bin"));
+    static const char *const KINDS[2] = {"all", "lora_only"};
+    for (int k = 0; k < 2; k++) {
+        char dir[512], path[600], warn[256];
+        snprintf(dir, sizeof dir, DATA "peft/qwen2-bias-%s", KINDS[k]);
+        snprintf(path, sizeof path, "%s/golden_logits.bin", dir);
+        golden g;
+        pt_adapter a;
+        CHECK(golden_read(&g, path));
+        if (adapter_load(&a, &m, dir, warn, sizeof warn, &err) != PT_OK) { CHECKF(0, "%s: %s", dir, err.msg); continue; }
+        CHECKF(bias_count(&a) == (k ? 2 : 3) * m.cfg.n_layer, "%s: %d trained biases", KINDS[k], bias_count(&a));
+        pt_runtime rt;
+        CHECK(runtime_init(&rt, cpu, &m, 64, 16, &err) == PT_OK);
+        double d0 = run_vs(&rt, &a, &g, 0), d1 = run_vs(&rt, &a, &g, 1);
+        CHECK(runtime_set_adapter(&rt, &a, 0.0f, &err) == PT_OK);   // scale 0: the base, biases included
+        float *lg = malloc(sizeof(float) * (size_t)base.n * base.V);
+        CHECK(runtime_forward(&rt, base.tokens, base.n, lg, 1, &err) == PT_OK);
+        double d2 = max_diff(lg, base.logits, (size_t)base.n * base.V);
+        free(lg);
+        runtime_free(&rt);
+        printf("qwen2 bias=%s: max |logit - PEFT| %.2g, token by token %.2g; at scale 0 vs the base %.2g\n", KINDS[k], d0,
+               d1, d2);
+        CHECKF(d0 < 1e-4 && d1 < 1e-4 && d2 < 1e-4, "bias=%s: %g %g %g", KINDS[k], d0, d1, d2);
+        if (emu && runtime_init(&rt, emu, &m, 64, 16, &err) == PT_OK) {   // the device path: bf16 weights
+            float *le = malloc(sizeof(float) * (size_t)g.n * g.V);
+            CHECK(runtime_set_adapter(&rt, &a, 1.0f, &err) == PT_OK && runtime_forward(&rt, g.tokens, g.n, le, 1, &err) == PT_OK);
+            double e = nerr(le, g.logits, (size_t)g.n * g.V);
+            CHECKF(e < 2e-2, "bias=%s on emu: logits err %g", KINDS[k], e);
+            free(le);
+            runtime_free(&rt);
+        }
+        // saved and loaded back; merged export; merge in memory refused
+        snprintf(path, sizeof path, "%s/qwen2-bias-%s", tmp, KINDS[k]);
+        pt_adapter b;
+        CHECK(adapter_save(&a, &m, path, &err) == PT_OK);
+        if (adapter_load(&b, &m, path, warn, sizeof warn, &err) == PT_OK) {
+            CHECK(b.n_params == a.n_params && !memcmp(b.params, a.params, a.n_params * sizeof(float)) &&
+                  bias_count(&b) == bias_count(&a));
+            adapter_free(&b);
+        } else {
+            CHECKF(0, "reload: %s", err.msg);
+        }
+        snprintf(path, sizeof path, "%s/qwen2-bias-%s-merged", tmp, KINDS[k]);
+        pt_export_warnings w;
+        CHECK(export_adapter(&a, &m, PT_EXPORT_MERGED, 1.0f, path, &w, &err) == PT_OK);
+        pt_model mm;
+        if (model_load(&mm, path, &err) == PT_OK) {
+            CHECK(runtime_init(&rt, cpu, &mm, 64, 16, &err) == PT_OK);
+            double dm = run_vs(&rt, NULL, &g, 0);
+            CHECKF(dm < 1e-4, "bias=%s merged export: %g", KINDS[k], dm);
+            runtime_free(&rt);
+            model_free(&mm);
+        } else {
+            CHECKF(0, "merged: %s", err.msg);
+        }
+        CHECK(adapter_merge(&a, &m, 1.0f, &err) == PT_ERR_UNSUPPORTED && strstr(err.msg, "trains biases"));
+        CHECK(export_check(&a, &m, PT_EXPORT_GGUF_LORA, 1.0f, &w, &err) == PT_OK && w.n >= 1 &&
+              strstr(w.msg[0], "no place for biases"));
+        adapter_free(&a);
+        free(g.tokens); free(g.logits);
+    }
+
+    // one step against PEFT with bias "all"
+    char *json = NULL;
+    cJSON *doc = NULL;
+    st_file st;
+    int st_ok = 0;
+    batch bt = {0};
+    if (pt_read_file(DATA "train/qwen2-bias-step.json", &json, NULL, &err) == PT_OK) doc = cJSON_Parse(json);
+    st_ok = st_open(&st, DATA "train/qwen2-bias-step.safetensors", &err) == PT_OK;
+    CHECK(doc && st_ok && read_batch(&bt, doc));
+    pt_lora_config c;
+    lora_config_defaults(&c);
+    char *names[2] = {"q_proj", "v_proj"};
+    c.target_modules = names;
+    c.n_target_modules = 2;
+    c.r = 4;
+    c.lora_alpha = 8;
+    c.lora_dropout = 0;
+    c.bias = PT_BIAS_ALL;
+    pt_adapter a;
+    int rc = doc && st_ok && bt.tok ? adapter_create(&a, &m, &c, 1, &err) : PT_ERR_ARG;
+    c.target_modules = NULL;
+    c.n_target_modules = 0;
+    CHECKF(rc == PT_OK, "%s", err.msg);
+    for (int i = 0; rc == PT_OK && i < a.n_layer * PT_LIN_COUNT; i++) {   // PEFT's values in
+        pt_lora_module *mod = &a.mods[i];
+        char name[128], key[200];
+        lora_module_name(name, sizeof name, m.cfg.desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+        for (int ab = 0; mod->A && ab < 2; ab++) {
+            snprintf(key, sizeof key, "base_model.model.%s.lora_%s.weight", name, ab ? "B" : "A");
+            const st_tensor *t = st_find(&st, key);
+            CHECKF(t != NULL, "%s missing", key);
+            if (t) memcpy(ab ? mod->B : mod->A, t->data, t->nbytes);
+        }
+        if (mod->bias) {
+            bias_key(key, sizeof key, &m, i, mod->A != NULL, "");
+            const st_tensor *t = st_find(&st, key);
+            CHECKF(t && t->nbytes == sizeof(float) * (size_t)mod->out, "%s missing", key);
+            if (t) memcpy(mod->bias, t->data, t->nbytes);
+        }
+    }
+    pt_backend *bes[3] = {cpu, nv, emu};
+    for (int k = 0; rc == PT_OK && k < (emu ? 3 : 2); k++) {
+        double tl = k < 2 ? 1e-5 : 1e-2, tg = k < 2 ? 1e-4 : 5e-2;   // emu: the device tolerances
+        pt_train_graph *gr = NULL;
+        float loss = 0;
+        int nt = 0;
+        CHECKF(train_graph_create(&gr, bes[k], &m, NULL, &a, bt.B, bt.T, &err) == PT_OK, "%s", err.msg);
+        if (!gr) continue;
+        train_graph_zero_grads(gr);
+        CHECKF(train_graph_step(gr, bt.tok, bt.mask, bt.len, 1, 1.0f, 0, &loss, &nt, &err) == PT_OK, "%s", err.msg);
+        CHECKF(fabsf(loss - bt.loss) <= tl * fabsf(bt.loss), "%s bias step loss %.7f vs PEFT %.7f", bes[k]->ops->name, loss,
+               bt.loss);
+        float *grads = malloc(sizeof(float) * a.n_params);
+        bes[k]->ops->synchronize(bes[k]);
+        bes[k]->ops->download(bes[k], grads, train_graph_grads(gr), sizeof(float) * a.n_params);
+        double worst = 0;
+        int n = 0;
+        for (int i = 0; i < a.n_layer * PT_LIN_COUNT; i++) {
+            const pt_lora_module *mod = &a.mods[i];
+            char name[128], key[200];
+            lora_module_name(name, sizeof name, m.cfg.desc, i / PT_LIN_COUNT, (pt_linear)(i % PT_LIN_COUNT));
+            for (int part = 0; part < 3; part++) {
+                const float *mine;
+                size_t cnt;
+                if (part < 2) {
+                    if (!mod->A) continue;
+                    snprintf(key, sizeof key, "base_model.model.%s.lora_%s.weight.grad", name, part ? "B" : "A");
+                    mine = grads + ((part ? mod->B : mod->A) - a.params);
+                    cnt = part ? (size_t)mod->out * mod->r : (size_t)mod->r * mod->in;
+                } else {
+                    if (!mod->bias) continue;
+                    bias_key(key, sizeof key, &m, i, mod->A != NULL, ".grad");
+                    mine = grads + (mod->bias - a.params);
+                    cnt = (size_t)mod->out;
+                }
+                const st_tensor *t = st_find(&st, key);
+                if (!t || t->nbytes != cnt * sizeof(float)) { CHECKF(0, "golden %s missing", key); continue; }
+                double e = nerr(mine, (const float *)t->data, cnt);
+                if (e > worst) worst = e;
+                n++;
+                CHECKF(e < tg, "%s bias step %s: %g", bes[k]->ops->name, key, e);
+                if (getenv("PT_VERBOSE")) printf("  %s %s %.3g\n", bes[k]->ops->name, key, e);
+            }
+        }
+        CHECKF(n == 4 * m.cfg.n_layer + 3 * m.cfg.n_layer, "%d gradient tensors", n);
+        printf("qwen2 bias=all step (%s): loss %.7f (PEFT %.7f), worst gradient error %.2g over %d tensors\n",
+               bes[k]->ops->name, loss, bt.loss, worst, n);
+        free(grads);
+        train_graph_free(gr);
+    }
+    if (rc == PT_OK) adapter_free(&a);
+    free(bt.tok); free(bt.mask); free(bt.len);
+    if (st_ok) st_close(&st);
+    cJSON_Delete(doc);
+    free(json);
+    free(base.tokens); free(base.logits);
+    model_free(&m);
+}
+
 int main(void) {
     pt_err err = {0};
     char tmp[] = "/tmp/peftui-families-XXXXXX";
@@ -545,6 +752,7 @@ int main(void) {
         peft_adapter(f, &m, nv, tmp);
         learned_positions(&m, cpu);
         sliding_window_training(&m, cpu);
+        layernorm_bias(f, &m);
 
         char *json = NULL;
         snprintf(path, sizeof path, DATA "train/%s-step.json", f->name);
@@ -575,6 +783,7 @@ int main(void) {
         free(json);
         model_free(&m);
     }
+    bias_training(cpu, nv, emu, tmp);
     backend_destroy(cpu);
     backend_destroy(nv);
     backend_destroy(emu);

@@ -101,11 +101,18 @@ int runtime_init_multi(pt_runtime *rt, pt_backend *be, const pt_model *m, const 
              alloc_f(rt, &rt->hg, N * F) && alloc_f(rt, &rt->hu, N * F) && alloc_f(rt, &rt->logits, N * V) &&
              alloc_f(rt, &rt->kcache, L * S * T * KV) && alloc_f(rt, &rt->vcache, L * S * T * KV) &&
              ((!m->w.wqkv && !(c->rope_dims > 0 && c->rope_dims < c->head_dim)) || alloc_f(rt, &rt->qkv, N * (Q + 2 * KV))) &&
-             (!c->parallel_residual || alloc_f(rt, &rt->xpar, N * C));
+             (!c->parallel_residual || alloc_f(rt, &rt->xpar, N * C)) && alloc_f(rt, &rt->ones, N);
     if (ok) {
         rt->tok_dev = be->ops->alloc(be, N * sizeof(int32_t));
         rt->pos_dev = be->ops->alloc(be, N * sizeof(int32_t));
         ok = rt->tok_dev && rt->pos_dev;
+    }
+    if (ok) {
+        float *one = malloc(N * sizeof(float));
+        for (size_t i = 0; one && i < N; i++) one[i] = 1.0f;
+        if (one) be->ops->upload(be, rt->ones, one, N * sizeof(float));
+        ok = one != NULL;
+        free(one);
     }
     if (!ok) {
         runtime_free(rt);
@@ -119,7 +126,7 @@ void runtime_free(pt_runtime *rt) {
     if (!rt->be) return;
     const pt_backend_ops *o = rt->be->ops;
     float *bufs[] = {rt->x, rt->xb, rt->q, rt->k, rt->v, rt->att, rt->hg, rt->hu, rt->logits, rt->kcache, rt->vcache,
-                     rt->lora_tmp, rt->qkv, rt->xpar};
+                     rt->lora_tmp, rt->qkv, rt->xpar, rt->ones};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) o->free(rt->be, bufs[i]);
     if (rt->tok_dev) o->free(rt->be, rt->tok_dev);
@@ -229,6 +236,11 @@ static void linear(pt_runtime *rt, const chunk *ck, float *out, const float *inp
         const piece *p = &ck->p[i];
         if (!p->a) continue;
         const pt_lora_module *mod = &p->a->mods[layer * PT_LIN_COUNT + slot];
+        if (mod->bias && b) {   // a trained bias replaces the base's (at the adapter's scale): rows += s (bias - b)
+            float *rows = out + (size_t)p->row * M;
+            o->gemm(rt->be, 0, 0, p->n, M, 1, p->scale, rt->ones, 1, mod->bias, M, 1.0f, rows, M);
+            o->gemm(rt->be, 0, 0, p->n, M, 1, -p->scale, rt->ones, 1, b, M, 1.0f, rows, M);
+        }
         if (!mod->A) continue;
         const float *x = inp + (size_t)p->row * K;
         o->matmul(rt->be, rt->lora_tmp, x, mod->A, NULL, p->n, K, mod->r, 1.0f, 0.0f);            // (n, r)

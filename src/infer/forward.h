@@ -48,6 +48,7 @@ typedef struct {
     float *att;    // (N, Q)
     float *qkv;    // (N, Q + 2 KV) a fused projection's output before the split (and a partial rotary's scratch), or NULL
     float *xpar;   // (N, C) the attention's output while a parallel-residual MLP runs, or NULL
+    float *ones;   // (N) 1.0: broadcasts an adapter's trained bias over rows (a K=1 gemm)
     float *hg;     // (N, F) gate
     float *hu;     // (N, F) up
     float *logits; // (N, V)

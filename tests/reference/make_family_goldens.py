@@ -163,7 +163,76 @@ def check(root):
     return 1 if bad else 0
 
 
+def bias_goldens():
+    """Qwen2's q/k/v biases trained as PEFT does: bias "all" (every linear bias,
+    k_proj's too though LoRA targets q_proj and v_proj) and "lora_only".
+      tests/data/peft/qwen2-bias-{all,lora_only}/  saved adapters (biases moved
+          off the base's, LoRA random) + golden_logits.bin of the PeftModel
+      tests/data/train/qwen2-bias-step.*  one step with bias "all": loss, and
+          the gradients of every lora_A / lora_B and every trained bias (keys as
+          PEFT names the parameters, ".default" dropped)"""
+    base = os.path.join(ROOT, "qwen2-hf")
+    ids = golden_ids(os.path.join(base, "golden_logits.bin"))
+    for bias in ("all", "lora_only"):
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        torch.manual_seed(31)
+        pm = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                                              bias=bias, init_lora_weights=False, task_type="CAUSAL_LM"))
+        g = torch.Generator().manual_seed(32)
+        with torch.no_grad():
+            for n, p in pm.named_parameters():
+                if p.requires_grad and n.endswith("bias"):
+                    p.add_(0.5 * torch.randn(p.shape, generator=g))
+        out = os.path.join(DATA, "peft", f"qwen2-bias-{bias}")
+        shutil.rmtree(out, ignore_errors=True)
+        pm.save_pretrained(out)
+        cfg_path = os.path.join(out, "adapter_config.json")
+        with open(cfg_path) as f:
+            saved = json.load(f)
+        saved["base_model_name_or_path"] = "tests/data/tiny/qwen2-hf"
+        with open(cfg_path, "w") as f:
+            json.dump(saved, f, indent=2)
+        os.remove(os.path.join(out, "README.md"))
+        write_golden(pm, ids, os.path.join(out, "golden_logits.bin"))
+        print(f"qwen2-bias-{bias}: {sorted(os.listdir(out))}")
+
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+    pm = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                                          bias="all", task_type="CAUSAL_LM"))
+    rng = np.random.default_rng(77)
+    init = {}
+    for pname, p in pm.named_parameters():
+        if not p.requires_grad:
+            continue
+        if "lora_" in pname:
+            p.data = torch.tensor(rng.uniform(-0.3, 0.3, size=tuple(p.shape)), dtype=torch.float32)
+        init[pname.replace(".default", "")] = p
+    V = model.config.vocab_size
+    B, T, lengths, starts = 3, 11, [11, 7, 9], [2, 1, 4]
+    tokens = rng.integers(3, V, size=(B, T))
+    mask = np.zeros((B, T), dtype=np.int64)
+    for b in range(B):
+        tokens[b, lengths[b]:] = 0
+        mask[b, starts[b]:lengths[b]] = 1
+    labels = torch.tensor(np.where(mask == 1, tokens, -100))
+    attn = torch.tensor((np.arange(T)[None, :] < np.array(lengths)[:, None]).astype(np.int64))
+    res = pm(input_ids=torch.tensor(tokens), attention_mask=attn, labels=labels)
+    res.loss.backward()
+    tensors = {}
+    for key, p in init.items():
+        tensors[key] = p.detach().clone().contiguous()
+        tensors[key + ".grad"] = p.grad.detach().clone().contiguous()
+    save_file(tensors, os.path.join(DATA, "train", "qwen2-bias-step.safetensors"))
+    with open(os.path.join(DATA, "train", "qwen2-bias-step.json"), "w") as f:
+        json.dump({"r": 4, "alpha": 8, "targets": ["q_proj", "v_proj"], "bias": "all", "tokens": tokens.tolist(),
+                   "mask": mask.tolist(), "lengths": lengths, "loss": float(res.loss)}, f)
+    print(f"qwen2-bias-step: loss {float(res.loss):.6f}, {len(tensors)} tensors")
+
+
 def main():
+    if sys.argv[1:] == ["bias"]:
+        bias_goldens()
+        return
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         sys.exit(check(sys.argv[2]))
     which = sys.argv[1:] or list(FAMILIES)

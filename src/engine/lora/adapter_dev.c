@@ -28,6 +28,7 @@ static int dev_init(pt_adapter_dev *d, pt_backend *be, const pt_adapter *a, int 
         d->mods[i] = a->mods[i];
         d->mods[i].A = moved(a, d->params, a->mods[i].A);
         d->mods[i].B = moved(a, d->params, a->mods[i].B);
+        d->mods[i].bias = moved(a, d->params, a->mods[i].bias);
     }
     d->view.mods = d->mods;
     d->view.params = d->params;

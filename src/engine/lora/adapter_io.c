@@ -36,6 +36,14 @@ static void tensor_key(char *buf, size_t cap, const pt_arch *arch, int layer, in
     snprintf(buf, cap, "base_model.model.%s.lora_%c.weight", mod, ab ? 'B' : 'A');
 }
 
+// A trained bias (bias "all" / "lora_only"): PEFT saves the module's own
+// tensor, under base_layer when LoRA wraps the module.
+static void bias_key(char *buf, size_t cap, const pt_arch *arch, int layer, int slot, int wrapped) {
+    char mod[128];
+    lora_module_name(mod, sizeof mod, arch, layer, (pt_linear)slot);
+    snprintf(buf, cap, "base_model.model.%.120s.%sbias", mod, wrapped ? "base_layer." : "");
+}
+
 // modules_to_save tensors: PEFT's keys on disk (its in-memory
 // ".modules_to_save.default" is dropped when it saves)
 static const char *const SAVE_KEYS[2] = {"base_model.model.model.embed_tokens.weight", "base_model.model.lm_head.weight"};
@@ -72,13 +80,21 @@ int adapter_save(const pt_adapter *a, const pt_model *m, const char *dir, pt_err
     for (int i = 0; i < 3; i++) pt_staged_add(&st, dir, FILES[i], tmp[i], sizeof tmp[i]);
     if ((rc = pt_mkdir_p(dir, err))) return rc;
     int nmod = 0;
-    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) nmod += a->mods[i].A != NULL;
-    ts = calloc((size_t)(2 * nmod + 3), sizeof *ts);
-    keys = calloc((size_t)(2 * nmod + 3), sizeof *keys);
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) nmod += a->mods[i].A != NULL || a->mods[i].bias != NULL;
+    ts = calloc((size_t)(3 * nmod + 3), sizeof *ts);
+    keys = calloc((size_t)(3 * nmod + 3), sizeof *keys);
     if (!ts || !keys) goto nomem;
     for (int l = 0; l < a->n_layer; l++)
         for (int s = 0; s < PT_LIN_COUNT; s++) {
             const pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
+            if (mod->bias) {
+                bias_key(keys[n], sizeof keys[n], a->arch, l, s, mod->A != NULL);
+                ts[n].name = keys[n];
+                ts[n].data = mod->bias;
+                ts[n].n_dims = 1;
+                ts[n].shape[0] = mod->out;
+                n++;
+            }
             if (!mod->A) continue;
             for (int ab = 0; ab < 2; ab++, n++) {
                 tensor_key(keys[n], sizeof keys[n], a->arch, l, s, ab);
@@ -125,7 +141,8 @@ done:
     return rc;
 }
 
-// Parses a PEFT tensor key: [base_model.model.]<layers>.L.<module>.lora_{A,B}[.default].weight
+// Parses a PEFT tensor key: [base_model.model.]<layers>.L.<module>.lora_{A,B}[.default].weight,
+// or a trained bias <module>.[base_layer.]bias (ab 2)
 // with family arch's names ("model.layers", "self_attn.q_proj").
 // Returns 1 with *layer, *slot, *ab set, or 0.
 static int parse_key(const pt_arch *arch, const char *key, int *layer, int *slot, int *ab) {
@@ -144,13 +161,13 @@ static int parse_key(const pt_arch *arch, const char *key, int *layer, int *slot
         if (!mod || strncmp(p, mod, nm) || p[nm] != '.')
             continue;
         const char *rest = p + nm + 1;
-        static const char *const TAILS[4] = {"lora_A.weight", "lora_A.default.weight", "lora_B.weight",
-                                             "lora_B.default.weight"};
-        for (int t = 0; t < 4; t++)
+        static const char *const TAILS[6] = {"lora_A.weight", "lora_A.default.weight", "lora_B.weight",
+                                             "lora_B.default.weight", "base_layer.bias", "bias"};
+        for (int t = 0; t < 6; t++)
             if (!strcmp(rest, TAILS[t])) {
                 *layer = (int)l;
                 *slot = s;
-                *ab = t >= 2;
+                *ab = t / 2;   // 0 A, 1 B, 2 a trained bias
                 return 1;
             }
         return 0;
@@ -248,7 +265,7 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
         goto fail;
     }
     int L = m->cfg.n_layer;
-    seen = calloc((size_t)L * PT_LIN_COUNT * 2, 1);
+    seen = calloc((size_t)L * PT_LIN_COUNT * 3, 1);
     if (!seen) {
         rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory", dir);
         goto fail;
@@ -290,12 +307,33 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
             goto fail;
         }
         pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
+        if (ab == 2) {   // a trained bias: the config's bias must say so
+            if (!mod->bias) {
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s is a trained bias, and adapter_config.json's bias (\"%s\") "
+                             "does not train this one", path, t->name,
+                             a->cfg.bias == PT_BIAS_ALL ? "all" : a->cfg.bias == PT_BIAS_LORA_ONLY ? "lora_only" : "none");
+                goto fail;
+            }
+            if (seen[(l * PT_LIN_COUNT + s) * 3 + 2]++) {
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s given twice", path, t->name);
+                goto fail;
+            }
+            if (t->n_dims != 1 || t->shape[0] != mod->out) {
+                char hs[64];
+                shape_str(hs, sizeof hs, t->shape, t->n_dims);
+                rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s has shape [%s], this base model needs [%d]", path, t->name,
+                             hs, mod->out);
+                goto fail;
+            }
+            if ((rc = read_tensor(t, mod->bias, path, err))) goto fail;
+            continue;
+        }
         if (!mod->A) {
             rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s belongs to a module adapter_config.json does not target",
                          path, t->name);
             goto fail;
         }
-        if (seen[(l * PT_LIN_COUNT + s) * 2 + ab]++) {
+        if (seen[(l * PT_LIN_COUNT + s) * 3 + ab]++) {
             rc = pt_fail(err, PT_ERR_FORMAT, "%s: tensor %s given twice", path, t->name);
             goto fail;
         }
@@ -310,10 +348,10 @@ int adapter_load(pt_adapter *a, const pt_model *m, const char *dir, char *warnin
         }
         if ((rc = read_tensor(t, ab ? mod->B : mod->A, path, err))) goto fail;
     }
-    for (int i = 0; i < L * PT_LIN_COUNT * 2; i++)
-        if (a->mods[i / 2].A && !seen[i]) {
+    for (int i = 0; i < L * PT_LIN_COUNT * 3; i++)   // (a trained bias PEFT left out keeps the base's, as PEFT loads it)
+        if (i % 3 < 2 && a->mods[i / 3].A && !seen[i]) {
             char key[160];
-            tensor_key(key, sizeof key, a->arch, i / 2 / PT_LIN_COUNT, i / 2 % PT_LIN_COUNT, i % 2);
+            tensor_key(key, sizeof key, a->arch, i / 3 / PT_LIN_COUNT, i / 3 % PT_LIN_COUNT, i % 3);
             rc = pt_fail(err, PT_ERR_FORMAT, "%s: missing tensor %s", path, key);
             goto fail;
         }

@@ -49,6 +49,11 @@ int adapter_merge(pt_adapter *a, pt_model *m, float user_scale, pt_err *err) {
         return pt_fail(err, PT_ERR_UNSUPPORTED, "adapter %s saves whole modules (modules_to_save), which cannot be merged "
                        "into the loaded base in memory; use it unmerged, or write a merged copy with "
                        "`peftui export --format merged`", a->name);
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++)
+        if (a->mods[i].bias)  // unmerging would need the base's bias back
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "adapter %s trains biases (bias=\"%s\"), which cannot be merged into "
+                           "the loaded base in memory; use it unmerged, or write a merged copy with `peftui export "
+                           "--format merged`", a->name, a->cfg.bias == PT_BIAS_ALL ? "all" : "lora_only");
     int rc = apply(a, m, 1.0f, user_scale, err);
     if (rc) return rc;
     a->merged = 1;

@@ -93,6 +93,11 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
         nmods++;
         if (fabs(fold_factor(a, mod, scale) - 1.0) > 1e-6) folded++;
     }
+    int n_bias = 0;
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) n_bias += a->mods[i].bias != NULL;
+    if (n_bias && f == PT_EXPORT_GGUF_LORA)
+        warn(w, "llama.cpp's LoRA file has no place for biases: the %d trained biases (bias=\"%s\") are not carried; "
+             "use --format merged or peft to keep them", n_bias, a->cfg.bias == PT_BIAS_ALL ? "all" : "lora_only");
     if ((a->save_embed || a->save_head) && f == PT_EXPORT_GGUF_LORA)  // never dropped silently
         warn(w, "llama.cpp's LoRA file has no place for whole modules: the trained copies of %s%s%s "
              "(modules_to_save) are not carried; use --format merged or peft to keep them",
@@ -205,6 +210,13 @@ static pt_linear linear_of_slot(weight_slot s) {
     return PT_LIN_COUNT;
 }
 
+// The linear layer whose bias is in slot s, or PT_LIN_COUNT.
+static pt_linear linear_of_bias(weight_slot s) {
+    for (int i = 0; i < PT_LIN_COUNT; i++)
+        if (arch_bias_slot((pt_linear)i) == s) return (pt_linear)i;
+    return PT_LIN_COUNT;
+}
+
 // config.json of the merged model: a Hugging Face base's own (every flag of
 // its family kept), float32 and tied as written; a GGUF base's made up.
 static int merged_config_json(const pt_model *m, int tied, char **out, pt_err *err) {
@@ -263,8 +275,11 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
     size_t max_t = (size_t)W_COUNT * L + 4;
     ts = calloc(max_t, sizeof *ts);
     names = calloc(max_t, sizeof *names);
+    size_t nb = 0;   // trained biases, written as base + scale (trained - base)
+    for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) nb += a->mods[i].bias ? (size_t)a->mods[i].out : 0;
+    float *biases = nb ? malloc(nb * sizeof(float)) : NULL, *biasbuf = biases;
     merged = total ? malloc(total * sizeof(float)) : NULL;
-    if (!ts || !names || (total && !merged)) {
+    if (!ts || !names || (total && !merged) || (nb && !biases)) {
         rc = pt_fail(err, PT_ERR_NOMEM, "%s: out of memory for the merged weights", out);
         goto fail;
     }
@@ -288,13 +303,22 @@ static int export_merged(const pt_adapter *a, const pt_model *m, float scale, co
             if (!tied) ADD(fmt, a->save_head ? a->save_head : w->lm_head, V, C);
             continue;
         }
-        pt_linear lin = linear_of_slot((weight_slot)s);
+        pt_linear lin = linear_of_slot((weight_slot)s), blin = linear_of_bias((weight_slot)s);
         int nl = model_slot_per_layer((weight_slot)s) ? (int)L : 1;
         for (int l = 0; l < nl; l++) {
             const float *data;
             int64_t shape[2];
             if (!model_slot(m, (weight_slot)s, l, &data, shape)) continue;
             const pt_lora_module *mod = lin < PT_LIN_COUNT ? &a->mods[(size_t)l * PT_LIN_COUNT + lin] : NULL;
+            const pt_lora_module *bmod = blin < PT_LIN_COUNT ? &a->mods[(size_t)l * PT_LIN_COUNT + blin] : NULL;
+            if (bmod && bmod->bias) {   // a trained bias: base + scale (trained - base), the base itself at scale 0
+                for (int k = 0; k < bmod->out; k++) biasbuf[(size_t)k] = data[k] + scale * (bmod->bias[k] - data[k]);
+                snprintf(nm, sizeof nm, fmt, l);
+                float *keep = biasbuf;
+                biasbuf += bmod->out;
+                ADD(nm, keep, shape[0], shape[1]);
+                continue;
+            }
             int adapted = mod && mod->A && !a->merged, conv = c->desc->conv1d && lin < PT_LIN_COUNT;
             size_t sz = (size_t)shape[0] * (size_t)(shape[1] ? shape[1] : 1);
             if (adapted) {
@@ -366,6 +390,7 @@ fail:
     pt_staged_abort(&pend.st);
 done:
     cJSON_free(cfg_json);
+    free(biases);
     free(merged);
     free(ts);
     free(names);

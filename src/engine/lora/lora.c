@@ -16,6 +16,7 @@
 // Regexes run on PCRE2 with Python's patterns, anchored as re.match /
 // re.fullmatch anchor them.
 #include "lora/lora.h"
+#include "model/model_internal.h"
 #include "lora/lora_internal.h"
 #include "core/hash.h"
 #include "core/rng.h"
@@ -134,9 +135,9 @@ static int resolve_config(pt_lora_config *out, const pt_model *m, const pt_lora_
             return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save entry '%s' is not supported: peftui trains whole "
                            "copies of lm_head and embed_tokens only", e);
     }
-    if (cfg->bias != PT_BIAS_NONE && (mc->has_qkv_bias || mc->desc->hf[W_BO]))
-        return pt_fail(err, PT_ERR_UNSUPPORTED, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
-                       "bias=\"none\"", cfg->bias == PT_BIAS_ALL ? "all" : "lora_only", mc->arch);
+    if (cfg->bias == PT_BIAS_ALL && mc->desc->norm == PT_NORM_LAYER)
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "bias=\"all\" on %s also trains its LayerNorm biases, which is not "
+                       "implemented yet; use bias=\"lora_only\" (the targeted layers' biases) or \"none\"", mc->arch);
     if (cfg->n_modules_to_save && strcmp(mc->desc->layers, "model.layers"))
         return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save on a %s model is not implemented yet (LLaMA-family "
                        "models have it)", mc->arch);
@@ -185,7 +186,13 @@ static int match_modules(const pt_lora_config *c, const pt_model *m, pt_lora_mod
             model_dims(mc, (pt_linear)s, &mod->in, &mod->out);
             if (!mc->desc->modules[s]) continue;   // the family has no such layer
             lora_module_name(name, sizeof name, mc->desc, l, (pt_linear)s);
-            if (!target_matches(c, name, 1)) continue;
+            int targeted = target_matches(c, name, 1);
+            const float *bb;
+            int64_t sh[2];
+            int has_bias = model_slot(m, arch_bias_slot((pt_linear)s), l, &bb, sh) > 0;
+            mod->trains_bias = has_bias && (c->bias == PT_BIAS_ALL || (c->bias == PT_BIAS_LORA_ONLY && targeted));
+            if (mod->trains_bias) total += (size_t)mod->out;
+            if (!targeted) continue;
             const pt_pattern *rp = lora_pattern_for(c->rank_pattern, c->n_rank_pattern, name);
             const pt_pattern *ap = lora_pattern_for(c->alpha_pattern, c->n_alpha_pattern, name);
             mod->r = rp ? (int)rp->value : c->r;
@@ -268,7 +275,17 @@ int adapter_bind(pt_adapter *a, const pt_model *m, const pt_lora_config *cfg, pt
         p += (size_t)mod->out * mod->r;
     }
     if (save_embed) { a->save_embed = p; p += VC; }
-    if (save_head) a->save_head = p;
+    if (save_head) { a->save_head = p; p += VC; }
+    for (int i = 0; i < L * PT_LIN_COUNT; i++) {   // trained biases last, each starting as the base's
+        pt_lora_module *mod = &a->mods[i];
+        const float *bb;
+        int64_t sh[2];
+        if (!mod->trains_bias || !model_slot(m, arch_bias_slot((pt_linear)(i % PT_LIN_COUNT)), i / PT_LIN_COUNT, &bb, sh))
+            continue;
+        mod->bias = p;
+        memcpy(p, bb, sizeof(float) * (size_t)mod->out);
+        p += mod->out;
+    }
     snprintf(a->base_name, sizeof a->base_name, "%s", mc->name);
     model_fingerprint(m, a->base_fingerprint, sizeof a->base_fingerprint);
     return PT_OK;
@@ -294,9 +311,9 @@ int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, in
             pt_problem_add(out, cap, &n, "modules_to_save", 0, "modules_to_save entry '%s' is not supported: peftui "
                            "trains whole copies of lm_head and embed_tokens only", e);
     }
-    if (cfg->bias != PT_BIAS_NONE && (mc->has_qkv_bias || mc->desc->hf[W_BO]))
-        pt_problem_add(out, cap, &n, "bias", 0, "bias=\"%s\" on a model with biases (%s) is not implemented yet; use "
-                       "\"none\"", cfg->bias == PT_BIAS_ALL ? "all" : "lora_only", mc->arch);
+    if (cfg->bias == PT_BIAS_ALL && mc->desc->norm == PT_NORM_LAYER)
+        pt_problem_add(out, cap, &n, "bias", 0, "bias=\"all\" on %s also trains its LayerNorm biases, which is not "
+                       "implemented yet; use \"lora_only\" or \"none\"", mc->arch);
     if (n) return n;   // the rest needs a config that resolves
     pt_err err = {0};
     pt_lora_module *mods = calloc((size_t)L * PT_LIN_COUNT, sizeof *mods);
@@ -343,7 +360,7 @@ int adapter_touches_cache(const pt_adapter *a) {
     if (a->save_embed) return 1;
     for (int l = 0; l < a->n_layer; l++)
         for (int s = 0; s < PT_LIN_COUNT; s++) {
-            if (!a->mods[l * PT_LIN_COUNT + s].A) continue;
+            if (!a->mods[l * PT_LIN_COUNT + s].A && !a->mods[l * PT_LIN_COUNT + s].bias) continue;
             // every module of an earlier layer feeds the later layers' keys
             // and values; in the last layer only k_proj, v_proj (or a fused qkv) do
             if (l < a->n_layer - 1 || s == PT_LIN_K || s == PT_LIN_V || s == PT_LIN_QKV) return 1;

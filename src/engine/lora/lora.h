@@ -17,17 +17,23 @@
 // The linear layers (pt_linear, PT_LIN_COUNT) and their PEFT names per
 // family are in model/arch.h.
 
-// One adapted linear layer. A == NULL: not targeted.
+// One adapted linear layer. A == NULL: no LoRA on it (it may still train its bias).
 typedef struct {
     int r;
     float scale;            // alpha / r (or / sqrt(r))
     int in, out;
     float *A;               // (r, in)
     float *B;               // (out, r)
+    int trains_bias;        // its bias is trained (lora_match sets it; bias points at it in an adapter)
+    float *bias;            // (out) the trained bias, which replaces the base's while the adapter is active, or NULL
 } pt_lora_module;
-// bias: PEFT makes the base layers' own biases trainable. LLaMA/Mistral have
-// none, so "all"/"lora_only" change nothing there; on a model with biases
-// (qwen2) a bias other than "none" is refused as not implemented.
+// bias: PEFT makes the base layers' own biases trainable: "all" every linear
+// bias of the model, "lora_only" those of the targeted modules. LLaMA and
+// Mistral have none, so both change nothing there. A LayerNorm family's
+// "all" would train its norms' biases too: refused as not implemented.
+// PEFT trains the base's own tensor; peftui keeps a copy in the adapter, so
+// the base stays shared and the bias applies (at the adapter's scale) only
+// while the adapter does.
 
 typedef struct {
     pt_lora_config cfg;

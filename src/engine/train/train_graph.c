@@ -62,6 +62,7 @@ struct pt_train_graph {
     float *du;                  // (R, r_max)
     float *logits;              // (ce, V)
     float *losses;              // (R)
+    float *ones;                // (R) 1.0: a trained bias's gradient is ones^T dout (a K=1 gemm)
     int32_t *tok, *pos, *tgt;   // (R) backend copies of the host arrays below
     int32_t *rows, *tgt_c;      // (R) the rows that predict a target, and those targets, packed
     int32_t *h_tok;             // (5, R) host: tok, pos, tgt, rows, tgt_c, uploaded in one copy
@@ -69,7 +70,7 @@ struct pt_train_graph {
     int r_max;
 };
 
-#define N_SLICES 28   // the float slices of pt_train_graph.mem, in ptrs order below
+#define N_SLICES 29   // the float slices of pt_train_graph.mem, in ptrs order below
 
 // The slices' sizes in floats for a (B, T) graph over modules mods (L *
 // NSLOT; r 0 where untargeted); *nu: the LoRA u rows, *r_max the largest r.
@@ -97,7 +98,7 @@ static void graph_sizes(const pt_config *c, const pt_lora_module *mods, size_t n
         // qkv: a fused projection's output (and a partial rotary's scratch)
         c->desc->qkv == PT_QKV_SPLIT && !(c->rope_dims > 0 && c->rope_dims < c->head_dim) ? 1 : R * (Q + 2 * KV),
         dropout > 0.0f ? R * wide : 1,                    // drop: only with lora_dropout
-        R * (size_t)(*r_max ? *r_max : 1), (size_t)ce * V, R, // scratch
+        R * (size_t)(*r_max ? *r_max : 1), (size_t)ce * V, R, R, // scratch, ones
     };
     memcpy(sizes, v, sizeof v);
 }
@@ -152,7 +153,8 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
     graph_sizes(c, g->ad->mods, g->a->n_params, g->a->cfg.lora_dropout, g->B, g->T, g->ce, sizes, g->u_off, &g->r_max);
     float **ptrs[] = {&g->grads, &g->x_in, &g->q, &g->k, &g->v, &g->att, &g->x_mid,
                       &g->gate, &g->up, &g->xn, &g->h, &g->lora_u, &g->xnf, &g->dx, &g->dxn, &g->tmp, &g->dq, &g->datt,
-                      &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->qkv, &g->drop, &g->du, &g->logits, &g->losses};
+                      &g->dk, &g->dv, &g->dh, &g->dgate, &g->dup, &g->qkv, &g->drop, &g->du, &g->logits, &g->losses,
+                      &g->ones};
     size_t n = N_SLICES, total = slices_floats(sizes);
     const pt_backend_ops *o = g->be->ops;
     size_t need = total * sizeof(float) + 5 * R * sizeof(int32_t), avail = o->mem_available(g->be);
@@ -173,6 +175,8 @@ static int alloc_all(pt_train_graph *g, pt_err *err) {
         p += (sizes[i] + 15) & ~(size_t)15;
     }
     g->drop_cap = g->a->cfg.lora_dropout > 0.0f;
+    for (size_t i = 0; i < R; i++) g->h_loss[i] = 1.0f;   // staged through the loss buffer, once
+    o->upload(g->be, g->ones, g->h_loss, R * sizeof(float));
     g->pos = g->tok + R;
     g->tgt = g->pos + R;
     g->rows = g->tgt + R;
@@ -258,8 +262,8 @@ static uint64_t mix(uint64_t a, uint64_t b) {
 static void lin_fwd(pt_train_graph *g, int l, pt_linear slot, float *out, const float *inp, const void *W,
                     const float *b, int R, int K, int M, float p_drop, uint64_t seed) {
     const pt_backend_ops *o = g->be->ops;
-    o->matmul_w(g->be, out, inp, W, b, R, K, M, 1.0f, 0.0f);
     const pt_lora_module *mod = &g->ad->mods[l * NSLOT + slot];
+    o->matmul_w(g->be, out, inp, W, mod->bias ? mod->bias : b, R, K, M, 1.0f, 0.0f);   // a trained bias replaces the base's
     if (!mod->A) return;
     const float *xd = inp;
     if (p_drop > 0.0f) {
@@ -277,6 +281,8 @@ static void lin_bwd(pt_train_graph *g, int l, pt_linear slot, float *dinp, float
     const pt_backend_ops *o = g->be->ops;
     o->matmul_w_backward(g->be, dinp, dout, W, R, K, M, beta);  // dout @ W
     const pt_lora_module *mod = &g->ad->mods[l * NSLOT + slot];
+    if (mod->bias)   // d bias (1, M) += ones^T (1, R) @ dout (R, M)
+        o->gemm(g->be, 1, 0, 1, M, R, 1.0f, g->ones, 1, dout, M, 1.0f, g->grads + (mod->bias - g->ad->params), M);
     if (!mod->A) return;
     int r = mod->r;
     float *gA = g->grads + (mod->A - g->ad->params), *gB = g->grads + (mod->B - g->ad->params);
