@@ -12,32 +12,16 @@
 #define LORA_RANK 8
 
 // The distinct targetable modules (one per short name, layer 0's dims).
-// "transformer.h.3.attn.c_proj" -> "attn.c_proj": the part after the layer number.
-static const char *module_kind(const char *name) {
-    for (const char *p = name; *p; p++)
-        if (*p == '.' && p[1] >= '0' && p[1] <= '9') {
-            const char *d = p + 1;
-            while (*d >= '0' && *d <= '9') d++;
-            if (*d == '.') return d + 1;
-        }
-    return name;
-}
-
 static int module_kinds(pt_ws *ws, pt_module_info *out, int cap) {
     int total = pt_ws_modules(ws, NULL, 0), n = 0;
     pt_module_info *all = calloc((size_t)(total ? total : 1), sizeof *all);
     if (!all) return 0;
     pt_ws_modules(ws, all, total);
-    for (int i = 0; i < total; i++) {   // one per kind: the name after the layer number
+    for (int i = 0; i < total; i++) {
         int seen = 0;
-        for (int k = 0; k < n && !seen; k++) seen = !strcmp(module_kind(out[k].name), module_kind(all[i].name));
+        for (int k = 0; k < n && !seen; k++) seen = !strcmp(out[k].short_name, all[i].short_name);
         if (!seen && n < cap) out[n++] = all[i];
     }
-    int twice[16] = {0};   // a short name two kinds share (GPT-2's c_proj): say which
-    for (int k = 0; k < n && k < 16; k++)
-        for (int j = 0; j < n; j++) twice[k] |= j != k && !strcmp(out[j].short_name, out[k].short_name);
-    for (int k = 0; k < n && k < 16; k++)
-        if (twice[k]) snprintf(out[k].short_name, sizeof out[k].short_name, "%s", module_kind(out[k].name));
     free(all);
     return n;
 }

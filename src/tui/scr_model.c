@@ -73,9 +73,10 @@ static void draw_loaded(tui_app *a, int y, int x, int h, int w) {
                   params, m->n_layer, m->n_embd, m->n_ff, m->n_head, m->n_head_kv, m->max_ctx, m->weight_dtype);
     canvas_printf(cv, y + 2, x, TUI_NORMAL, "tokenizer %s (%d), template %s; on %s", m->tokenizer, m->tok_vocab,
                   m->template_name, m->device);
-    if (h > 4) {
-        canvas_put(cv, y + 3, x, TUI_TITLE, "targetable modules (* PEFT's default for this type)", -1, w);
-        draw_modules(a, y + 4, x, h - 4, w);
+    canvas_put(cv, y + 3, x, TUI_DIM, m->block, -1, w);
+    if (h > 5) {
+        canvas_put(cv, y + 4, x, TUI_TITLE, "targetable modules (* PEFT's default for this type)", -1, w);
+        draw_modules(a, y + 5, x, h - 5, w);
     }
 }
 

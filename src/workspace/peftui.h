@@ -161,7 +161,7 @@ int pt_ws_tokenize(pt_ws *ws, const char *text, int add_special, int parse_speci
 // The linear modules LoRA can target, in model order (layer, then slot).
 typedef struct {
     char name[96];        // "model.layers.3.self_attn.q_proj"
-    char short_name[32];  // "q_proj"
+    char short_name[32];  // "q_proj"; "attn.c_proj" where two layers share the last part (GPT-2)
     int layer, in, out;
     int default_target;   // in PEFT's default targets for this model type
 } pt_module_info;

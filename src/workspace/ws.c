@@ -462,7 +462,11 @@ int pt_ws_modules(pt_ws *ws, pt_module_info *out, int cap) {
                 pt_module_info *o = &out[n++];
                 memset(o, 0, sizeof *o);
                 lora_module_name(o->name, sizeof o->name, m->cfg.desc, l, (pt_linear)s);
-                snprintf(o->short_name, sizeof o->short_name, "%s", shrt);
+                int twin = 0;   // a short name two of the family's layers share (GPT-2's c_proj): the longer one
+                for (int s2 = 0; s2 < PT_LIN_COUNT; s2++)
+                    twin |= s2 != s && arch_module_short(m->cfg.desc, (pt_linear)s2) &&
+                            !strcmp(arch_module_short(m->cfg.desc, (pt_linear)s2), shrt);
+                snprintf(o->short_name, sizeof o->short_name, "%s", twin ? m->cfg.desc->modules[s] : shrt);
                 o->layer = l;
                 o->in = mods[l * PT_LIN_COUNT + s].in;
                 o->out = mods[l * PT_LIN_COUNT + s].out;
