@@ -477,6 +477,37 @@ static void device_parity(const family *f, const pt_model *m, pt_backend *dev, p
     adapter_free(&sa);
 }
 
+// The family's GGUF as llama.cpp's converter writes it (where it converts it):
+// the layouts it changes are undone at load, so PEFT's adapter binds to it
+// and gives PEFT's logits there too.
+static void gguf_base(const family *f, pt_backend *be) {
+    char path[600], dir[512], warn[256];
+    snprintf(path, sizeof path, DATA "tiny/%s-f32.gguf", f->name);
+    if (access(path, R_OK) != 0) return;
+    pt_err err = {0};
+    pt_model m;
+    if (model_load(&m, path, &err) != PT_OK) { CHECKF(0, "%s: %s", path, err.msg); return; }
+    CHECK(!strcmp(m.cfg.arch, f->arch) && m.source == PT_SRC_GGUF);
+    snprintf(dir, sizeof dir, DATA "peft/%s-lora", f->name);
+    snprintf(path, sizeof path, "%s/golden_logits.bin", dir);
+    golden g;
+    pt_adapter a;
+    pt_runtime rt;
+    if (golden_read(&g, path) && adapter_load(&a, &m, dir, warn, sizeof warn, &err) == PT_OK) {
+        CHECK(runtime_init(&rt, be, &m, 64, 16, &err) == PT_OK);
+        double d = run_vs(&rt, &a, &g, 0);
+        printf("%s GGUF base (llama.cpp's conversion) with PEFT's adapter: max |logit - PEFT| %.2g\n", f->name, d);
+        CHECKF(d < 1e-4, "%s GGUF + PEFT adapter: %g", f->name, d);
+        runtime_free(&rt);
+        adapter_free(&a);
+    } else {
+        CHECKF(0, "%s: %s", dir, err.msg);
+    }
+    free(g.tokens);
+    free(g.logits);
+    model_free(&m);
+}
+
 // A LayerNorm family: bias "all" would train the norms' biases too (refused in
 // words); "lora_only" trains the targeted layers' biases.
 static void layernorm_bias(const family *f, const pt_model *m) {
@@ -753,6 +784,7 @@ int main(void) {
         learned_positions(&m, cpu);
         sliding_window_training(&m, cpu);
         layernorm_bias(f, &m);
+        gguf_base(f, cpu);
 
         char *json = NULL;
         snprintf(path, sizeof path, DATA "train/%s-step.json", f->name);

@@ -29,7 +29,7 @@ determinism on this machine). Output, about 2 MB in all:
   llama-mixed.gguf        token_embd F16, attention BF16, FFN Q4_0, norms F32.
   qwen2-f16.gguf          qwen2-hf as the converter writes qwen2: q/k NOT permuted
                           (NeoX RoPE), biases, `output` present; matrices F16.
-  bad-arch.gguf           general.architecture = gpt2 (must be refused by name).
+  bad-arch.gguf           general.architecture = bert (must be refused by name).
   missing-tensor.gguf     a micro llama (C 32) without blk.0.ffn_up.weight.
   q4k-tensor.gguf         a micro llama whose blk.0.attn_q.weight is Q4_K.
 
@@ -356,7 +356,7 @@ def main():
                        rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True)
     micro = LlamaForCausalLM(mcfg)
     randomise(micro, 3)
-    write_gguf(os.path.join(ROOT, "bad-arch.gguf"), micro, mcfg, None, all_f32, 0, arch="gpt2")
+    write_gguf(os.path.join(ROOT, "bad-arch.gguf"), micro, mcfg, None, all_f32, 0, arch="bert")
     write_gguf(os.path.join(ROOT, "missing-tensor.gguf"), micro, mcfg, None, all_f32, 0,
                drop=("blk.0.ffn_up.weight",))
     q4k = np.random.default_rng(0).integers(0, 255, size=(1, 144), dtype=np.uint8)  # one Q4_K block

@@ -30,6 +30,17 @@
              [W_DOWN] = "blk.%d.ffn_down.weight", [W_OUT_NORM] = "output_norm.weight",           \
              [W_LM_HEAD] = "output.weight"}
 
+// llama.cpp's names for a LayerNorm block with a fused projection and biases
+// everywhere (bloom, gpt2, starcoder)
+#define GGUF_LN_BLOCK                                                                                   \
+    [W_ATTN_NORM] = "blk.%d.attn_norm.weight", [W_ATTN_NORM_B] = "blk.%d.attn_norm.bias",              \
+    [W_QKV] = "blk.%d.attn_qkv.weight", [W_BQKV] = "blk.%d.attn_qkv.bias",                             \
+    [W_O] = "blk.%d.attn_output.weight", [W_BO] = "blk.%d.attn_output.bias",                           \
+    [W_FFN_NORM] = "blk.%d.ffn_norm.weight", [W_FFN_NORM_B] = "blk.%d.ffn_norm.bias",                  \
+    [W_UP] = "blk.%d.ffn_up.weight", [W_BUP] = "blk.%d.ffn_up.bias",                                   \
+    [W_DOWN] = "blk.%d.ffn_down.weight", [W_BDOWN] = "blk.%d.ffn_down.bias",                           \
+    [W_OUT_NORM] = "output_norm.weight", [W_OUT_NORM_B] = "output_norm.bias"
+
 #define LLAMA_MODULES                                                                              \
     .layers = "model.layers",                                                                      \
     .modules = {[PT_LIN_Q] = "self_attn.q_proj", [PT_LIN_K] = "self_attn.k_proj",                  \
@@ -67,6 +78,9 @@ static const pt_arch ARCHS[] = {
             [W_OUT_NORM] = "transformer.ln_f.weight",
             [W_OUT_NORM_B] = "transformer.ln_f.bias",
             [W_LM_HEAD] = "lm_head.weight"},
+     // llama.cpp's names; its converter stores query_key_value as q | k | v (undone at load)
+     .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_EMB_NORM] = "token_embd_norm.weight",
+              [W_EMB_NORM_B] = "token_embd_norm.bias", GGUF_LN_BLOCK, [W_LM_HEAD] = "output.weight"},
      .layers = "transformer.h",
      .modules = {[PT_LIN_QKV] = "self_attention.query_key_value", [PT_LIN_O] = "self_attention.dense",
                  [PT_LIN_UP] = "mlp.dense_h_to_4h", [PT_LIN_DOWN] = "mlp.dense_4h_to_h"}},
@@ -92,6 +106,8 @@ static const pt_arch ARCHS[] = {
             [W_OUT_NORM] = "transformer.ln_f.weight",
             [W_OUT_NORM_B] = "transformer.ln_f.bias",
             [W_LM_HEAD] = "lm_head.weight"},
+     .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_POS_EMBD] = "position_embd.weight", GGUF_LN_BLOCK,
+              [W_LM_HEAD] = "output.weight"},
      .layers = "transformer.h",
      .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
                  [PT_LIN_DOWN] = "mlp.c_proj"}},
@@ -141,6 +157,8 @@ static const pt_arch ARCHS[] = {
             [W_OUT_NORM] = "transformer.ln_f.weight",
             [W_OUT_NORM_B] = "transformer.ln_f.bias",
             [W_LM_HEAD] = "lm_head.weight"},
+     .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_POS_EMBD] = "position_embd.weight", GGUF_LN_BLOCK,
+              [W_LM_HEAD] = "output.weight"},
      .layers = "transformer.h",
      .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
                  [PT_LIN_DOWN] = "mlp.c_proj"}},
@@ -148,6 +166,7 @@ static const pt_arch ARCHS[] = {
 
 const pt_arch *arch_find(const char *type) {
     if (!strcmp(type, "smollm")) type = "llama";  // SmolLM's GGUF name; a LlamaForCausalLM
+    if (!strcmp(type, "starcoder")) type = "gpt_bigcode";  // llama.cpp's name for GPT-BigCode
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
         if (!strcmp(ARCHS[i].type, type)) return &ARCHS[i];
     return NULL;

@@ -100,9 +100,9 @@ static int arch_float(const gguf_file *g, const char *arch, const char *suffix, 
     return rc;
 }
 
-static int read_config(pt_model *m, const gguf_file *g, pt_err *err) {
+// a: general.architecture, the prefix of the file's keys ("starcoder" for gpt_bigcode)
+static int read_config(pt_model *m, const gguf_file *g, const char *a, pt_err *err) {
     pt_config *c = &m->cfg;
-    const char *a = c->arch;
     int rc, found = 0, kl = 0, rd = 0;
     if ((rc = arch_int(g, a, "block_count", 1, 0, &c->n_layer, err)) ||
         (rc = arch_int(g, a, "embedding_length", 1, 0, &c->n_embd, err)) ||
@@ -114,7 +114,8 @@ static int read_config(pt_model *m, const gguf_file *g, pt_err *err) {
         (rc = arch_int(g, a, "attention.key_length", 0, 0, &kl, err)) ||
         (rc = arch_int(g, a, "rope.dimension_count", 0, 0, &rd, err)) ||
         (rc = arch_float(g, a, "rope.freq_base", 10000.0, &c->rope_theta, err)) ||
-        (rc = arch_float(g, a, "attention.layer_norm_rms_epsilon", 1e-5, &c->rms_eps, err)))
+        (rc = arch_float(g, a, c->desc->norm == PT_NORM_LAYER ? "attention.layer_norm_epsilon"
+                                                               : "attention.layer_norm_rms_epsilon", 1e-5, &c->rms_eps, err)))
         return rc;
     c->head_dim = kl ? kl : rd ? rd : c->n_head > 0 ? c->n_embd / c->n_head : 0;
 
@@ -229,7 +230,7 @@ int model_load_gguf(pt_model *m, const char *path, pt_err *err) {
                      path, m->cfg.arch);
         goto done;
     }
-    if ((rc = read_config(m, &g, err)))
+    if ((rc = read_config(m, &g, type, err)))
         goto done;
     // llama.cpp's converter permutes q/k rows for its interleaved RoPE on
     // llama-style archs; qwen2 uses NeoX RoPE and is stored unpermuted.

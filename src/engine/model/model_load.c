@@ -106,7 +106,8 @@ int model_set_arch(pt_config *c, const char *type, const char *path, pt_err *err
     c->desc = arch_find(type);
     if (!c->desc)
         return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: architecture %s is not supported (%s are)", path, type, arch_list());
-    snprintf(c->arch, sizeof c->arch, "%s", type);
+    // one name per family (llama.cpp's "starcoder" is gpt_bigcode); SmolLM keeps its own
+    snprintf(c->arch, sizeof c->arch, "%s", !strcmp(type, "smollm") ? type : c->desc->type);
     return PT_OK;
 }
 
@@ -139,6 +140,22 @@ int model_slot_is_linear(weight_slot s) {
 // A Conv1D family's Hugging Face file holds this slot as (in, out).
 static int slot_transposed(const pt_config *c, const model_source *src, weight_slot s) {
     return src->kind == PT_SRC_HF && c->desc->conv1d && model_slot_is_linear(s);
+}
+
+// llama.cpp's converter stores a per-head fused projection (BLOOM's, NeoX's
+// (NH, 3, HD) rows) as q | k | v; back to the family's layout, in place:
+// HF row h*3*HD + j*HD + d is GGUF row j*C + h*HD + d. cols 1: a bias.
+static int heads_from_concat(float *p, const pt_config *c, size_t cols, pt_err *err) {
+    size_t NH = (size_t)c->n_head, HD = (size_t)c->head_dim, rows = 3 * NH * HD;
+    float *t = malloc(rows * cols * sizeof(float));
+    if (!t) return pt_fail(err, PT_ERR_NOMEM, "out of memory");
+    memcpy(t, p, rows * cols * sizeof(float));
+    for (size_t h = 0; h < NH; h++)
+        for (size_t j = 0; j < 3; j++)
+            for (size_t d = 0; d < HD; d++)
+                memcpy(p + ((h * 3 + j) * HD + d) * cols, t + ((j * NH + h) * HD + d) * cols, cols * sizeof(float));
+    free(t);
+    return PT_OK;
 }
 
 // (rows, cols) -> (cols, rows)
@@ -208,6 +225,11 @@ int model_load_weights(pt_model *m, const model_source *src, pt_err *err) {
                 return rc;
             }
             if (tr) transpose(p, tmp, (size_t)shape[1], (size_t)shape[0]);   // file (in, out) -> (out, in)
+            if (src->kind == PT_SRC_GGUF && c->desc->qkv == PT_QKV_HEADS && (s == W_QKV || s == W_BQKV) &&
+                (rc = heads_from_concat(p, c, (size_t)(s == W_QKV ? shape[1] : 1), err))) {
+                free(tmp);
+                return rc;
+            }
         }
     }
     free(tmp);

@@ -141,7 +141,11 @@ static int gguf_pre(pt_tokenizer *t, const char *pre, const char *src, pt_err *e
                                          "smaug-bpe", "dbrx"};
     static const char *const qwen2[] = {"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"};
     static const char *const gpt2[] = {"", "default", "gpt-2", "gpt2", "mpt", "olmo", "jais"};
+    // BLOOM's own split, as its tokenizer.json writes it (Oniguruma's nested
+    // class; tok_compile flattens it as llama.cpp's copy is written)
+    static const char BLOOM_RE[] = " ?[^(\\s|[.,!?\u2026\u3002\uff0c\u3001\u0964\u06d4\u060c])]+";
     const char *re = NULL;
+    if (strcmp(pre, "bloom") == 0) re = BLOOM_RE;
     int digits = 0;
     for (size_t i = 0; i < sizeof digits_first / sizeof *digits_first; i++)
         if (strcmp(pre, digits_first[i]) == 0) re = TOK_GPT2_RE, digits = 1;

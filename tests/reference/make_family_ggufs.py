@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""make_family_ggufs.py - the tiny family checkpoints (make_tiny_families.py)
+converted to GGUF by llama.cpp's own converter, so the GGUF loader is held to
+what llama.cpp writes (for example BLOOM's query_key_value, stored there as
+q | k | v), not to our reading of it.
+
+    .venv-ref/bin/pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d /tmp/lcp
+    tar xzf /tmp/lcp/llama_cpp_python-0.3.36.tar.gz -C /tmp/lcp
+    .venv-ref/bin/python tests/reference/make_family_ggufs.py /tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp
+
+Writes tests/data/tiny/{bloom,gpt2,gpt_bigcode}-f32.gguf (F32). The tiny models
+share a test tokenizer whose hash llama.cpp does not know, so the converter is
+told its pre-tokenizer is "gpt-2" (what the tests then expect). GPT-2's
+converter reads config.json's n_ctx, which transformers 5 no longer writes:
+a copy of the folder gets it back from n_positions. GPT-NeoX is left out:
+its converter reads rotary_pct, which transformers 5 folds into
+rope_parameters before the converter sees it.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "data", "tiny"))
+SHIM = """
+import sys
+sys.path.insert(0, {gguf_py!r})
+sys.path.insert(0, {lc!r})
+import convert_hf_to_gguf as c
+from conversion import base as cb
+cb.TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
+sys.argv = ["convert_hf_to_gguf.py"] + sys.argv[1:]
+c.main()
+"""
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    lc = os.path.abspath(sys.argv[1])
+    tmp = tempfile.mkdtemp()
+    shim = os.path.join(tmp, "convert.py")
+    with open(shim, "w") as f:
+        f.write(SHIM.format(gguf_py=os.path.join(lc, "gguf-py"), lc=lc))
+    for name in ("bloom", "gpt2", "gpt_bigcode"):
+        src = os.path.join(tmp, name)
+        shutil.copytree(os.path.join(ROOT, f"{name}-hf"), src)
+        cfg_path = os.path.join(src, "config.json")
+        with open(cfg_path) as f:
+            cfg = json.load(f)
+        if name == "gpt2":
+            cfg["n_ctx"] = cfg["n_positions"]
+        with open(cfg_path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        out = os.path.join(ROOT, f"{name}-f32.gguf")
+        subprocess.run([sys.executable, shim, src, "--outtype", "f32", "--outfile", out], check=True)
+        print("wrote", out)
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    main()
