@@ -48,6 +48,7 @@ static const family FAMILIES[] = {
     {"gpt2", "gpt2", ",c_attn,"},
     {"gpt_neox", "gpt_neox", ",query_key_value,"},
     {"gpt_bigcode", "gpt_bigcode", ",c_attn,"},  // multi-query: one key/value head
+    {"mpt", "mpt", ",Wqkv,"},                    // ALiBi, LayerNorm without bias, no biases
     {"mistral", "mistral", ",q_proj,v_proj,"},   // sliding window 5
     {"llama3", "llama", ",q_proj,v_proj,"},      // rope_theta 500000, GQA
 };
@@ -511,7 +512,7 @@ static void gguf_base(const family *f, pt_backend *be) {
 // A LayerNorm family: bias "all" would train the norms' biases too (refused in
 // words); "lora_only" trains the targeted layers' biases.
 static void layernorm_bias(const family *f, const pt_model *m) {
-    if (m->cfg.desc->norm != PT_NORM_LAYER) return;
+    if (!m->cfg.desc->hf[W_ATTN_NORM_B]) return;   // no norm biases (MPT's LayerNorms have none)
     pt_err err = {0};
     pt_lora_config c;
     lora_config_defaults(&c);

@@ -113,6 +113,7 @@ int main(int argc, char **argv) {
     check_model(TINY "gpt2-hf", TINY "gpt2-hf/golden_logits.bin", 5e-5);        // learned positions, Conv1D, c_attn
     check_model(TINY "gpt_neox-hf", TINY "gpt_neox-hf/golden_logits.bin", 5e-5);  // partial rotary, parallel residual, GELU
     check_model(TINY "gpt_bigcode-hf", TINY "gpt_bigcode-hf/golden_logits.bin", 5e-5);  // multi-query c_attn, nn.Linear
+    check_model(TINY "mpt-hf", TINY "mpt-hf/golden_logits.bin", 5e-5);              // ALiBi, LayerNorm without bias, Wqkv
     // llama.cpp's own conversions of three of them (tests/reference/make_family_ggufs.py): the same logits
     check_model(TINY "bloom-f32.gguf", TINY "bloom-hf/golden_logits.bin", 5e-5);        // q | k | v back to per head
     check_model(TINY "gpt2-f32.gguf", TINY "gpt2-hf/golden_logits.bin", 5e-5);          // Conv1D already transposed

@@ -51,6 +51,7 @@ FAMILIES = {
     "gpt2": (["c_attn"], ["c_attn", "c_proj", "c_fc"]),
     "gpt_neox": (["query_key_value"], ["query_key_value", "dense", "dense_h_to_4h", "dense_4h_to_h"]),
     "gpt_bigcode": (["c_attn"], ["c_attn", "c_proj", "c_fc"]),
+    "mpt": (["Wqkv"], ["Wqkv", "out_proj", "up_proj", "down_proj"]),
     "mistral": (["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
     "llama3": (["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]),
 }

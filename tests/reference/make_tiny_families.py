@@ -28,6 +28,9 @@ tokenizer files, so token ids mean the same thing in every tiny model):
                config: multi_query (one key/value head, c_attn = q | k | v),
                learned positions, gelu_pytorch_tanh, nn.Linear weights,
                tied head. Hidden 48, 4 heads, 2 layers.
+  mpt-hf/      MptForCausalLM from mosaicml/mpt-7b's config: ALiBi
+               (alibi_bias_max 8), LayerNorm without bias, Wqkv (q | k | v),
+               exact GELU, no biases, tied head. Hidden 64, 8 heads, 2 layers.
   mistral-hf/  MistralForCausalLM from mistralai/Mistral-7B-v0.1's config: GQA
                (8 heads, 2 kv), sliding_window scaled to 5 (shorter than the
                golden sequence, so the window is exercised), rope_theta 1e4.
@@ -42,7 +45,7 @@ import shutil
 import sys
 
 import torch
-from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTBigCodeConfig, GPTBigCodeForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, PreTrainedTokenizerFast
+from transformers import BloomConfig, BloomForCausalLM, GPT2Config, GPT2LMHeadModel, GPTBigCodeConfig, GPTBigCodeForCausalLM, GPTNeoXConfig, GPTNeoXForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, MptConfig, MptForCausalLM, PreTrainedTokenizerFast
 
 sys.path.insert(0, os.path.dirname(__file__))
 from make_tiny_models import GOLDEN_TEXT, N_GOLDEN, ROOT, randomise, write_golden  # noqa: E402
@@ -145,6 +148,26 @@ def bigcode(tok):
     write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
 
 
+def mpt(tok):
+    # mosaicml/mpt-7b: d_model 4096, 32 heads, 32 layers, expansion_ratio 4,
+    # alibi, no_bias, tied.
+    cfg = MptConfig(vocab_size=len(tok.get_vocab()), d_model=64, n_heads=8, n_layers=2, expansion_ratio=4,
+                    max_seq_len=2048, layer_norm_epsilon=1e-5, no_bias=True,
+                    attn_config={"alibi": True, "alibi_bias_max": 8, "attn_type": "multihead_attention"},
+                    tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    torch.manual_seed(23)
+    m = MptForCausalLM(cfg).float()
+    randomise(m, 23)
+    with torch.no_grad():
+        g = torch.Generator().manual_seed(24)
+        for name, p in m.named_parameters():
+            if ("norm_" in name or "norm_f" in name) and name.endswith(".weight"):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+    m.tie_weights()
+    out = save(m, tok, "mpt-hf")
+    write_golden(m, golden_ids(tok), os.path.join(out, "golden_logits.bin"))
+
+
 def mistral(tok):
     cfg = MistralConfig(vocab_size=len(tok.get_vocab()), hidden_size=64, intermediate_size=160, num_hidden_layers=2,
                         num_attention_heads=8, num_key_value_heads=2, head_dim=8, sliding_window=5,
@@ -171,7 +194,7 @@ def llama3(tok):
 
 def main():
     tok = tokenizer()
-    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox", "gpt_bigcode", "mistral", "llama3"]
+    which = sys.argv[1:] or ["bloom", "gpt2", "gpt_neox", "gpt_bigcode", "mpt", "mistral", "llama3"]
     if "bloom" in which:
         bloom(tok)
     if "gpt2" in which:
@@ -180,6 +203,8 @@ def main():
         neox(tok)
     if "gpt_bigcode" in which:
         bigcode(tok)
+    if "mpt" in which:
+        mpt(tok)
     if "mistral" in which:
         mistral(tok)
     if "llama3" in which:

@@ -230,11 +230,20 @@ static int merged_config_json(const pt_model *m, int tied, char **out, pt_err *e
     int rc = pt_read_file(src, &text, NULL, err);
     if (rc) return rc;
     cJSON *o = cJSON_Parse(text);
-    free(text);
     if (!cJSON_IsObject(o)) {
         cJSON_Delete(o);
+        free(text);
         return pt_fail(err, PT_ERR_FORMAT, "%s: no longer a JSON object; the merged model needs the base's config", src);
     }
+    // Nothing to change (the head stays as tied as the base's, no quantization
+    // config): the base's own text, byte for byte. cJSON would print 1.0 as
+    // 1, which strict configs (MPT's embedding_fraction) refuse.
+    if (tied == m->cfg.tied_embeddings && !cJSON_GetObjectItemCaseSensitive(o, "quantization_config")) {
+        cJSON_Delete(o);
+        *out = text;
+        return PT_OK;
+    }
+    free(text);
     cJSON_DeleteItemFromObject(o, "quantization_config");
     cJSON_DeleteItemFromObject(o, "tie_word_embeddings");
     cJSON_AddBoolToObject(o, "tie_word_embeddings", tied);
@@ -246,6 +255,7 @@ static int merged_config_json(const pt_model *m, int tied, char **out, pt_err *e
     cJSON_Delete(o);
     return *out ? PT_OK : pt_fail(err, PT_ERR_NOMEM, "out of memory");
 }
+// (*out is freed with cJSON_free either way: no cJSON hooks are set, so that is free)
 
 static int export_merged(const pt_adapter *a, const pt_model *m, float scale, const char *out, pt_err *err) {
     const pt_config *c = &m->cfg;

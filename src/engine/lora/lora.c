@@ -135,7 +135,7 @@ static int resolve_config(pt_lora_config *out, const pt_model *m, const pt_lora_
             return pt_fail(err, PT_ERR_UNSUPPORTED, "modules_to_save entry '%s' is not supported: peftui trains whole "
                            "copies of lm_head and embed_tokens only", e);
     }
-    if (cfg->bias == PT_BIAS_ALL && mc->desc->norm == PT_NORM_LAYER)
+    if (cfg->bias == PT_BIAS_ALL && mc->desc->hf[W_ATTN_NORM_B])
         return pt_fail(err, PT_ERR_UNSUPPORTED, "bias=\"all\" on %s also trains its LayerNorm biases, which is not "
                        "implemented yet; use bias=\"lora_only\" (the targeted layers' biases) or \"none\"", mc->arch);
     if (cfg->n_modules_to_save && strcmp(mc->desc->layers, "model.layers"))
@@ -311,7 +311,7 @@ int lora_check(const pt_model *m, const pt_lora_config *cfg, pt_problem *out, in
             pt_problem_add(out, cap, &n, "modules_to_save", 0, "modules_to_save entry '%s' is not supported: peftui "
                            "trains whole copies of lm_head and embed_tokens only", e);
     }
-    if (cfg->bias == PT_BIAS_ALL && mc->desc->norm == PT_NORM_LAYER)
+    if (cfg->bias == PT_BIAS_ALL && mc->desc->hf[W_ATTN_NORM_B])
         pt_problem_add(out, cap, &n, "bias", 0, "bias=\"all\" on %s also trains its LayerNorm biases, which is not "
                        "implemented yet; use \"lora_only\" or \"none\"", mc->arch);
     if (n) return n;   // the rest needs a config that resolves

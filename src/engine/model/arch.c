@@ -162,6 +162,22 @@ static const pt_arch ARCHS[] = {
      .layers = "transformer.h",
      .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
                  [PT_LIN_DOWN] = "mlp.c_proj"}},
+    // MPT: ALiBi, LayerNorm without bias, Wqkv (q | k | v), exact GELU, no
+    // biases anywhere, no position table, the head tied to the embedding.
+    {.type = "mpt", .hf_class = "MptForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_ALIBI, .qkv = PT_QKV_CONCAT,
+     .mlp = PT_MLP_GELU, .hf_prefix = "transformer.",
+     .hf = {[W_TOK_EMBD] = "transformer.wte.weight",
+            [W_ATTN_NORM] = "transformer.blocks.%d.norm_1.weight",
+            [W_QKV] = "transformer.blocks.%d.attn.Wqkv.weight",
+            [W_O] = "transformer.blocks.%d.attn.out_proj.weight",
+            [W_FFN_NORM] = "transformer.blocks.%d.norm_2.weight",
+            [W_UP] = "transformer.blocks.%d.ffn.up_proj.weight",
+            [W_DOWN] = "transformer.blocks.%d.ffn.down_proj.weight",
+            [W_OUT_NORM] = "transformer.norm_f.weight",
+            [W_LM_HEAD] = "lm_head.weight"},
+     .layers = "transformer.blocks",
+     .modules = {[PT_LIN_QKV] = "attn.Wqkv", [PT_LIN_O] = "attn.out_proj", [PT_LIN_UP] = "ffn.up_proj",
+                 [PT_LIN_DOWN] = "ffn.down_proj"}},
 };
 
 const pt_arch *arch_find(const char *type) {
@@ -172,7 +188,7 @@ const pt_arch *arch_find(const char *type) {
     return NULL;
 }
 
-const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2, gpt_neox, gpt_bigcode"; }
+const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2, gpt_neox, gpt_bigcode, mpt"; }
 
 const char *arch_module_short(const pt_arch *a, pt_linear s) {
     const char *m = a->modules[s];

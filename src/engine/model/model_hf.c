@@ -136,7 +136,7 @@ static int read_arch(pt_config *c, const cJSON *root, const char *path, pt_err *
     const char *cls = cJSON_IsArray(archs) ? cJSON_GetStringValue(cJSON_GetArrayItem(archs, 0)) : NULL;
     const pt_arch *a = type ? arch_find(type) : NULL;
     if (!type && cls) {  // no model_type: find the family by its class
-        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2", "gpt_neox", "gpt_bigcode"};
+        static const char *const TYPES[] = {"llama", "mistral", "qwen2", "bloom", "gpt2", "gpt_neox", "gpt_bigcode", "mpt"};
         for (size_t i = 0; !a && i < sizeof TYPES / sizeof TYPES[0]; i++)
             if (!strcmp(arch_find(TYPES[i])->hf_class, cls)) a = arch_find(TYPES[i]);
     }
@@ -276,6 +276,46 @@ static int read_neox(pt_config *c, const cJSON *root, const char *path, pt_err *
     return PT_OK;
 }
 
+// MptConfig: d_model, n_heads, n_layers, expansion_ratio, max_seq_len,
+// layer_norm_epsilon, and attn_config; only what mpt-7b/30b use is
+// implemented (ALiBi with alibi_bias_max 8 over a power-of-two head count,
+// where its slopes are BLOOM's; no clip_qkv, qk_ln, softmax_scale or prefix_lm).
+static int read_mpt(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
+    int rc, ratio = 4;
+    const cJSON *ac = cfg_item(root, "attn_config");
+    if (cJSON_IsObject(ac)) {
+        const cJSON *al = cfg_item(ac, "alibi"), *mx = cfg_item(ac, "alibi_bias_max");
+        if ((al && !cJSON_IsTrue(al)) || (mx && (!cJSON_IsNumber(mx) || mx->valuedouble != 8)) ||
+            cfg_item(ac, "clip_qkv") || cfg_bool(ac, "qk_ln") || cfg_item(ac, "softmax_scale") || cfg_bool(ac, "prefix_lm"))
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: this MPT attn_config (no ALiBi, alibi_bias_max other than 8, "
+                           "clip_qkv, qk_ln, softmax_scale or prefix_lm) is not supported", path);
+    }
+    const cJSON *nb = cfg_item(root, "no_bias");
+    if ((nb && !cJSON_IsTrue(nb)) || cfg_item(root, "logit_scale"))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: MPT with biases or a logit_scale is not supported", path);
+    if ((rc = cfg_int(root, "d_model", 1, 0, &c->n_embd, path, err)) ||
+        (rc = cfg_int(root, "n_heads", 1, 0, &c->n_head, path, err)) ||
+        (rc = cfg_int(root, "n_layers", 1, 0, &c->n_layer, path, err)) ||
+        (rc = cfg_int(root, "expansion_ratio", 0, 4, &ratio, path, err)) ||
+        (rc = cfg_int(root, "vocab_size", 1, 0, &c->vocab_size, path, err)) ||
+        (rc = cfg_int(root, "max_seq_len", 0, 2048, &c->max_ctx, path, err)) ||
+        (rc = cfg_float(root, "layer_norm_epsilon", 1e-5, &c->rms_eps, path, err)))
+        return rc;
+    if (c->n_embd > (1 << 20) || c->n_head < 1 || c->n_embd % c->n_head || ratio < 1 || ratio > 64)
+        return pt_fail(err, PT_ERR_FORMAT, "%s: bad sizes (d_model %d, n_heads %d, expansion_ratio %d)", path,
+                       c->n_embd, c->n_head, ratio);
+    if (c->n_head & (c->n_head - 1))
+        return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: MPT's ALiBi slopes for %d heads (not a power of two) differ from "
+                       "BLOOM's and are not implemented", path, c->n_head);
+    c->n_ff = ratio * c->n_embd;
+    c->n_head_kv = c->n_head;
+    c->head_dim = c->n_embd / c->n_head;
+    c->rope_theta = 10000.0f;   // unused: ALiBi
+    const cJSON *tie = cfg_item(root, "tie_word_embeddings");
+    c->tied_embeddings = tie ? cJSON_IsTrue(tie) : 1;
+    return PT_OK;
+}
+
 // LlamaConfig and the configs that share its field names (Mistral, Qwen2).
 static int read_llama(pt_config *c, const cJSON *root, const char *path, pt_err *err) {
     int rc;
@@ -323,6 +363,7 @@ static int read_config(pt_model *m, const char *dir, pt_err *err) {
     if ((rc = !strcmp(type, "bloom") ? read_bloom(c, root, path, err)
             : !strcmp(type, "gpt2") || !strcmp(type, "gpt_bigcode") ? read_gpt2(c, root, path, err)
             : !strcmp(type, "gpt_neox") ? read_neox(c, root, path, err)
+            : !strcmp(type, "mpt")      ? read_mpt(c, root, path, err)
                                      : read_llama(c, root, path, err)))
         goto done;
     const char *nm = cJSON_GetStringValue(cfg_item(root, "_name_or_path"));
