@@ -28,6 +28,7 @@
 #include "backend/cpu_blas.h"
 #include "core/fileio.h"
 #include "infer/forward.h"
+#include "io/gguf.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "lora/export.h"
@@ -396,7 +397,7 @@ static void exports(const family *f, const pt_model *m, pt_backend *be, const pt
     } else if (rc == PT_OK) {
         CHECKF(0, "%s merged export does not load: %s", f->name, err.msg);
     }
-    if (m->cfg.desc->qkv != PT_QKV_SPLIT) {
+    if (!strcmp(m->cfg.arch, "gpt_neox") || !strcmp(m->cfg.arch, "mpt")) {   // no llama.cpp LoRA held to a test
         snprintf(path, sizeof path, "%s/%s.gguf", tmp, f->name);
         rc = export_adapter(a, m, PT_EXPORT_GGUF_LORA, 1.0f, path, &w, &err);
         CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "--format peft") && access(path, F_OK) != 0,
@@ -478,6 +479,56 @@ static void device_parity(const family *f, const pt_model *m, pt_backend *dev, p
     adapter_free(&sa);
 }
 
+// PEFT's adapter exported as a llama.cpp LoRA: the same tensors as llama.cpp's
+// convert_lora_to_gguf.py makes of it (llamacpp-lora.gguf beside it, where
+// the converter handles the family), and the shapes llama.cpp's loader
+// checks against the base (llama-adapter.cpp: a->ne[0] == w->ne[0],
+// b->ne[1] == w->ne[1]). GPT-2 has no reference file: the converter
+// transposes Conv1D's LoRA as if PEFT's B @ A were (in, out), and the loader
+// would refuse its output by that very check.
+static void gguf_lora(const family *f, const pt_model *m, const pt_adapter *a, const char *dir) {
+    char out[600], ref[600], base[600];
+    pt_err err = {0};
+    pt_export_warnings w;
+    snprintf(out, sizeof out, "/tmp/peftui-families-%s-%d.gguf", f->name, (int)getpid());
+    snprintf(ref, sizeof ref, "%s/llamacpp-lora.gguf", dir);
+    snprintf(base, sizeof base, DATA "tiny/%s-f32.gguf", f->name);
+    CHECKF(export_adapter(a, m, PT_EXPORT_GGUF_LORA, 1.0f, out, &w, &err) == PT_OK, "%s gguf-lora: %s", f->name, err.msg);
+    gguf_file o, r, b;
+    if (gguf_open(&o, out, &err) != PT_OK) { CHECKF(0, "%s", err.msg); return; }
+    int have_ref = access(ref, R_OK) == 0 && gguf_open(&r, ref, &err) == PT_OK;
+    CHECK(gguf_open(&b, base, &err) == PT_OK);
+    int bad = 0;
+    double worst = 0;
+    for (uint64_t i = 0; i < o.n_tensors; i++) {
+        const gguf_tensor *t = &o.tensors[i];
+        char name[128], wname[128];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        snprintf(wname, sizeof wname, "%.*s", (int)(strlen(name) - 7), name);   // less ".lora_a" / ".lora_b"
+        const gguf_tensor *wt = gguf_find_tensor(&b, wname);
+        int is_a = name[strlen(name) - 1] == 'a';
+        if (!wt || (is_a ? t->ne[0] != wt->ne[0] : t->ne[1] != wt->ne[1])) bad++;
+        if (have_ref) {
+            const gguf_tensor *rt = gguf_find_tensor(&r, name);
+            if (!rt || rt->ne[0] != t->ne[0] || rt->ne[1] != t->ne[1]) { bad++; continue; }
+            for (uint64_t k = 0; k < t->ne[0] * t->ne[1]; k++) {
+                double d = fabs((double)((const float *)t->data)[k] - ((const float *)rt->data)[k]);
+                if (d > worst) worst = d;
+            }
+        }
+    }
+    printf("%s gguf-lora: %d tensors, shapes as llama.cpp's loader checks%s; vs llama.cpp's converter: %s %.2g\n",
+           f->name, (int)o.n_tensors, bad ? " NOT" : "", have_ref ? "max |diff|" : "(no reference)", worst);
+    CHECKF(bad == 0 && worst < 1e-6 && o.n_tensors > 0, "%s gguf-lora: %d bad, worst %g", f->name, bad, worst);
+    if (have_ref) {
+        CHECKF(r.n_tensors == o.n_tensors, "%s: %d tensors, llama.cpp's %d", f->name, (int)o.n_tensors, (int)r.n_tensors);
+        gguf_close(&r);
+    }
+    gguf_close(&b);
+    gguf_close(&o);
+    unlink(out);
+}
+
 // The family's GGUF as llama.cpp's converter writes it (where it converts it):
 // the layouts it changes are undone at load, so PEFT's adapter binds to it
 // and gives PEFT's logits there too.
@@ -500,6 +551,7 @@ static void gguf_base(const family *f, pt_backend *be) {
         printf("%s GGUF base (llama.cpp's conversion) with PEFT's adapter: max |logit - PEFT| %.2g\n", f->name, d);
         CHECKF(d < 1e-4, "%s GGUF + PEFT adapter: %g", f->name, d);
         runtime_free(&rt);
+        gguf_lora(f, &m, &a, dir);
         adapter_free(&a);
     } else {
         CHECKF(0, "%s: %s", dir, err.msg);

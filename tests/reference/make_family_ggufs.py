@@ -8,7 +8,12 @@ q | k | v), not to our reading of it.
     tar xzf /tmp/lcp/llama_cpp_python-0.3.36.tar.gz -C /tmp/lcp
     .venv-ref/bin/python tests/reference/make_family_ggufs.py /tmp/lcp/llama_cpp_python-0.3.36/vendor/llama.cpp
 
-Writes tests/data/tiny/{bloom,gpt2,gpt_bigcode}-f32.gguf (F32). The tiny models
+Writes tests/data/tiny/{bloom,gpt2,gpt_bigcode}-f32.gguf (F32), and
+tests/data/peft/{bloom,gpt_bigcode}-lora/llamacpp-lora.gguf: PEFT's adapters
+(make_family_goldens.py) through llama.cpp's convert_lora_to_gguf.py, what
+peftui's gguf-lora export must equal. Not GPT-2's: the converter transposes its
+Conv1D LoRA as if PEFT's B @ A were stored (in, out), and llama.cpp's own
+loader (llama-adapter.cpp) then refuses the result's shapes. The tiny models
 share a test tokenizer whose hash llama.cpp does not know, so the converter is
 told its pre-tokenizer is "gpt-2" (what the tests then expect). GPT-2's
 converter reads config.json's n_ctx, which transformers 5 no longer writes:
@@ -24,6 +29,15 @@ import sys
 import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "data", "tiny"))
+LORA_SHIM = """
+import os, runpy, sys
+sys.path.insert(0, {gguf_py!r})
+sys.path.insert(0, {lc!r})
+from conversion import base as cb
+cb.TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
+sys.argv = ["convert_lora_to_gguf.py"] + sys.argv[1:]
+runpy.run_path(os.path.join({lc!r}, "convert_lora_to_gguf.py"), run_name="__main__")
+"""
 SHIM = """
 import sys
 sys.path.insert(0, {gguf_py!r})
@@ -56,6 +70,15 @@ def main():
             json.dump(cfg, f, indent=2)
         out = os.path.join(ROOT, f"{name}-f32.gguf")
         subprocess.run([sys.executable, shim, src, "--outtype", "f32", "--outfile", out], check=True)
+        print("wrote", out)
+    lora_shim = os.path.join(tmp, "convert_lora.py")
+    with open(lora_shim, "w") as f:
+        f.write(LORA_SHIM.format(gguf_py=os.path.join(lc, "gguf-py"), lc=lc))
+    for name in ("bloom", "gpt_bigcode"):
+        adapter = os.path.join(os.path.dirname(ROOT), "peft", f"{name}-lora")
+        out = os.path.join(adapter, "llamacpp-lora.gguf")
+        subprocess.run([sys.executable, lora_shim, adapter, "--base", os.path.join(ROOT, f"{name}-hf"), "--outtype", "f32",
+                        "--outfile", out], check=True)
         print("wrote", out)
     shutil.rmtree(tmp)
 

@@ -57,11 +57,14 @@ __attribute__((format(printf, 2, 3))) static void warn(pt_export_warnings *w, co
     va_end(ap);
 }
 
-// The architecture name llama.cpp gives this base: a GGUF base's own; a
-// Hugging Face Mistral converts to "llama" (convert_hf_to_gguf.py).
+// The architecture name llama.cpp gives this base (convert_hf_to_gguf.py): a
+// Hugging Face Mistral converts to "llama", GPT-BigCode to "starcoder".
 static const char *gguf_arch(const pt_model *m) {
-    if (m->source == PT_SRC_GGUF) return m->cfg.arch;
-    return !strcmp(m->cfg.arch, "qwen2") ? "qwen2" : "llama";
+    static const char *const MAP[][2] = {{"qwen2", "qwen2"}, {"bloom", "bloom"}, {"gpt2", "gpt2"},
+                                         {"gpt_bigcode", "starcoder"}, {"mpt", "mpt"}, {"gpt_neox", "gptneox"}};
+    for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
+        if (!strcmp(m->cfg.arch, MAP[i][0])) return MAP[i][1];
+    return m->source == PT_SRC_GGUF ? m->cfg.arch : "llama";
 }
 
 // Factor llama.cpp's alpha/r misses for module mod: its scale times the user
@@ -83,7 +86,8 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
     if (!isfinite(scale)) return pt_fail(err, PT_ERR_ARG, "export scale must be a finite number");
     if (a->n_layer != m->cfg.n_layer)
         return pt_fail(err, PT_ERR_ARG, "adapter %s has %d layers, the model %d", a->name, a->n_layer, m->cfg.n_layer);
-    if (f == PT_EXPORT_GGUF_LORA && m->cfg.desc->qkv != PT_QKV_SPLIT)
+    // llama.cpp's converter makes no LoRA for MPT; NeoX's is not held to its output yet
+    if (f == PT_EXPORT_GGUF_LORA && (!strcmp(m->cfg.arch, "gpt_neox") || !strcmp(m->cfg.arch, "mpt")))
         return pt_fail(err, PT_ERR_UNSUPPORTED, "export --format gguf-lora of a %s adapter is not implemented yet; "
                        "--format peft writes it for PEFT, --format merged a whole model", m->cfg.arch);
     int nmods = 0, folded = 0;
@@ -410,11 +414,15 @@ done:
 // ---------------------------------------------------------------- gguf-lora
 
 static const char *const GGUF_LIN[PT_LIN_COUNT] = {"attn_q", "attn_k", "attn_v", "attn_output",
-                                                   "ffn_gate", "ffn_up", "ffn_down"};
+                                                   "ffn_gate", "ffn_up", "ffn_down", "attn_qkv"};
 
 static int export_gguf_lora(const pt_adapter *a, const pt_model *m, float scale, const char *out, pt_err *err) {
     const char *arch = gguf_arch(m);
-    int permute = strcmp(arch, "qwen2") != 0;  // as model_gguf.c: llama-style archs store q/k permuted
+    // as model_gguf.c: llama-style archs store q/k permuted; a per-head fused
+    // projection (BLOOM's) is stored q | k | v
+    int permute = m->cfg.desc->qkv == PT_QKV_SPLIT && strcmp(arch, "qwen2") != 0;
+    int heads = m->cfg.desc->qkv == PT_QKV_HEADS;
+    size_t NH = (size_t)m->cfg.n_head;
     float *bmem = NULL;
     gguf_writer gw;
     gguf_writer_init(&gw);
@@ -435,10 +443,12 @@ static int export_gguf_lora(const pt_adapter *a, const pt_model *m, float scale,
             const pt_lora_module *mod = &a->mods[l * PT_LIN_COUNT + s];
             if (!mod->A) continue;
             float f = (float)fold_factor(a, mod, scale);
-            int perm = permute && (s == PT_LIN_Q || s == PT_LIN_K);
-            // GGUF row g of B holds HF row model_unpermute_row(g) (the converter's q/k order)
+            int perm = permute && (s == PT_LIN_Q || s == PT_LIN_K), regroup = heads && s == PT_LIN_QKV;
+            // GGUF row g of B holds HF row model_unpermute_row(g) (the converter's q/k order), or, for
+            // q | k | v rows g = j*C + h*HD + d, HF's per-head row (h*3 + j)*HD + d
             for (int g = 0; g < mod->out; g++) {
-                int src = perm ? (int)model_unpermute_row(g, hd) : g;
+                size_t j = (size_t)g / (NH * (size_t)hd), h = (size_t)g / (size_t)hd % NH, d = (size_t)g % (size_t)hd;
+                int src = perm ? (int)model_unpermute_row(g, hd) : regroup ? (int)((h * 3 + j) * (size_t)hd + d) : g;
                 for (int k = 0; k < mod->r; k++) bp[(size_t)g * mod->r + k] = mod->B[(size_t)src * mod->r + k] * f;
             }
             char name[96];
