@@ -397,12 +397,6 @@ static void exports(const family *f, const pt_model *m, pt_backend *be, const pt
     } else if (rc == PT_OK) {
         CHECKF(0, "%s merged export does not load: %s", f->name, err.msg);
     }
-    if (!strcmp(m->cfg.arch, "gpt_neox") || !strcmp(m->cfg.arch, "mpt")) {   // no llama.cpp LoRA held to a test
-        snprintf(path, sizeof path, "%s/%s.gguf", tmp, f->name);
-        rc = export_adapter(a, m, PT_EXPORT_GGUF_LORA, 1.0f, path, &w, &err);
-        CHECKF(rc == PT_ERR_UNSUPPORTED && strstr(err.msg, "--format peft") && access(path, F_OK) != 0,
-               "%s gguf-lora: %d %s", f->name, rc, err.msg);
-    }
     const char *dir = getenv("PEFTUI_EXPORT_DIR");
     if (dir && *dir) {
         snprintf(path, sizeof path, "%s/%s", dir, f->name);

@@ -118,6 +118,8 @@ int main(int argc, char **argv) {
     check_model(TINY "bloom-f32.gguf", TINY "bloom-hf/golden_logits.bin", 5e-5);        // q | k | v back to per head
     check_model(TINY "gpt2-f32.gguf", TINY "gpt2-hf/golden_logits.bin", 5e-5);          // Conv1D already transposed
     check_model(TINY "gpt_bigcode-f32.gguf", TINY "gpt_bigcode-hf/golden_logits.bin", 5e-5);  // "starcoder"
+    check_model(TINY "gpt_neox-f32.gguf", TINY "gpt_neox-hf/golden_logits.bin", 5e-5);  // rope.dimension_count: partial
+    check_model(TINY "mpt-f32.gguf", TINY "mpt-hf/golden_logits.bin", 5e-5);            // max_alibi_bias 8
     check_model(TINY "mistral-hf", TINY "mistral-hf/golden_logits.bin", 5e-5);   // sliding window (5, shorter than the sequence), GQA
     check_model(TINY "llama3-hf", TINY "llama3-hf/golden_logits.bin", 5e-5);     // rope_theta 500000, GQA, untied
     // stored at lower precision: the weights themselves differ by rounding

@@ -223,8 +223,8 @@ static const char *load_hint(pt_status code) {
     switch (code) {
     case PT_ERR_IO: return "check the path and its permissions, or pass -m PATH";
     case PT_ERR_FORMAT: return "the file looks corrupt or truncated: fetch it again (scripts/setup.sh) or pass another -m";
-    case PT_ERR_UNSUPPORTED: return "peftui runs llama, mistral, qwen2, bloom, gpt2, gpt_bigcode (Hugging Face, or GGUF "
-                                    "F32, F16, BF16, Q8_0, Q4_0, Q4_1) and gpt_neox, mpt (Hugging Face)";
+    case PT_ERR_UNSUPPORTED: return "peftui runs llama, mistral, qwen2, bloom, gpt2, gpt_neox, gpt_bigcode and mpt, from a "
+                                    "Hugging Face folder or GGUF (F32, F16, BF16, Q8_0, Q4_0, Q4_1)";
     case PT_ERR_NOMEM: return "not enough memory for this model";
     default: return "pass -m with a GGUF file or a Hugging Face folder";
     }

@@ -86,10 +86,6 @@ int export_check(const pt_adapter *a, const pt_model *m, pt_export_format f, flo
     if (!isfinite(scale)) return pt_fail(err, PT_ERR_ARG, "export scale must be a finite number");
     if (a->n_layer != m->cfg.n_layer)
         return pt_fail(err, PT_ERR_ARG, "adapter %s has %d layers, the model %d", a->name, a->n_layer, m->cfg.n_layer);
-    // llama.cpp's converter makes no LoRA for MPT; NeoX's is not held to its output yet
-    if (f == PT_EXPORT_GGUF_LORA && (!strcmp(m->cfg.arch, "gpt_neox") || !strcmp(m->cfg.arch, "mpt")))
-        return pt_fail(err, PT_ERR_UNSUPPORTED, "export --format gguf-lora of a %s adapter is not implemented yet; "
-                       "--format peft writes it for PEFT, --format merged a whole model", m->cfg.arch);
     int nmods = 0, folded = 0;
     for (int i = 0; i < a->n_layer * PT_LIN_COUNT; i++) {
         const pt_lora_module *mod = &a->mods[i];

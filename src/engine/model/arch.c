@@ -31,7 +31,7 @@
              [W_LM_HEAD] = "output.weight"}
 
 // llama.cpp's names for a LayerNorm block with a fused projection and biases
-// everywhere (bloom, gpt2, starcoder)
+// everywhere (bloom, gpt2, starcoder, gptneox)
 #define GGUF_LN_BLOCK                                                                                   \
     [W_ATTN_NORM] = "blk.%d.attn_norm.weight", [W_ATTN_NORM_B] = "blk.%d.attn_norm.bias",              \
     [W_QKV] = "blk.%d.attn_qkv.weight", [W_BQKV] = "blk.%d.attn_qkv.bias",                             \
@@ -132,6 +132,7 @@ static const pt_arch ARCHS[] = {
             [W_OUT_NORM] = "gpt_neox.final_layer_norm.weight",
             [W_OUT_NORM_B] = "gpt_neox.final_layer_norm.bias",
             [W_LM_HEAD] = "embed_out.weight"},
+     .gguf = {[W_TOK_EMBD] = "token_embd.weight", GGUF_LN_BLOCK, [W_LM_HEAD] = "output.weight"},
      .layers = "gpt_neox.layers",
      .modules = {[PT_LIN_QKV] = "attention.query_key_value", [PT_LIN_O] = "attention.dense",
                  [PT_LIN_UP] = "mlp.dense_h_to_4h", [PT_LIN_DOWN] = "mlp.dense_4h_to_h"}},
@@ -175,6 +176,10 @@ static const pt_arch ARCHS[] = {
             [W_DOWN] = "transformer.blocks.%d.ffn.down_proj.weight",
             [W_OUT_NORM] = "transformer.norm_f.weight",
             [W_LM_HEAD] = "lm_head.weight"},
+     .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_ATTN_NORM] = "blk.%d.attn_norm.weight",
+              [W_QKV] = "blk.%d.attn_qkv.weight", [W_O] = "blk.%d.attn_output.weight",
+              [W_FFN_NORM] = "blk.%d.ffn_norm.weight", [W_UP] = "blk.%d.ffn_up.weight",
+              [W_DOWN] = "blk.%d.ffn_down.weight", [W_OUT_NORM] = "output_norm.weight", [W_LM_HEAD] = "output.weight"},
      .layers = "transformer.blocks",
      .modules = {[PT_LIN_QKV] = "attn.Wqkv", [PT_LIN_O] = "attn.out_proj", [PT_LIN_UP] = "ffn.up_proj",
                  [PT_LIN_DOWN] = "ffn.down_proj"}},
@@ -183,6 +188,7 @@ static const pt_arch ARCHS[] = {
 const pt_arch *arch_find(const char *type) {
     if (!strcmp(type, "smollm")) type = "llama";  // SmolLM's GGUF name; a LlamaForCausalLM
     if (!strcmp(type, "starcoder")) type = "gpt_bigcode";  // llama.cpp's name for GPT-BigCode
+    if (!strcmp(type, "gptneox")) type = "gpt_neox";       // ... and for GPT-NeoX
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
         if (!strcmp(ARCHS[i].type, type)) return &ARCHS[i];
     return NULL;

@@ -117,7 +117,28 @@ static int read_config(pt_model *m, const gguf_file *g, const char *a, pt_err *e
         (rc = arch_float(g, a, c->desc->norm == PT_NORM_LAYER ? "attention.layer_norm_epsilon"
                                                                : "attention.layer_norm_rms_epsilon", 1e-5, &c->rms_eps, err)))
         return rc;
-    c->head_dim = kl ? kl : rd ? rd : c->n_head > 0 ? c->n_embd / c->n_head : 0;
+    c->head_dim = kl ? kl : c->n_head > 0 ? c->n_embd / c->n_head : 0;
+    // RoPE on the leading rd dims of each head (GPT-NeoX's rotary_pct); a LLaMA-style file says all of them
+    if (rd > 0 && rd < c->head_dim) {
+        if (strcmp(c->desc->type, "gpt_neox"))
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: RoPE on %d of %d dims per head is not supported for %s", g->path,
+                           rd, c->head_dim, c->arch);
+        c->rope_dims = rd;
+    }
+    if (!strcmp(c->desc->type, "mpt")) {   // the ALiBi peftui implements: BLOOM's slopes (see model_hf.c read_mpt)
+        float mx = 8.0f;
+        if ((rc = arch_float(g, a, "attention.max_alibi_bias", 8.0, &mx, err))) return rc;
+        if (mx != 8.0f || (c->n_head & (c->n_head - 1)))
+            return pt_fail(err, PT_ERR_UNSUPPORTED, "%s: MPT's ALiBi with max bias %g over %d heads is not supported (8 "
+                           "over a power of two is)", g->path, mx, c->n_head);
+    }
+    if (!strcmp(c->desc->type, "gpt_neox")) {   // llama.cpp writes use_parallel_residual as a bool
+        int64_t par = 1;
+        char pkey[96];
+        snprintf(pkey, sizeof pkey, "%.60s.use_parallel_residual", a);
+        if ((rc = gguf_get_i64(g, pkey, &par, &found, err))) return rc;
+        c->parallel_residual = found ? par != 0 : 1;
+    }
 
     char key[128], scaling[32] = "";
     snprintf(key, sizeof key, "%s.rope.scaling.type", a);
