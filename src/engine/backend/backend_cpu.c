@@ -225,13 +225,8 @@ static void cpu_layernorm(pt_backend *be, float *out, const float *inp, const fl
 #pragma omp parallel for num_threads(be->n_threads) if (N > 8)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
-        float *y = out + (size_t)n * C, mean = 0.0f, var = 0.0f;
-#pragma omp simd reduction(+ : mean)   // vector partial sums: the order changes, the error shrinks
-        for (int c = 0; c < C; c++) mean += x[c];
-        mean /= (float)C;
-#pragma omp simd reduction(+ : var)
-        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
-        float r = 1.0f / sqrtf(var / (float)C + eps);
+        float *y = out + (size_t)n * C, mean;
+        float r = cpu_ln_stats(x, C, eps, &mean);
         if (bias)
             for (int c = 0; c < C; c++) y[c] = (x[c] - mean) * r * weight[c] + bias[c];
         else

@@ -40,4 +40,17 @@ void cpu_cross_entropy(pt_backend *be, float *logits, float *losses, const int32
 void cpu_embedding_backward(pt_backend *be, float *dtable, const float *dout, const int32_t *tokens, int N, int C);
 void cpu_dropout(pt_backend *be, float *out, const float *inp, size_t n, float p, uint64_t seed);
 
+// A LayerNorm row's mean (into *mean) and 1 / sqrt(var + eps): the forward
+// and the backward recompute the same statistics the same way.
+static inline float cpu_ln_stats(const float *x, int C, float eps, float *mean_out) {
+    float mean = 0.0f, var = 0.0f;
+#pragma omp simd reduction(+ : mean)   // vector partial sums: the order changes, the error shrinks
+    for (int c = 0; c < C; c++) mean += x[c];
+    mean /= (float)C;
+#pragma omp simd reduction(+ : var)
+    for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
+    *mean_out = mean;
+    return 1.0f / sqrtf(var / (float)C + eps);
+}
+
 #endif

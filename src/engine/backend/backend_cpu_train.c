@@ -100,13 +100,8 @@ void cpu_layernorm_backward(pt_backend *be, float *dinp, const float *dout, cons
 #pragma omp parallel for num_threads(be->n_threads) if (N > 8)
     for (int n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-        float *dx = dinp + (size_t)n * C, mean = 0.0f, var = 0.0f, m1 = 0.0f, m2 = 0.0f;
-#pragma omp simd reduction(+ : mean)   // vector partial sums: the order changes, the error shrinks
-        for (int c = 0; c < C; c++) mean += x[c];
-        mean /= (float)C;
-#pragma omp simd reduction(+ : var)
-        for (int c = 0; c < C; c++) var += (x[c] - mean) * (x[c] - mean);
-        float r = 1.0f / sqrtf(var / (float)C + eps);
+        float *dx = dinp + (size_t)n * C, mean, m1 = 0.0f, m2 = 0.0f;
+        float r = cpu_ln_stats(x, C, eps, &mean);
 #pragma omp simd reduction(+ : m1, m2)
         for (int c = 0; c < C; c++) {
             float g = weight[c] * dy[c];

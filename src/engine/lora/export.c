@@ -57,14 +57,13 @@ __attribute__((format(printf, 2, 3))) static void warn(pt_export_warnings *w, co
     va_end(ap);
 }
 
-// The architecture name llama.cpp gives this base (convert_hf_to_gguf.py): a
-// Hugging Face Mistral converts to "llama", GPT-BigCode to "starcoder".
+// The architecture name llama.cpp gives this base (convert_hf_to_gguf.py): the
+// family's (arch.h: GPT-BigCode is "starcoder"); a Hugging Face Mistral converts
+// to "llama"; a GGUF SmolLM keeps its own name.
 static const char *gguf_arch(const pt_model *m) {
-    static const char *const MAP[][2] = {{"qwen2", "qwen2"}, {"bloom", "bloom"}, {"gpt2", "gpt2"},
-                                         {"gpt_bigcode", "starcoder"}, {"mpt", "mpt"}, {"gpt_neox", "gptneox"}};
-    for (size_t i = 0; i < sizeof MAP / sizeof MAP[0]; i++)
-        if (!strcmp(m->cfg.arch, MAP[i][0])) return MAP[i][1];
-    return m->source == PT_SRC_GGUF ? m->cfg.arch : "llama";
+    if (!strcmp(m->cfg.arch, "smollm")) return "smollm";
+    if (m->source != PT_SRC_GGUF && !strcmp(m->cfg.arch, "mistral")) return "llama";
+    return arch_gguf_type(m->cfg.desc);
 }
 
 // Factor llama.cpp's alpha/r misses for module mod: its scale times the user

@@ -41,6 +41,23 @@
     [W_DOWN] = "blk.%d.ffn_down.weight", [W_BDOWN] = "blk.%d.ffn_down.bias",                           \
     [W_OUT_NORM] = "output_norm.weight", [W_OUT_NORM_B] = "output_norm.bias"
 
+// GPT-2's names and modules, which GPT-BigCode shares (its weights are nn.Linear)
+#define GPT2_NAMES                                                                                    \
+    .hf = {[W_TOK_EMBD] = "transformer.wte.weight", [W_POS_EMBD] = "transformer.wpe.weight",          \
+           [W_ATTN_NORM] = "transformer.h.%d.ln_1.weight", [W_ATTN_NORM_B] = "transformer.h.%d.ln_1.bias", \
+           [W_QKV] = "transformer.h.%d.attn.c_attn.weight", [W_BQKV] = "transformer.h.%d.attn.c_attn.bias", \
+           [W_O] = "transformer.h.%d.attn.c_proj.weight", [W_BO] = "transformer.h.%d.attn.c_proj.bias",     \
+           [W_FFN_NORM] = "transformer.h.%d.ln_2.weight", [W_FFN_NORM_B] = "transformer.h.%d.ln_2.bias",   \
+           [W_UP] = "transformer.h.%d.mlp.c_fc.weight", [W_BUP] = "transformer.h.%d.mlp.c_fc.bias",         \
+           [W_DOWN] = "transformer.h.%d.mlp.c_proj.weight", [W_BDOWN] = "transformer.h.%d.mlp.c_proj.bias", \
+           [W_OUT_NORM] = "transformer.ln_f.weight", [W_OUT_NORM_B] = "transformer.ln_f.bias",             \
+           [W_LM_HEAD] = "lm_head.weight"},                                                             \
+    .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_POS_EMBD] = "position_embd.weight", GGUF_LN_BLOCK,  \
+             [W_LM_HEAD] = "output.weight"},                                                            \
+    .layers = "transformer.h",                                                                         \
+    .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",       \
+                [PT_LIN_DOWN] = "mlp.c_proj"}
+
 #define LLAMA_MODULES                                                                              \
     .layers = "model.layers",                                                                      \
     .modules = {[PT_LIN_Q] = "self_attn.q_proj", [PT_LIN_K] = "self_attn.k_proj",                  \
@@ -89,33 +106,12 @@ static const pt_arch ARCHS[] = {
     // (in, out), the head tied to the embedding.
     {.type = "gpt2", .hf_class = "GPT2LMHeadModel", .norm = PT_NORM_LAYER, .pos = PT_POS_LEARNED,
      .qkv = PT_QKV_CONCAT, .mlp = PT_MLP_GELU_TANH, .conv1d = 1, .hf_prefix = "transformer.",
-     .hf = {[W_TOK_EMBD] = "transformer.wte.weight",
-            [W_POS_EMBD] = "transformer.wpe.weight",
-            [W_ATTN_NORM] = "transformer.h.%d.ln_1.weight",
-            [W_ATTN_NORM_B] = "transformer.h.%d.ln_1.bias",
-            [W_QKV] = "transformer.h.%d.attn.c_attn.weight",
-            [W_BQKV] = "transformer.h.%d.attn.c_attn.bias",
-            [W_O] = "transformer.h.%d.attn.c_proj.weight",
-            [W_BO] = "transformer.h.%d.attn.c_proj.bias",
-            [W_FFN_NORM] = "transformer.h.%d.ln_2.weight",
-            [W_FFN_NORM_B] = "transformer.h.%d.ln_2.bias",
-            [W_UP] = "transformer.h.%d.mlp.c_fc.weight",
-            [W_BUP] = "transformer.h.%d.mlp.c_fc.bias",
-            [W_DOWN] = "transformer.h.%d.mlp.c_proj.weight",
-            [W_BDOWN] = "transformer.h.%d.mlp.c_proj.bias",
-            [W_OUT_NORM] = "transformer.ln_f.weight",
-            [W_OUT_NORM_B] = "transformer.ln_f.bias",
-            [W_LM_HEAD] = "lm_head.weight"},
-     .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_POS_EMBD] = "position_embd.weight", GGUF_LN_BLOCK,
-              [W_LM_HEAD] = "output.weight"},
-     .layers = "transformer.h",
-     .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
-                 [PT_LIN_DOWN] = "mlp.c_proj"}},
+     GPT2_NAMES},
     // GPT-NeoX (Pythia): LayerNorm, RoPE on the leading rotary_pct of each
     // head (NeoX halves), one query_key_value per head as BLOOM's, exact GELU,
     // biases everywhere, parallel residual (a config flag), untied embed_out.
     {.type = "gpt_neox", .hf_class = "GPTNeoXForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_ROPE,
-     .qkv = PT_QKV_HEADS, .mlp = PT_MLP_GELU,
+     .qkv = PT_QKV_HEADS, .mlp = PT_MLP_GELU, .gguf_type = "gptneox",
      .hf = {[W_TOK_EMBD] = "gpt_neox.embed_in.weight",
             [W_ATTN_NORM] = "gpt_neox.layers.%d.input_layernorm.weight",
             [W_ATTN_NORM_B] = "gpt_neox.layers.%d.input_layernorm.bias",
@@ -140,29 +136,8 @@ static const pt_arch ARCHS[] = {
     // weights and multi-query attention: c_attn is (q | k | v) with one key
     // and value head.
     {.type = "gpt_bigcode", .hf_class = "GPTBigCodeForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_LEARNED,
-     .qkv = PT_QKV_CONCAT, .mlp = PT_MLP_GELU_TANH, .hf_prefix = "transformer.",
-     .hf = {[W_TOK_EMBD] = "transformer.wte.weight",
-            [W_POS_EMBD] = "transformer.wpe.weight",
-            [W_ATTN_NORM] = "transformer.h.%d.ln_1.weight",
-            [W_ATTN_NORM_B] = "transformer.h.%d.ln_1.bias",
-            [W_QKV] = "transformer.h.%d.attn.c_attn.weight",
-            [W_BQKV] = "transformer.h.%d.attn.c_attn.bias",
-            [W_O] = "transformer.h.%d.attn.c_proj.weight",
-            [W_BO] = "transformer.h.%d.attn.c_proj.bias",
-            [W_FFN_NORM] = "transformer.h.%d.ln_2.weight",
-            [W_FFN_NORM_B] = "transformer.h.%d.ln_2.bias",
-            [W_UP] = "transformer.h.%d.mlp.c_fc.weight",
-            [W_BUP] = "transformer.h.%d.mlp.c_fc.bias",
-            [W_DOWN] = "transformer.h.%d.mlp.c_proj.weight",
-            [W_BDOWN] = "transformer.h.%d.mlp.c_proj.bias",
-            [W_OUT_NORM] = "transformer.ln_f.weight",
-            [W_OUT_NORM_B] = "transformer.ln_f.bias",
-            [W_LM_HEAD] = "lm_head.weight"},
-     .gguf = {[W_TOK_EMBD] = "token_embd.weight", [W_POS_EMBD] = "position_embd.weight", GGUF_LN_BLOCK,
-              [W_LM_HEAD] = "output.weight"},
-     .layers = "transformer.h",
-     .modules = {[PT_LIN_QKV] = "attn.c_attn", [PT_LIN_O] = "attn.c_proj", [PT_LIN_UP] = "mlp.c_fc",
-                 [PT_LIN_DOWN] = "mlp.c_proj"}},
+     .qkv = PT_QKV_CONCAT, .mlp = PT_MLP_GELU_TANH, .hf_prefix = "transformer.", .gguf_type = "starcoder",
+     GPT2_NAMES},
     // MPT: ALiBi, LayerNorm without bias, Wqkv (q | k | v), exact GELU, no
     // biases anywhere, no position table, the head tied to the embedding.
     {.type = "mpt", .hf_class = "MptForCausalLM", .norm = PT_NORM_LAYER, .pos = PT_POS_ALIBI, .qkv = PT_QKV_CONCAT,
@@ -187,12 +162,13 @@ static const pt_arch ARCHS[] = {
 
 const pt_arch *arch_find(const char *type) {
     if (!strcmp(type, "smollm")) type = "llama";  // SmolLM's GGUF name; a LlamaForCausalLM
-    if (!strcmp(type, "starcoder")) type = "gpt_bigcode";  // llama.cpp's name for GPT-BigCode
-    if (!strcmp(type, "gptneox")) type = "gpt_neox";       // ... and for GPT-NeoX
     for (size_t i = 0; i < sizeof ARCHS / sizeof ARCHS[0]; i++)
-        if (!strcmp(ARCHS[i].type, type)) return &ARCHS[i];
+        if (!strcmp(ARCHS[i].type, type) || (ARCHS[i].gguf_type && !strcmp(ARCHS[i].gguf_type, type)))
+            return &ARCHS[i];
     return NULL;
 }
+
+const char *arch_gguf_type(const pt_arch *a) { return a->gguf_type ? a->gguf_type : a->type; }
 
 const char *arch_list(void) { return "llama, mistral, qwen2, bloom, gpt2, gpt_neox, gpt_bigcode, mpt"; }
 

@@ -43,6 +43,7 @@ typedef enum {
 typedef struct {
     const char *type;       // HF model_type, GGUF general.architecture: "llama", "bloom"
     const char *hf_class;   // "LlamaForCausalLM"
+    const char *gguf_type;  // llama.cpp's general.architecture when it differs from type ("starcoder"), or NULL
     pt_norm_kind norm;
     pt_pos_kind pos;
     pt_qkv_kind qkv;
@@ -71,6 +72,8 @@ weight_slot arch_bias_slot(pt_linear s);
 
 // The row for a HF model_type / GGUF architecture ("smollm" is llama), or NULL.
 const pt_arch *arch_find(const char *type);
+// The architecture llama.cpp writes for the family ("gpt_bigcode" -> "starcoder").
+const char *arch_gguf_type(const pt_arch *a);
 // The block in words, for `info` and the Model screen: "LayerNorm, learned
 // positions, fused attn.c_attn (q | k | v), GELU (tanh) MLP, Conv1D weights".
 void arch_describe(const pt_arch *a, char *buf, size_t cap);
