@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "golden.h"
 #include "backend/cpu_blas.h"
 #include "lora/export.h"
 #include "infer/forward.h"
@@ -26,48 +27,6 @@
 #define TINY PT_SOURCE_DIR "/tests/data/tiny/"
 #define PEFT PT_SOURCE_DIR "/tests/data/peft/"
 static const double TOL = 1e-4;
-
-typedef struct {
-    int n, V;
-    int32_t *tokens;
-    float *logits;
-} golden;
-
-static int golden_read(golden *g, const char *path) {
-    pt_mapped_file f;
-    pt_err err = {0};
-    memset(g, 0, sizeof *g);
-    if (mapped_file_open(&f, path, &err) != PT_OK) return 0;
-    int ok = f.size >= 16 && !memcmp(f.data, "PTLG", 4);
-    if (ok) {
-        const uint32_t *h = (const uint32_t *)f.data;
-        g->n = (int)h[2];
-        g->V = (int)h[3];
-        ok = f.size == 16 + 4 * (size_t)g->n + 4 * (size_t)g->n * g->V;
-    }
-    if (ok) {
-        g->tokens = malloc(4 * (size_t)g->n);
-        g->logits = malloc(4 * (size_t)g->n * g->V);
-        memcpy(g->tokens, f.data + 16, 4 * (size_t)g->n);
-        memcpy(g->logits, f.data + 16 + 4 * (size_t)g->n, 4 * (size_t)g->n * g->V);
-    }
-    mapped_file_close(&f);
-    return ok;
-}
-
-static void golden_free(golden *g) {
-    free(g->tokens);
-    free(g->logits);
-}
-
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m;
-}
 
 // logits of every position with adapter a (or NULL) at scale s; one_by_one:
 // through the KV cache a token at a time (the quantised decode path where there is one)

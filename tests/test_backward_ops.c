@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "check.h"
+#include "golden.h"
 #include "backend/cpu_blas.h"
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
@@ -29,15 +30,6 @@ static double dotR(const float *a, const float *r, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)a[i] * r[i];
     return s;
-}
-static double nerr(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 #define FD_OK(fd, an) (fabs((fd) - (an)) <= 2e-3 + 2e-2 * fabs(an))
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "golden.h"
 #include "backend/cpu_blas.h"
 #include "lora/export.h"
 #include "infer/forward.h"
@@ -44,15 +45,6 @@ static float *logits_of(const pt_model *m, const pt_adapter *a, const int32_t *t
     CHECKF(rc == PT_OK, "forward: %s", err.msg);
     runtime_free(&rt);
     return out;
-}
-
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m;
 }
 
 static int exists(const char *dir, const char *name) {

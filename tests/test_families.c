@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "golden.h"
 #include "backend/cpu_blas.h"
 #include "core/fileio.h"
 #include "infer/forward.h"
@@ -58,49 +59,6 @@ static int is_default(const family *f, const char *shortname) {
     char key[64];
     snprintf(key, sizeof key, ",%s,", shortname);
     return strstr(f->defaults, key) != NULL;
-}
-
-typedef struct { int n, V; int32_t *tokens; float *logits; } golden;
-
-static int golden_read(golden *g, const char *path) {
-    pt_mapped_file f;
-    pt_err err = {0};
-    memset(g, 0, sizeof *g);
-    if (mapped_file_open(&f, path, &err) != PT_OK) return 0;
-    int ok = f.size >= 16 && !memcmp(f.data, "PTLG", 4);
-    if (ok) {
-        const uint32_t *h = (const uint32_t *)f.data;
-        g->n = (int)h[2];
-        g->V = (int)h[3];
-        ok = f.size == 16 + 4 * (size_t)g->n + 4 * (size_t)g->n * g->V;
-    }
-    if (ok) {
-        g->tokens = malloc(4 * (size_t)g->n);
-        g->logits = malloc(4 * (size_t)g->n * g->V);
-        memcpy(g->tokens, f.data + 16, 4 * (size_t)g->n);
-        memcpy(g->logits, f.data + 16 + 4 * (size_t)g->n, 4 * (size_t)g->n * g->V);
-    }
-    mapped_file_close(&f);
-    return ok;
-}
-
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (!(d <= m)) m = d;
-    }
-    return m;
-}
-
-static double nerr(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
 // max |logits - golden| with adapter a (or NULL); one_by_one: through the KV cache
@@ -188,28 +146,6 @@ out:
     runtime_free(&rt);
     free(base.tokens); free(base.logits);
     free(g.tokens); free(g.logits);
-}
-
-typedef struct { int B, T; int32_t *tok; uint8_t *mask; int *len; float loss; } batch;
-
-static int read_batch(batch *bt, const cJSON *doc) {
-    const cJSON *tk = cJSON_GetObjectItem(doc, "tokens"), *mk = cJSON_GetObjectItem(doc, "mask"),
-                *ln = cJSON_GetObjectItem(doc, "lengths"), *ls = cJSON_GetObjectItem(doc, "loss");
-    if (!cJSON_IsArray(tk) || !cJSON_IsArray(mk) || !cJSON_IsArray(ln) || !cJSON_IsNumber(ls)) return 0;
-    bt->B = cJSON_GetArraySize(tk);
-    bt->T = cJSON_GetArraySize(cJSON_GetArrayItem(tk, 0));
-    bt->tok = malloc(sizeof(int32_t) * bt->B * bt->T);
-    bt->mask = malloc((size_t)bt->B * bt->T);
-    bt->len = malloc(sizeof(int) * bt->B);
-    for (int b = 0; b < bt->B; b++) {
-        bt->len[b] = cJSON_GetArrayItem(ln, b)->valueint;
-        for (int t = 0; t < bt->T; t++) {
-            bt->tok[b * bt->T + t] = cJSON_GetArrayItem(cJSON_GetArrayItem(tk, b), t)->valueint;
-            bt->mask[b * bt->T + t] = (uint8_t)cJSON_GetArrayItem(cJSON_GetArrayItem(mk, b), t)->valueint;
-        }
-    }
-    bt->loss = (float)ls->valuedouble;
-    return 1;
 }
 
 // The golden's config, PEFT's A and B in every bound module

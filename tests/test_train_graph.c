@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "golden.h"
 #include "backend/cpu_blas.h"
 #include "lora/export.h"
 #include "infer/forward.h"
@@ -65,37 +66,6 @@ static void key_of(char *buf, size_t cap, int l, int s, const char *ab) {
     static const char *names[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
                                   "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
     snprintf(buf, cap, "base_model.model.model.layers.%d.%s.lora_%s.weight", l, names[s], ab);
-}
-
-static double nerr(const float *a, const float *b, size_t n) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(a[i]) || !isfinite(b[i])) return INFINITY;
-        num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        den += (double)b[i] * b[i];
-    }
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
-
-typedef struct { int B, T; int32_t *tok; uint8_t *mask; int *len; float loss; } batch;
-
-static int read_batch(batch *bt, cJSON *doc) {
-    cJSON *tk = cJSON_GetObjectItem(doc, "tokens"), *mk = cJSON_GetObjectItem(doc, "mask"), *ln = cJSON_GetObjectItem(doc, "lengths");
-    if (!tk || !mk || !ln) return 0;
-    bt->B = cJSON_GetArraySize(tk);
-    bt->T = cJSON_GetArraySize(cJSON_GetArrayItem(tk, 0));
-    bt->tok = malloc(sizeof(int32_t) * bt->B * bt->T);
-    bt->mask = malloc((size_t)bt->B * bt->T);
-    bt->len = malloc(sizeof(int) * bt->B);
-    for (int b = 0; b < bt->B; b++) {
-        bt->len[b] = cJSON_GetArrayItem(ln, b)->valueint;
-        for (int t = 0; t < bt->T; t++) {
-            bt->tok[b * bt->T + t] = cJSON_GetArrayItem(cJSON_GetArrayItem(tk, b), t)->valueint;
-            bt->mask[b * bt->T + t] = (uint8_t)cJSON_GetArrayItem(cJSON_GetArrayItem(mk, b), t)->valueint;
-        }
-    }
-    bt->loss = (float)cJSON_GetObjectItem(doc, "loss")->valuedouble;
-    return 1;
 }
 
 static void peft_parity(const pt_model *m, pt_backend *be, const batch *bt, const st_file *st) {

@@ -29,33 +29,16 @@ import sys
 import tempfile
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "data", "tiny"))
-LORA_SHIM = """
+# Both converters run with llama.cpp's gguf-py, a pre-tokenizer name for the
+# test tokenizer, and GPT-NeoX's rotary_pct / rotary_emb_base handed back:
+# transformers 5 folds them into rope_parameters, where the converter
+# (written for 4) does not look.
+PRELUDE = """
 import os, runpy, sys
 sys.path.insert(0, {gguf_py!r})
 sys.path.insert(0, {lc!r})
 from conversion import base as cb
 cb.TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
-_load = cb.ModelBase.load_hparams
-def load_hparams(dir_model, is_mistral_format):   # as in SHIM below
-    h = _load(dir_model, is_mistral_format)
-    rp = h.get("rope_parameters") or {{}}
-    if h.get("model_type") == "gpt_neox":
-        h.setdefault("rotary_pct", rp.get("partial_rotary_factor", 1.0))
-        h.setdefault("rotary_emb_base", rp.get("rope_theta", 10000.0))
-    return h
-cb.ModelBase.load_hparams = staticmethod(load_hparams)
-sys.argv = ["convert_lora_to_gguf.py"] + sys.argv[1:]
-runpy.run_path(os.path.join({lc!r}, "convert_lora_to_gguf.py"), run_name="__main__")
-"""
-SHIM = """
-import sys
-sys.path.insert(0, {gguf_py!r})
-sys.path.insert(0, {lc!r})
-import convert_hf_to_gguf as c
-from conversion import base as cb
-cb.TextModel.get_vocab_base_pre = lambda self, tokenizer: "gpt-2"
-# transformers 5 folds GPT-NeoX's rotary_pct / rotary_emb_base into
-# rope_parameters, where the converter (written for 4) does not look
 _load = cb.ModelBase.load_hparams
 def load_hparams(dir_model, is_mistral_format):
     h = _load(dir_model, is_mistral_format)
@@ -65,10 +48,16 @@ def load_hparams(dir_model, is_mistral_format):
         h.setdefault("rotary_emb_base", rp.get("rope_theta", 10000.0))
     return h
 cb.ModelBase.load_hparams = staticmethod(load_hparams)
+"""
+SHIM = PRELUDE + """
+import convert_hf_to_gguf as c
 sys.argv = ["convert_hf_to_gguf.py"] + sys.argv[1:]
 c.main()
 """
-
+LORA_SHIM = PRELUDE + """
+sys.argv = ["convert_lora_to_gguf.py"] + sys.argv[1:]
+runpy.run_path(os.path.join({lc!r}, "convert_lora_to_gguf.py"), run_name="__main__")
+"""
 
 def main():
     if len(sys.argv) != 2:
